@@ -1,0 +1,42 @@
+# helhed: the two commands are `make demo` and `make test`. Everything they need is installed here.
+PYTHON ?= python3.11
+VENV := .venv
+SUPERSET_VENV := .venv-superset
+PIP_FLAGS := --quiet --disable-pip-version-check
+
+.PHONY: demo test stop bench deps clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml constraints/pipeline.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install $(PIP_FLAGS) -c constraints/pipeline.txt -e '.[test]'
+	touch $@
+
+$(SUPERSET_VENV)/.installed: superset/constraints.txt
+	test -x $(SUPERSET_VENV)/bin/python || $(PYTHON) -m venv $(SUPERSET_VENV)
+	$(SUPERSET_VENV)/bin/pip install $(PIP_FLAGS) -c superset/constraints.txt apache-superset flask-caching psycopg2-binary
+	touch $@
+
+# Debian's docker-compose validates docker-compose.yml in the tests without a Docker engine.
+.tools-installed:
+	command -v docker-compose >/dev/null || { apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null; }
+	touch $@
+
+deps: $(VENV)/.installed $(SUPERSET_VENV)/.installed .tools-installed  ## install both environments and tools
+
+demo: deps  ## generate a demo municipality, run the nightly DAG, serve Superset and Airflow
+	$(VENV)/bin/helhed demo
+
+test: deps  ## run the whole test suite
+	$(VENV)/bin/pytest -q
+
+stop:  ## stop Superset, Airflow and the embedded PostgreSQL
+	$(VENV)/bin/helhed stop
+
+bench: deps  ## measure generation, load, gates, dbt build and publish; writes docs/benchmarks.md
+	$(VENV)/bin/python -m helhed.bench
+
+clean: stop  ## remove the demo's state and data (keeps the environments)
+	rm -rf .helhed data

@@ -1,0 +1,75 @@
+"""Nightly run: load each source, gate it, build the warehouse with dbt, gate the marts, publish.
+
+A thin DAG: the work lives in ``helhed.pipeline``; the dbt models become tasks through
+astronomer-cosmos. Adding a source is a block in ``config/sources.yaml``: one task group
+per source is made from it here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import Asset, dag, task, task_group
+
+from helhed.airflow_support import dbt_task_group, notify_failure
+from helhed.sources import load_sources
+
+MARTS = Asset("postgres://helhed/marts")
+
+
+@dag(
+    dag_id="helhed_nightly",
+    description="Load, gate, build and publish the helhed warehouse",
+    schedule="0 2 * * *",
+    start_date=datetime(2020, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": True,
+        "on_failure_callback": notify_failure,
+    },
+    tags=["helhed", "nightly"],
+    doc_md=__doc__,
+)
+def helhed_nightly():
+    source_groups = []
+    for name, source in load_sources().items():
+
+        @task_group(group_id=name, tooltip=source.description)
+        def ingest(source_name: str = name):
+            @task(task_id="load")
+            def load(source_name: str, **context) -> dict:
+                from helhed import pipeline
+
+                return pipeline.load(source_name, context["logical_date"].date())
+
+            @task(task_id="gate", retries=0)
+            def gate(source_name: str, **context) -> dict:
+                from helhed import pipeline
+
+                return pipeline.gate_staging(source_name, context["run_id"])
+
+            load(source_name) >> gate(source_name)
+
+        source_groups.append(ingest())
+
+    dbt_build = dbt_task_group()
+
+    @task(retries=0)
+    def gate_marts(**context) -> dict:
+        from helhed import pipeline
+
+        return pipeline.gate_marts(context["run_id"])
+
+    @task(outlets=[MARTS])
+    def publish(**context) -> list[str]:
+        from helhed import pipeline
+
+        return pipeline.publish_build(context["run_id"], context["logical_date"].date())
+
+    source_groups >> dbt_build >> gate_marts() >> publish()
+
+
+helhed_nightly()
