@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from datetime import date
 
 CPR_PATTERN = re.compile(r"^\d{6}-?\d{4}$")
 
@@ -21,19 +22,32 @@ def normalise_cpr(value: str) -> str:
     return value.strip().replace("-", "")
 
 
+def cpr_birth_date(value: str) -> date | None:
+    """The birth date a CPR number encodes, or None when it is not a real date.
+
+    The century follows from the 7th digit (CPR-kontoret's rule): 0-3 → 1900s; 4 and 9 → 2000s
+    for years 00-36, else 1900s; 5-8 → 2000s for years 00-57, else 1800s.
+    """
+    digits = normalise_cpr(value)
+    day, month, yy, seventh = int(digits[0:2]), int(digits[2:4]), int(digits[4:6]), int(digits[6])
+    if seventh <= 3:
+        century = 1900
+    elif seventh in (4, 9):
+        century = 2000 if yy <= 36 else 1900
+    else:
+        century = 2000 if yy <= 57 else 1800
+    try:
+        return date(century + yy, month, day)
+    except ValueError:
+        return None
+
+
 def is_valid_cpr(value: str) -> bool:
-    """True for a well-formed CPR: 10 digits whose first six are a real day-month-year.
+    """True for a well-formed CPR: 10 digits (optional dash) that encode a real birth date.
 
     The modulus-11 check is not applied: CPR numbers issued since 2007 need not satisfy it.
     """
-    if not CPR_PATTERN.match(value.strip()):
-        return False
-    digits = normalise_cpr(value)
-    day, month = int(digits[0:2]), int(digits[2:4])
-    if not 1 <= month <= 12:
-        return False
-    days_in_month = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)[month - 1]
-    return 1 <= day <= days_in_month
+    return bool(CPR_PATTERN.match(value.strip())) and cpr_birth_date(value) is not None
 
 
 class Pseudonymiser:

@@ -32,27 +32,7 @@ CONFIG_FILE = REPO_ROOT / "superset" / "superset_config.py"
 ADMIN_USERNAME = "admin"
 DEFAULT_PORT = 8088
 
-# Creates the admin user or resets its password; reads the password from the environment so
-# it never appears in a process list. Runs in the Superset venv.
-_ADMIN_SCRIPT = """
-import os
-from superset.app import create_app
-
-app = create_app()
-with app.app_context():
-    sm = app.appbuilder.sm
-    username = os.environ["HELHED_SUPERSET_ADMIN_USERNAME"]
-    password = os.environ["HELHED_SUPERSET_ADMIN_PASSWORD"]
-    user = sm.find_user(username=username)
-    if user is None:
-        role = sm.find_role(sm.auth_role_admin)
-        if not sm.add_user(username, "Helhed", "Admin", f"{username}@helhed.invalid", role, password):
-            raise SystemExit(f"could not create Superset user {username}")
-        print(f"created Superset admin user {username}")
-    else:
-        sm.reset_password(user.id, password)
-        print(f"Superset admin user {username} exists; password reset")
-"""
+INIT_SCRIPT = Path(__file__).with_name("_superset_init.py")
 
 
 # --- settings ------------------------------------------------------------------------------
@@ -194,31 +174,23 @@ def _port_in_use(host: str, number: int) -> bool:
 
 # --- lifecycle -----------------------------------------------------------------------------
 
-def init(s: Settings) -> dict[str, float]:
-    """Migrate the metadata DB, create roles/permissions and the admin user. Idempotent.
+def init(s: Settings) -> float:
+    """Migrate the metadata DB, sync roles/permissions, create the admin user. Idempotent.
 
-    Returns seconds per step.
+    Runs ``_superset_init.py`` in the Superset venv (see there why not the ``superset`` CLI).
+    Returns seconds taken.
     """
     _require_postgres(s)
-    superset = str(venv_dir() / "bin" / "superset")
-    timings: dict[str, float] = {}
-
-    start = time.monotonic()
-    _run(s, [superset, "db", "upgrade"])
-    timings["db upgrade"] = time.monotonic() - start
-
-    start = time.monotonic()
-    _run(s, [superset, "init"])
-    timings["init"] = time.monotonic() - start
-
-    start = time.monotonic()
-    _run(
+    began = time.monotonic()
+    output = _run(
         s,
-        [str(venv_dir() / "bin" / "python"), "-c", _ADMIN_SCRIPT],
+        [str(venv_dir() / "bin" / "python"), str(INIT_SCRIPT)],
         extra_env={"HELHED_SUPERSET_ADMIN_USERNAME": ADMIN_USERNAME, "HELHED_SUPERSET_ADMIN_PASSWORD": admin_password()},
     )
-    timings["admin user"] = time.monotonic() - start
-    return timings
+    for line in output.splitlines():
+        if line.startswith(("db upgrade:", "init (", "created admin", "admin user")):
+            log.info("superset init: %s", line)
+    return time.monotonic() - began
 
 
 def start(s: Settings, timeout: float = 180.0) -> float:

@@ -1,0 +1,127 @@
+"""The loader against a real PostgreSQL: formats, quarantine, idempotence, immutability, rollback."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from helhed import loading
+from helhed.config import Settings
+from helhed.sources import load_sources
+
+HEADER = "Periode-id;CPR-nummer;Ydelseskode;Ydelses startdato;Ydelses slutdato;Ydelses sats;Ydelses beløb;Beløbsenhed;Visitationskategori"
+
+
+def write_delivery(s: Settings, day: str, name: str, lines: list[str], encoding: str = "utf-8-sig") -> Path:
+    folder = s.landing_dir / "ydelser" / day
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes("\r\n".join([HEADER, *lines]).encode(encoding) + b"\r\n")
+    return path
+
+
+@pytest.fixture()
+def clean(pg: Settings) -> Settings:
+    with psycopg.connect(pg.url("helhed"), autocommit=True) as conn:
+        for table in ("staging.ydelser__benefit_periods", "landing.ydelser__benefit_periods", "landing.quarantine",
+                      "audit.delivery_files"):
+            conn.execute(f"drop table if exists {table} cascade")
+    import shutil
+
+    shutil.rmtree(pg.landing_dir / "ydelser", ignore_errors=True)
+    return pg
+
+
+def fetch(s: Settings, query: str) -> list[tuple]:
+    with psycopg.connect(s.url("helhed")) as conn:
+        return conn.execute(query).fetchall()
+
+
+def test_good_and_bad_rows_delivered_equals_loaded_plus_quarantined(clean: Settings):
+    source = load_sources()["ydelser"]
+    write_delivery(clean, "2025-01-31", "ydelsesperioder_20250131.csv", [
+        "P1;0101801234;kontanthjaelp;15-01-2024;10-03-2024;12.345,50;12.345,50;kr. pr. måned;jobparat",
+        "P2;0202811234;sygedagpenge;01-02-2024;;4.000,00;4.000,00;kr. pr. uge;",
+        "P3;3202801234;kontanthjaelp;01-02-2024;;1,00;1,00;kr. pr. måned;",          # invalid CPR
+        "P4;0303821234;kontanthjaelp;01-05-2024;01-04-2024;1,00;1,00;kr. pr. måned;",  # end before start
+        "P5;0404831234;kontanthjaelp;2024-05-01;;1,00;1,00;kr. pr. måned;",          # wrong date format
+        "P6;0505841234;kontanthjaelp",                                               # truncated line
+        "P1;0606851234;fleksjob;01-01-2024;;1,00;1,00;kr. pr. måned;",               # duplicate key
+    ])
+    summary = loading.load_source(clean, source, date(2025, 1, 31))
+    (f,) = summary.files
+    assert (f.status, f.delivered, f.loaded, f.quarantined) == ("loaded", 7, 2, 5)
+    rules = dict(fetch(clean, "select line_no, rule from landing.quarantine order by line_no"))
+    assert rules == {4: "invalid_cpr", 5: "end_before_start", 6: "invalid_date", 7: "wrong_field_count", 8: "duplicate_key"}
+    rows = fetch(clean, "select period_id, person_key, start_date, end_date, rate from staging.ydelser__benefit_periods order by 1")
+    assert [r[0] for r in rows] == ["P1", "P2"]
+    assert rows[0][2:4] == (date(2024, 1, 15), date(2024, 3, 10))
+    assert float(rows[0][4]) == 12345.50
+    assert all(len(r[1]) == 64 and not r[1].isdigit() for r in rows), "staging must hold pseudonyms, not CPR"
+    audit = fetch(clean, "select rows_delivered, rows_loaded, rows_quarantined from audit.delivery_files")
+    assert audit == [(7, 2, 5)]
+
+
+def test_rerun_loads_nothing_twice_and_later_delivery_corrects(clean: Settings):
+    source = load_sources()["ydelser"]
+    write_delivery(clean, "2025-01-01", "ydelsesperioder_20250101.csv",
+                   ["P1;0101801234;kontanthjaelp;15-01-2024;;1,00;1,00;kr. pr. måned;jobparat"])
+    loading.load_source(clean, source, date(2025, 1, 1))
+    again = loading.load_source(clean, source, date(2025, 1, 1))
+    assert [f.status for f in again.files] == ["skipped"]
+    # A correction the next day back-dates the end of the same period.
+    write_delivery(clean, "2025-01-02", "ydelsesperioder_20250102.csv",
+                   ["P1;0101801234;kontanthjaelp;15-01-2024;31-01-2024;1,00;1,00;kr. pr. måned;jobparat"])
+    loading.load_source(clean, source, date(2025, 1, 2))
+    rows = fetch(clean, "select period_id, end_date, delivery_date from staging.ydelser__benefit_periods")
+    assert rows == [("P1", date(2024, 1, 31), date(2025, 1, 2))]
+    assert fetch(clean, "select count(*) from landing.ydelser__benefit_periods") == [(2,)]
+
+
+def test_future_deliveries_wait_for_their_date(clean: Settings):
+    source = load_sources()["ydelser"]
+    write_delivery(clean, "2025-02-01", "ydelsesperioder_20250201.csv",
+                   ["P9;0101801234;kontanthjaelp;15-01-2024;;1,00;1,00;kr. pr. måned;"])
+    assert loading.load_source(clean, source, date(2025, 1, 31)).files == []
+
+
+def test_changed_file_under_loaded_name_is_an_error(clean: Settings):
+    source = load_sources()["ydelser"]
+    path = write_delivery(clean, "2025-01-01", "ydelsesperioder_20250101.csv",
+                          ["P1;0101801234;kontanthjaelp;15-01-2024;;1,00;1,00;kr. pr. måned;"])
+    loading.load_source(clean, source, date(2025, 1, 1))
+    path.write_bytes(path.read_bytes().replace(b"15-01-2024", b"16-01-2024"))
+    with pytest.raises(loading.ChangedDelivery, match="deliveries are immutable"):
+        loading.load_source(clean, source, date(2025, 1, 1))
+
+
+def test_wrong_encoding_and_missing_column_reject_the_file(clean: Settings):
+    source = load_sources()["ydelser"]
+    write_delivery(clean, "2025-01-01", "ydelsesperioder_a.csv",
+                   ["P1;0101801234;kontanthjaelp;15-01-2024;;1,00;1,00;kr. pr. måned;"], encoding="utf-16")
+    folder = clean.landing_dir / "ydelser" / "2025-01-01"
+    (folder / "ydelsesperioder_b.csv").write_text("Periode-id;CPR-nummer\nP1;0101801234\n", encoding="utf-8-sig")
+    summary = loading.load_source(clean, source, date(2025, 1, 1))
+    assert [(f.status, f.rejection.split(":")[0]) for f in summary.files] == [
+        ("rejected", "wrong_encoding"), ("rejected", "wrong_header")]
+    assert fetch(clean, "select count(*) from audit.delivery_files where status = 'rejected'") == [(2,)]
+
+
+def test_a_failure_mid_file_rolls_the_file_back(clean: Settings, monkeypatch):
+    source = load_sources()["ydelser"]
+    write_delivery(clean, "2025-01-01", "ydelsesperioder_20250101.csv",
+                   ["P1;0101801234;kontanthjaelp;15-01-2024;;1,00;1,00;kr. pr. måned;"])
+
+    def failing_pseudonymise(self, cpr):
+        raise ConnectionError("server went away mid-load")
+
+    monkeypatch.setattr(loading.Pseudonymiser, "pseudonymise_cpr", failing_pseudonymise)
+    with pytest.raises(ConnectionError):
+        loading.load_source(clean, source, date(2025, 1, 1))
+    assert fetch(clean, "select count(*) from audit.delivery_files") == [(0,)]
+    monkeypatch.undo()
+    summary = loading.load_source(clean, source, date(2025, 1, 1))
+    assert [f.loaded for f in summary.files] == [1]
