@@ -1,0 +1,43 @@
+{#-
+    Benefit days per person, month and benefit group. Overlapping periods of the same group
+    (a source error, flagged by a warn test) cannot give more days than the month has.
+-#}
+with
+
+clipped as (
+
+    select * from {{ ref('int_benefit_periods_clipped_to_months') }}
+
+),
+
+benefit_groups as (
+
+    select * from {{ ref('benefit_groups') }}
+
+),
+
+aggregated as (
+
+    select
+        person_key,
+        month,
+        benefit_group,
+        max(days_in_month)                         as days_in_month,
+        least(sum(benefit_days), max(days_in_month))::integer  as benefit_days,
+        count(*)::integer                          as period_count
+    from clipped
+    group by person_key, month, benefit_group
+
+)
+
+select
+    aggregated.person_key,
+    aggregated.month,
+    aggregated.benefit_group,
+    benefit_groups.is_income_support,
+    aggregated.days_in_month,
+    aggregated.benefit_days,
+    aggregated.period_count
+from aggregated
+inner join benefit_groups
+    on aggregated.benefit_group = benefit_groups.benefit_group

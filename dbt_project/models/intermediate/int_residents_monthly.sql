@@ -1,0 +1,31 @@
+{#-
+    Residents on the first day of each month: moved in on or before the 1st (a missing
+    moving-in date means resident since birth), not moved out before the 1st, not dead before
+    the 1st. Age is whole years on the 1st.
+-#}
+with
+
+persons as (
+
+    select * from {{ ref('stg_cpr__persons') }}
+
+),
+
+months as (
+
+    select * from {{ ref('int_months') }}
+
+)
+
+select
+    persons.person_key,
+    months.month,
+    date_part('year', age(months.month, persons.birth_date))::integer  as age_years,
+    persons.sex,
+    persons.district
+from persons
+inner join months
+    on  persons.birth_date <= months.month
+    and coalesce(persons.moved_in_date, persons.birth_date) <= months.month
+    and (persons.moved_out_date is null or persons.moved_out_date >= months.month)
+    and (persons.death_date is null or persons.death_date >= months.month)

@@ -1,0 +1,38 @@
+"""The DAG folder imports without errors (the official best-practice DagBag test)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from helhed import airflow_local
+from helhed.config import Settings
+
+PROBE = """
+import json
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(include_examples=False)
+dag = bag.dags.get("helhed_nightly")
+print(json.dumps({
+    "errors": {k: str(v) for k, v in bag.import_errors.items()},
+    "dags": sorted(bag.dags),
+    "tasks": sorted(dag.task_ids) if dag else [],
+    "max_active_runs": dag.max_active_runs if dag else None,
+}))
+"""
+
+
+def test_dagbag_imports_without_errors_and_has_one_group_per_source(helhed_env):
+    env = airflow_local.airflow_env(Settings.from_env())
+    out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["errors"] == {}
+    assert "helhed_nightly" in result["dags"]
+    tasks = result["tasks"]
+    for source in ("cpr", "ydelser"):
+        assert f"{source}.load" in tasks and f"{source}.gate" in tasks
+    assert any(t.startswith("dbt_build.") for t in tasks), tasks
+    assert {"gate_marts", "publish"} <= set(tasks)
+    assert result["max_active_runs"] == 1

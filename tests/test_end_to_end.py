@@ -1,0 +1,127 @@
+"""From generated deliveries to published marts through a real Airflow run.
+
+The nightly DAG runs with ``airflow dags test`` against the embedded PostgreSQL (Airflow's
+metadata in its own database). The warehouse must find again what the generator planted, a
+failing gate must leave the published marts untouched, and a corrected delivery must publish.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import psycopg
+import pytest
+
+from helhed import airflow_local
+from helhed.config import Settings
+from helhed.generator import generate
+
+pytestmark = pytest.mark.slow
+
+END = date(2025, 12, 31)
+
+
+@pytest.fixture(scope="module")
+def first_night(pg: Settings) -> dict:
+    """Generate a small municipality and run the nightly DAG once; return the truth manifest."""
+    manifest = generate(profile="randers", residents=1500, years=2, seed=7, out=pg.data_dir, end_date=END,
+                        show_progress=False)
+    airflow_local.migrate(pg)
+    result = airflow_local.run_dag(pg, END)
+    assert result.returncode == 0, "the nightly DAG failed"
+    return manifest
+
+
+def query(s: Settings, sql: str, params: tuple = ()) -> list[tuple]:
+    with psycopg.connect(s.url("helhed")) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def test_run_is_recorded_in_airflow(pg: Settings, first_night):
+    out = airflow_local.airflow(pg, "dags", "list-runs", airflow_local.DAG_ID, "--output", "json", capture=True)
+    assert '"state": "success"' in out.stdout.replace('":"', '": "')
+
+
+def test_full_time_persons_per_group_and_month_match_the_truth(pg: Settings, first_night):
+    truth = first_night["full_time_persons_by_group_month"]
+    groups = [g for g, months in truth.items() if any(v for v in months.values())]
+    assert groups, "the generator planted no benefits"
+    rows = query(pg, "select column_name from information_schema.columns "
+                     "where table_schema = 'restricted' and table_name = 'fct_person_month' and column_name like 'ftp\\_%'")
+    columns = {r[0] for r in rows}
+    for group in groups:
+        got = dict(query(pg, f"select to_char(month, 'YYYY-MM'), sum(ftp_{group}) from restricted.fct_person_month "
+                             f"group by 1", ()))
+        for month, expected in truth[group].items():
+            assert float(got.get(month, 0) or 0) == pytest.approx(expected, abs=0.01), (group, month)
+    assert {f"ftp_{g}" for g in groups} <= columns
+
+
+def test_visitation_and_self_support_marts_match_the_truth(pg: Settings, first_night):
+    visitation = first_night["persons_by_visitation_month"]
+    for category, months in visitation.items():
+        label = category or "ikke visiteret"
+        got = dict(query(pg, "select to_char(month, 'YYYY-MM'), persons from marts.employment_visitation_monthly "
+                             "where visitation_category is not distinct from %s or visitation_label = %s",
+                         (category or None, label)))
+        for month, expected in months.items():
+            if expected >= 5:
+                assert got.get(month) == expected, (category, month)
+            else:
+                assert got.get(month) is None, "cells under 5 persons must be suppressed"
+    self_support = first_night["self_supporting_16_64_by_month"]
+    got = {m: (r, s) for m, r, s in query(pg, "select to_char(month, 'YYYY-MM'), residents_16_64, self_supporting "
+                                              "from marts.employment_self_support_monthly")}
+    for month, expected in self_support.items():
+        assert got[month] == (expected["residents"], expected["self_supporting"]), month
+
+
+def test_reader_role_sees_marts_but_not_person_level_data(pg: Settings, first_night):
+    with psycopg.connect(pg.url("helhed", reader=True)) as conn:
+        assert conn.execute("select count(*) from marts.employment_benefits_monthly").fetchone()[0] > 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select * from restricted.fct_person_month limit 1")
+
+
+def test_no_cpr_number_outside_landing(pg: Settings, first_night):
+    """Every text column outside landing is scanned for a value shaped like a CPR number."""
+    cpr = re.compile(r"(?<!\d)\d{6}-?\d{4}(?!\d)")
+    columns = query(pg, "select table_schema, table_name, column_name from information_schema.columns "
+                        "where table_schema not in ('landing', 'pg_catalog', 'information_schema') "
+                        "and data_type in ('text', 'character varying')")
+    assert columns
+    for schema, table, column in columns:
+        values = query(pg, f'select distinct "{column}"::text from "{schema}"."{table}" where "{column}" ~ %s limit 5',
+                       (r"(^|[^0-9])[0-9]{6}-?[0-9]{4}([^0-9]|$)",))
+        assert not [v for (v,) in values if v and cpr.search(v)], f"{schema}.{table}.{column} holds CPR-like values"
+
+
+def test_failing_gate_keeps_published_marts_and_a_correction_publishes(pg: Settings, first_night):
+    snapshot = query(pg, "select * from marts.employment_benefits_monthly order by 1, 2")
+    publications = query(pg, "select count(*) from audit.publications")[0][0]
+
+    # The next night's CPR delivery has a sex code the code list does not know: the gate must stop it.
+    header = "CPR-nummer;Fødselsdato;Køn;Postnummer;Distrikt;Tilflytningsdato;Fraflytningsdato;Dødsdato"
+    bad_day = date(2026, 1, 1)
+    folder = pg.landing_dir / "cpr" / bad_day.isoformat()
+    folder.mkdir(parents=True)
+    (folder / "cpr_personer_20260101.csv").write_text(
+        f"{header}\n0101901234;1990-01-01;X;8900;Centrum;1990-01-01;;\n", encoding="utf-8-sig")
+    assert airflow_local.run_dag(pg, bad_day).returncode != 0
+    assert query(pg, "select * from marts.employment_benefits_monthly order by 1, 2") == snapshot
+    assert query(pg, "select count(*) from audit.publications")[0][0] == publications
+    failed = query(pg, "select count(*) from audit.gate_results where not success and suite like 'staging__cpr%%'")
+    assert failed[0][0] >= 1
+
+    # The source sends a correction the day after; the run passes and publishes again.
+    good_day = date(2026, 1, 2)
+    folder = pg.landing_dir / "cpr" / good_day.isoformat()
+    folder.mkdir(parents=True)
+    (folder / "cpr_personer_20260102.csv").write_text(
+        f"{header}\n0101901234;1990-01-01;M;8900;Centrum;1990-01-01;;\n", encoding="utf-8-sig")
+    assert airflow_local.run_dag(pg, good_day).returncode == 0
+    assert query(pg, "select count(*) from audit.publications")[0][0] == publications + 1
+    assert query(pg, "select max(logical_date) from audit.publications")[0][0] == good_day
+    as_of = dict(query(pg, "select source, data_as_of from marts.data_as_of"))
+    assert as_of == {"cpr": good_day, "ydelser": END}
