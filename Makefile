@@ -4,7 +4,7 @@ VENV := .venv
 SUPERSET_VENV := .venv-superset
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: demo test stop bench deps clean help
+.PHONY: demo test stop deps clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -34,9 +34,6 @@ test: deps  ## run the whole test suite
 
 stop:  ## stop Superset, Airflow and the embedded PostgreSQL
 	$(VENV)/bin/helhed stop
-
-bench: deps  ## measure generation, load, gates, dbt build and publish; writes docs/benchmarks.md
-	$(VENV)/bin/python -m helhed.bench
 
 clean: stop  ## remove the demo's state and data (keeps the environments)
 	rm -rf .helhed data

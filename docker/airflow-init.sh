@@ -2,7 +2,7 @@
 # One-shot initialisation run by the `airflow-init` service on every `docker compose up`.
 # Idempotent: safe to run again after an upgrade or a secret rotation.
 #
-#  1. warehouse: databases, schemas, role helhed_reader and its password (helhed.database.bootstrap)
+#  1. warehouse: databases, schemas, role helhed_reader and its password (`helhed db bootstrap`)
 #  2. Airflow metadata database: `airflow db migrate`
 #  3. Airflow login: writes the simple auth manager's password file from HELHED_AIRFLOW_ADMIN_PASSWORD
 set -euo pipefail
@@ -13,12 +13,7 @@ set -euo pipefail
 : "${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE:?AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE is not set}"
 
 echo "helhed: bootstrapping the warehouse on ${HELHED_PG_HOST:-postgres}:${HELHED_PG_PORT:-5432}"
-python - <<'PY'
-from helhed import database
-from helhed.config import settings
-
-database.bootstrap(settings())
-PY
+helhed db bootstrap
 
 echo "helhed: migrating the Airflow metadata database"
 airflow db migrate

@@ -1,26 +1,18 @@
 #!/usr/bin/env bash
 # One-shot initialisation run by the `superset-init` service on every `docker compose up`.
-# Idempotent: migrates the metadata database, creates the admin (or resets its password to the
-# current HELHED_SUPERSET_ADMIN_PASSWORD, which is how a rotation takes effect) and syncs roles.
-# Dashboards are provisioned afterwards by `superset-provision` (airflow image, `helhed superset provision`).
+#
+# Runs helhed's _superset_init.py (copied from src/helhed/superset/ into the image), which does
+# in one process what `superset db upgrade`, `superset init` and `superset fab create-admin` do:
+# migrate the metadata database, sync roles and permissions, and create the user `admin` or reset
+# its password to the current HELHED_SUPERSET_ADMIN_PASSWORD (so a rotation takes effect here).
+# The superset CLI itself is avoided because Superset 6.1's `superset` command imports `rich`,
+# which the package does not declare. The password is passed in the environment, never in argv.
+# Dashboards are provisioned afterwards by `superset-provision` (`helhed superset provision`).
 set -euo pipefail
 
 : "${HELHED_SUPERSET_ADMIN_PASSWORD:?HELHED_SUPERSET_ADMIN_PASSWORD is not set}"
-admin_user="${HELHED_SUPERSET_ADMIN_USER:-admin}"
+export HELHED_SUPERSET_ADMIN_USERNAME=admin
 
-echo "helhed: superset db upgrade"
-superset db upgrade
-
-echo "helhed: superset admin '${admin_user}'"
-superset fab create-admin \
-    --username "${admin_user}" \
-    --firstname Helhed \
-    --lastname Admin \
-    --email "${HELHED_SUPERSET_ADMIN_EMAIL:-admin@example.invalid}" \
-    --password "${HELHED_SUPERSET_ADMIN_PASSWORD}"
-superset fab reset-password --username "${admin_user}" --password "${HELHED_SUPERSET_ADMIN_PASSWORD}"
-
-echo "helhed: superset init (roles and permissions)"
-superset init
-
-echo "helhed: superset-init done"
+python=python
+if [ -x /app/.venv/bin/python ]; then python=/app/.venv/bin/python; fi
+exec "${python}" /app/helhed/superset_init.py

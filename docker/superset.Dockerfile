@@ -21,6 +21,7 @@ RUN set -eux; \
 
 COPY superset/superset_config.py /app/pythonpath/superset_config.py
 COPY docker/superset-init.sh /app/helhed/superset-init.sh
+COPY src/helhed/superset/_superset_init.py /app/helhed/superset_init.py
 RUN chmod 0755 /app/helhed/superset-init.sh \
     && chown -R superset:superset /app/helhed /app/pythonpath/superset_config.py
 

@@ -96,7 +96,7 @@ def simulate_population(
 
     # In-movers replace the net loss so the population stays near `residents`.
     exits = int(((out0 != NONE) | (death0 != NONE)).sum() + ((out1 != NONE) | (death1 != NONE)).sum())
-    n_in = max(0, int(round((exits - n_births) * 1.08)))
+    n_in = max(0, int(round((exits - n_births) * 1.2)))
     arrive2 = np.sort(rng.integers(start, end + 1, n_in))
     age2 = _band_draw(pop["in_mover_age_shares"], n_in, rng)
     birth2 = arrive2 - (age2 * YEAR).astype(np.int64)

@@ -100,7 +100,7 @@ def load_profile(profile: str | Path = "randers") -> Profile:
         if key not in raw:
             raise ValueError(f"{path}: missing top-level key {key!r}")
     lc = raw["lifecourse"]
-    for table in ("entry", "transitions"):
+    for table in ("entry", "entry_young", "transitions"):
         for origin, row in lc[table].items():
             total = sum(float(v) for v in row.values())
             if abs(total - 1.0) > 1e-6:

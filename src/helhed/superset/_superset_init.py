@@ -31,7 +31,7 @@ def main() -> None:
         db.session.commit()
         print(f"init (permissions, roles): {time.monotonic() - t0:.1f}s", flush=True)
 
-        username = os.environ["HELHED_SUPERSET_ADMIN_USERNAME"]
+        username = os.environ.get("HELHED_SUPERSET_ADMIN_USERNAME", "admin")
         password = os.environ["HELHED_SUPERSET_ADMIN_PASSWORD"]
         user = security_manager.find_user(username=username)
         if user is None:

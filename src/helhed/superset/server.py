@@ -5,8 +5,8 @@ Superset lives in its own virtualenv (``.venv-superset``, pinned by
 its ``superset`` CLI for migrations and ``gunicorn`` for the web server, always with
 ``SUPERSET_CONFIG_PATH=superset/superset_config.py`` and the environment that file reads.
 
-State lives under ``$HELHED_HOME``: ``superset/`` (Superset's data dir and the pid file) and
-``logs/superset.log`` (CLI output and the server log). The metadata database is
+State lives under ``$HELHED_HOME``: ``superset/`` (Superset's data dir), ``run/superset.pid``
+and ``logs/superset.log`` (init output and the server log). The metadata database is
 ``superset`` on the embedded PostgreSQL. docker-compose runs the official image with the
 same config file instead and never calls this module.
 """
@@ -64,7 +64,8 @@ def superset_home(s: Settings) -> Path:
 
 
 def pid_file(s: Settings) -> Path:
-    return superset_home(s) / "superset.pid"
+    """Same place as the other demo services (``helhed.processes``): ``$HELHED_HOME/run``."""
+    return s.home / "run" / "superset.pid"
 
 
 def log_file(s: Settings) -> Path:
@@ -229,6 +230,7 @@ def start(s: Settings, timeout: float = 180.0) -> float:
                 stdout=logfh, stderr=subprocess.STDOUT, start_new_session=True,
             )
         pid = proc.pid
+        pid_file(s).parent.mkdir(parents=True, exist_ok=True)
         pid_file(s).write_text(f"{pid}\n")
         log.info("Superset starting (pid %s), log %s", pid, log_file(s))
     deadline = began + timeout

@@ -1,0 +1,38 @@
+{#-
+    Persons with a benefit day in the month by the visitation category of their last benefit
+    period overlapping the month; `ikke_visiteret` when that period has none.
+-#}
+with
+
+person_months as (
+
+    select * from {{ ref('fct_person_month') }}
+
+),
+
+visitation_categories as (
+
+    select * from {{ ref('visitation_categories') }}
+
+),
+
+aggregated as (
+
+    select
+        month,
+        coalesce(visitation_category, 'ikke_visiteret')  as visitation_category,
+        count(*)                                         as persons
+    from person_months
+    group by 1, 2
+
+)
+
+select
+    aggregated.month,
+    aggregated.visitation_category,
+    visitation_categories.visitation_label,
+    ({{ suppress_small('aggregated.persons') }})::integer  as persons,
+    {{ is_small_cell('aggregated.persons') }}              as is_suppressed
+from aggregated
+inner join visitation_categories
+    on aggregated.visitation_category = visitation_categories.visitation_category

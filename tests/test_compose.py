@@ -1,0 +1,398 @@
+"""The production deployment: docker-compose.yml, .env.example and the images in docker/.
+
+No Docker engine is needed: ``docker-compose config`` validates and renders the file, and the
+tests assert on the rendered result (docker-compose 1.29 has no ``--format json``, so the YAML
+it prints is parsed) and on the raw file and Dockerfiles.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+COMPOSE = REPO / "docker-compose.yml"
+ENV_EXAMPLE = REPO / ".env.example"
+
+AIRFLOW_SERVICES = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")
+LONG_RUNNING = ("postgres", "redis", *AIRFLOW_SERVICES, "superset")
+ONE_SHOT = ("airflow-init", "superset-init", "superset-provision")
+REQUIRED_SERVICES = (*LONG_RUNNING, *ONE_SHOT)
+
+#: Variables that hold secrets: required (``${VAR:?message}``) and never written in the compose file.
+SECRET_VARS = (
+    "HELHED_PG_PASSWORD",
+    "HELHED_READER_PASSWORD",
+    "HELHED_PSEUDONYM_KEY",
+    "HELHED_SUPERSET_SECRET_KEY",
+    "HELHED_SUPERSET_ADMIN_PASSWORD",
+    "HELHED_AIRFLOW_ADMIN_PASSWORD",
+    "HELHED_AIRFLOW_FERNET_KEY",
+    "HELHED_AIRFLOW_JWT_SECRET",
+    "HELHED_AIRFLOW_API_SECRET_KEY",
+)
+
+#: Repository folders the containers use exactly as the embedded demo does.
+MOUNTED_REPO_DIRS = ("dags", "dbt_project", "expectations", "config", "superset/assets")
+
+VAR_REF = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
+ENV_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def compose_binary() -> str:
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        pytest.skip("docker-compose binary not found on PATH (the Makefile installs Debian's docker-compose)")
+    return binary
+
+
+def run_config(env_file: Path) -> subprocess.CompletedProcess:
+    """``docker-compose config`` with nothing from the caller's shell leaking into interpolation."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HELHED_", "AIRFLOW", "COMPOSE_", "DOCKER_"))}
+    return subprocess.run(
+        [compose_binary(), "-f", str(COMPOSE), "--env-file", str(env_file), "config"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def env_example() -> dict[str, str]:
+    values = {}
+    for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines():
+        if match := ENV_LINE.match(line.strip()):
+            values[match.group(1)] = match.group(2)
+    return values
+
+
+def raw_compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+
+
+def depends_on(service: dict) -> dict[str, str]:
+    deps = service.get("depends_on", {})
+    if isinstance(deps, list):
+        return {name: "service_started" for name in deps}
+    return {name: (spec or {}).get("condition", "service_started") for name, spec in deps.items()}
+
+
+def published_ports(service: dict) -> set[int]:
+    ports = set()
+    for port in service.get("ports", []):
+        if isinstance(port, dict):
+            ports.add(int(port["published"]))
+        else:
+            parts = str(port).split("/")[0].split(":")
+            ports.add(int(parts[-2] if len(parts) >= 2 else parts[-1]))
+    return ports
+
+
+def mounts(service: dict) -> list[tuple[str, str]]:
+    """(source, target) of every volume entry, short or long syntax."""
+    result = []
+    for volume in service.get("volumes", []):
+        if isinstance(volume, dict):
+            result.append((str(volume.get("source", "")), str(volume["target"])))
+        else:
+            parts = str(volume).split(":")
+            result.append((parts[0], parts[1]))
+    return result
+
+
+def environment(service: dict) -> dict[str, str]:
+    env = service.get("environment", {})
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {k: "" if v is None else str(v) for k, v in env.items()}
+
+
+def dockerfile(service: dict) -> Path:
+    build = service["build"]
+    return Path(build["context"]) / build.get("dockerfile", "Dockerfile")
+
+
+def copy_sources(path: Path) -> list[str]:
+    sources = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        words = line.split()
+        if not words or words[0].upper() != "COPY" or any(w.startswith("--from") for w in words):
+            continue
+        args = [w for w in words[1:] if not w.startswith("--")]
+        sources.extend(args[:-1])
+    return sources
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def config() -> dict:
+    result = run_config(ENV_EXAMPLE)
+    assert result.returncode == 0, f"docker-compose config failed:\n{result.stderr}"
+    return yaml.safe_load(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def services(config: dict) -> dict[str, dict]:
+    return config["services"]
+
+
+# --------------------------------------------------------------------------- services
+
+
+def test_all_required_services_are_defined(services):
+    missing = sorted(set(REQUIRED_SERVICES) - set(services))
+    assert not missing, f"services missing from docker-compose.yml: {missing}"
+
+
+def test_long_running_services_have_a_healthcheck_and_restart_policy(services):
+    for name in LONG_RUNNING:
+        check = services[name].get("healthcheck")
+        assert check and check.get("test") and not check.get("disable"), f"{name} has no healthcheck"
+        assert services[name].get("restart") in ("always", "unless-stopped"), f"{name} is not restarted"
+    for name in ONE_SHOT:
+        assert services[name].get("restart", "no") == "no", f"one-shot {name} must not be restarted"
+
+
+def test_healthchecks_fit_each_component(services):
+    def test_of(name: str) -> str:
+        test = services[name]["healthcheck"]["test"]
+        return " ".join(test) if isinstance(test, list) else test
+
+    assert "pg_isready" in test_of("postgres")
+    assert "redis-cli" in test_of("redis") and "ping" in test_of("redis")
+    assert "localhost:8080/api/v2/monitor/health" in test_of("airflow-apiserver")
+    assert "localhost:8974/health" in test_of("airflow-scheduler")
+    assert environment(services["airflow-scheduler"])["AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK"] == "true"
+    assert "airflow jobs check --job-type DagProcessorJob" in test_of("airflow-dag-processor")
+    assert "airflow jobs check --job-type TriggererJob" in test_of("airflow-triggerer")
+    assert "localhost:8088/health" in test_of("superset")
+
+
+def test_web_ports_are_published(services):
+    assert 8080 in published_ports(services["airflow-apiserver"])
+    assert 8088 in published_ports(services["superset"])
+    for name in ("postgres", "redis"):
+        assert not published_ports(services[name]), f"{name} must stay on the internal network"
+
+
+def test_start_order(services):
+    for name in (*AIRFLOW_SERVICES, "superset-provision"):
+        deps = depends_on(services[name])
+        assert deps.get("airflow-init") == "service_completed_successfully", name
+        assert deps.get("postgres") == "service_healthy", name
+    assert depends_on(services["airflow-init"]).get("postgres") == "service_healthy"
+    assert depends_on(services["superset-init"]).get("postgres") == "service_healthy"
+    assert depends_on(services["superset"]).get("superset-init") == "service_completed_successfully"
+    assert depends_on(services["superset"]).get("redis") == "service_healthy"
+    assert depends_on(services["superset-provision"]).get("superset") == "service_healthy"
+
+
+def test_airflow_components_share_one_configuration(services):
+    envs = {name: environment(services[name]) for name in (*AIRFLOW_SERVICES, "airflow-init")}
+    for name, env in envs.items():
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor", name
+        assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/", name
+        assert env["AIRFLOW__CORE__DAGS_FOLDER"] == "/opt/helhed/dags", name
+        assert "@postgres:5432/airflow" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], name
+        assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"].startswith("/opt/helhed/state/"), name
+        targets = dict((t, s) for s, t in mounts(services[name]))
+        assert targets["/opt/helhed/dags"] == str(REPO / "dags"), name
+        assert targets["/opt/helhed/state"] == "helhed-state", name
+    for key in ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API__SECRET_KEY"):
+        assert len({env[key] for env in envs.values()}) == 1, f"{key} differs between Airflow components"
+    images = {services[name]["image"] for name in (*AIRFLOW_SERVICES, "airflow-init", "superset-provision")}
+    assert len(images) == 1, f"Airflow services run different images: {images}"
+    assert "HELHED_AIRFLOW_ADMIN_PASSWORD" in envs["airflow-init"]
+
+
+def test_helhed_settings_point_at_the_compose_services(services):
+    expected = {
+        "HELHED_PG_HOST": "postgres",
+        "HELHED_PG_PORT": "5432",
+        "HELHED_DATA_DIR": "/opt/helhed/data",
+        "HELHED_HOME": "/opt/helhed/state",
+    }
+    for name in (*AIRFLOW_SERVICES, "airflow-init", "superset-provision"):
+        env = environment(services[name])
+        for key, value in expected.items():
+            assert env.get(key) == value, f"{name}: {key}={env.get(key)!r}"
+        for key in ("HELHED_PG_PASSWORD", "HELHED_READER_PASSWORD", "HELHED_PSEUDONYM_KEY"):
+            assert env.get(key), f"{name} lacks {key}"
+        assert "/opt/helhed/data" in [t for _, t in mounts(services[name])], f"{name} has no delivery folder mount"
+
+
+def test_superset_gets_what_superset_config_requires(services):
+    config_py = (REPO / "superset" / "superset_config.py").read_text(encoding="utf-8")
+    required = set(re.findall(r"""_env\(["']([A-Z0-9_]+)["']\)""", config_py))
+    assert required, "superset_config.py reads no required variable"
+    for name in ("superset", "superset-init"):
+        env = environment(services[name])
+        assert not required - set(env), f"{name} lacks {sorted(required - set(env))}"
+        assert env["REDIS_URL"].startswith("redis://redis:6379/"), name
+        assert env["HELHED_SUPERSET_DATABASE_URI"].endswith("@postgres:5432/superset"), name
+        assert "HELHED_PSEUDONYM_KEY" not in env, f"{name} must not see the pseudonym key"
+    assert environment(services["superset-init"])["HELHED_SUPERSET_ADMIN_PASSWORD"]
+    assert services["superset"]["image"] == services["superset-init"]["image"]
+
+
+def test_dbt_profile_gets_its_libpq_environment(services):
+    profile = (REPO / "dbt_project" / "profiles.yml").read_text(encoding="utf-8")
+    needed = set(re.findall(r"""env_var\(\s*["']([A-Z0-9_]+)["']""", profile)) - {"DBT_THREADS"}
+    assert needed, "dbt_project/profiles.yml reads no environment variable"
+    for name in (*AIRFLOW_SERVICES, "airflow-init"):
+        env = environment(services[name])
+        assert not needed - set(env), f"{name} lacks {sorted(needed - set(env))} for dbt"
+        assert env["PGHOST"] == env["HELHED_PG_HOST"] and env["PGPORT"] == env["HELHED_PG_PORT"], name
+        assert env["PGPASSWORD"] == env["HELHED_PG_PASSWORD"] and env["PGDATABASE"] == "helhed", name
+
+
+def test_superset_provision_runs_the_helhed_cli_from_the_airflow_image(services):
+    provision = services["superset-provision"]
+    assert provision["image"] == services["airflow-apiserver"]["image"]
+    command = provision["command"]
+    command = " ".join(command) if isinstance(command, list) else command
+    assert "helhed superset provision" in command
+    env = environment(provision)
+    assert env["HELHED_SUPERSET_URL"] == "http://superset:8088"
+    assert env["HELHED_SUPERSET_ADMIN_PASSWORD"]
+    targets = [t for _, t in mounts(provision)]
+    assert "/opt/helhed/superset/assets" in targets
+
+
+def test_postgres_uses_the_official_18_image_and_a_named_volume(config, services):
+    postgres = services["postgres"]
+    assert postgres["image"] == "postgres:18"
+    targets = dict((t, s) for s, t in mounts(postgres))
+    # Since PostgreSQL 18 the image keeps PGDATA under /var/lib/postgresql/<major>/docker.
+    assert targets["/var/lib/postgresql"] == "postgres-data"
+    assert targets["/docker-entrypoint-initdb.d"] == str(REPO / "docker" / "postgres-init")
+    assert environment(postgres)["HELHED_READER_PASSWORD"]
+    named = {source for service in services.values() for source, _ in mounts(service) if not source.startswith("/")}
+    assert named <= set(config["volumes"]), f"undeclared named volumes: {named - set(config['volumes'])}"
+    assert {"postgres-data", "helhed-state", "airflow-logs"} <= named
+
+
+def test_postgres_init_script_creates_databases_and_reader():
+    scripts = sorted((REPO / "docker" / "postgres-init").glob("*.sh"))
+    assert scripts, "no init script in docker/postgres-init"
+    text = "\n".join(s.read_text(encoding="utf-8") for s in scripts)
+    for database in ("helhed", "airflow", "superset"):
+        assert f"create database {database}" in text
+    assert "helhed_reader" in text and "HELHED_READER_PASSWORD" in text
+    assert "grant usage on schema marts to helhed_reader" in text
+
+
+# --------------------------------------------------------------------------- secrets and .env.example
+
+
+def test_no_secret_value_is_written_in_the_compose_file():
+    text = COMPOSE.read_text(encoding="utf-8")
+    for name in SECRET_VARS:
+        value = env_example()[name]
+        assert value not in text, f"the value of {name} is written in docker-compose.yml"
+    secretish = re.compile(r"(PASSWORD|SECRET|_KEY)$")
+    # YAML merge keys are resolved by the loader, so each service shows its full raw environment.
+    for service in raw_compose()["services"].values():
+        for key, value in environment(service).items():
+            if secretish.search(key):
+                assert re.fullmatch(r"\$\{[A-Z0-9_]+:\?[^}]*\}", value), f"{key} must be a required variable, not {value!r}"
+            if "://" in value and "@" in value:
+                userinfo = value.split("://", 1)[1].rsplit("@", 1)[0]
+                assert ":" not in userinfo or VAR_REF.search(userinfo.split(":", 1)[1]), f"{key} embeds a password"
+
+
+def test_required_secrets_fail_loudly():
+    text = COMPOSE.read_text(encoding="utf-8")
+    for match in VAR_REF.finditer(text):
+        name, operator = match.group(1), match.group(2)
+        if name in SECRET_VARS:
+            assert operator == ":?", f"${{{name}}} must be written ${{{name}:?message}}"
+
+
+@pytest.mark.parametrize("missing", ["HELHED_PG_PASSWORD", "HELHED_PSEUDONYM_KEY", "HELHED_AIRFLOW_JWT_SECRET"])
+def test_missing_secret_stops_compose(tmp_path, missing):
+    lines = [l for l in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines() if not l.startswith(f"{missing}=")]
+    env_file = tmp_path / "incomplete.env"
+    env_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run_config(env_file)
+    assert result.returncode != 0
+    assert missing in result.stderr
+
+
+def test_env_example_defines_every_variable_of_the_compose_file():
+    referenced = {m.group(1) for m in VAR_REF.finditer(COMPOSE.read_text(encoding="utf-8"))}
+    defined = env_example()
+    assert referenced, "docker-compose.yml references no variables"
+    assert not referenced - set(defined), f"missing from .env.example: {sorted(referenced - set(defined))}"
+    assert not set(defined) - referenced, f"unused in docker-compose.yml: {sorted(set(defined) - referenced)}"
+    assert set(SECRET_VARS) <= referenced
+
+
+def test_env_example_holds_only_placeholders_with_comments():
+    lines = ENV_EXAMPLE.read_text(encoding="utf-8").splitlines()
+    defined = env_example()
+    for name in SECRET_VARS:
+        assert defined[name].startswith("change-me-"), f"{name} in .env.example must be an obvious placeholder"
+    for index, line in enumerate(lines):
+        if not ENV_LINE.match(line):
+            continue
+        above = index - 1
+        while above >= 0 and ENV_LINE.match(lines[above]):
+            above -= 1
+        assert above >= 0 and lines[above].startswith("#"), f"{line.split('=')[0]} has no comment in .env.example"
+
+
+# --------------------------------------------------------------------------- images and mounts
+
+
+def test_dockerfiles_exist_and_use_the_pinned_constraints(services):
+    airflow = dockerfile(services["airflow-apiserver"])
+    superset = dockerfile(services["superset"])
+    assert airflow == REPO / "docker" / "airflow.Dockerfile" and airflow.is_file()
+    assert superset == REPO / "docker" / "superset.Dockerfile" and superset.is_file()
+
+    pipeline = (REPO / "constraints" / "pipeline.txt").read_text(encoding="utf-8")
+    airflow_pin = re.search(r"^apache-airflow==(\S+)$", pipeline, re.M).group(1)
+    airflow_text = airflow.read_text(encoding="utf-8")
+    assert re.search(rf"^FROM apache/airflow:{re.escape(airflow_pin)}-python3\.11\s*$", airflow_text, re.M)
+    assert "constraints/pipeline.txt" in airflow_text and "--constraint" in airflow_text
+
+    superset_pins = (REPO / "superset" / "constraints.txt").read_text(encoding="utf-8")
+    superset_pin = re.search(r"^apache[-_]superset==(\S+)$", superset_pins, re.M | re.I).group(1)
+    superset_text = superset.read_text(encoding="utf-8")
+    assert re.search(rf"^FROM apache/superset:{re.escape(superset_pin)}\s*$", superset_text, re.M)
+    assert "superset/constraints.txt" in superset_text and "--constraint" in superset_text
+    assert "psycopg2-binary" in superset_text and "Flask-Caching==2.3.1" in superset_text
+    assert "superset/superset_config.py" in superset_text
+
+
+def test_files_copied_into_the_images_exist(services):
+    for name in ("airflow-apiserver", "superset"):
+        path = dockerfile(services[name])
+        for source in copy_sources(path):
+            assert (REPO / source).exists(), f"{path.name} copies {source}, which is not in the repository"
+
+
+def test_mounted_repository_paths_exist(services):
+    targets = {t: s for s, t in mounts(services["airflow-scheduler"])}
+    for folder in MOUNTED_REPO_DIRS:
+        source = targets.get(f"/opt/helhed/{folder}")
+        assert source == str(REPO / folder), f"{folder}/ is not mounted at /opt/helhed/{folder}"
+        assert (REPO / folder).is_dir(), f"{folder}/ does not exist in the repository"
+    data = targets["/opt/helhed/data"]
+    for service in services.values():
+        for source, _ in mounts(service):
+            if source.startswith(str(REPO)) and source != data:
+                assert Path(source).exists(), f"{source} is mounted but does not exist"

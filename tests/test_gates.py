@@ -1,0 +1,340 @@
+"""Quality gates: GX suites in expectations/ run against a real PostgreSQL.
+
+Every test works in its own schemas (never the shared ``staging``/``build_marts`` of other
+tests) and its own run id, so audit rows and tables cannot collide.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from helhed import gates
+from helhed.config import Settings
+
+BENEFIT_GROUPS = ["a_dagpenge", "kontanthjaelp", "uddannelseshjaelp", "selvforsoergelsesydelse", "sygedagpenge",
+                  "jobafklaringsforloeb", "ressourceforloeb", "revalidering", "ledighedsydelse", "fleksjob",
+                  "foertidspension"]
+CPR = "0101801234"
+
+PERSONS_DDL = """
+create table {}.cpr__persons (
+    person_key text not null, birth_date date not null, sex text not null, postal_code text, district text,
+    moved_in date, moved_out date, death_date date, delivery_date date not null, source_file text not null)
+"""
+PERIODS_DDL = """
+create table {}.ydelser__benefit_periods (
+    period_id text not null, person_key text not null, benefit_code text not null, start_date date not null,
+    end_date date, rate numeric(12,2), amount numeric(14,2), amount_unit text, visitation_category text,
+    delivery_date date not null, source_file text not null)
+"""
+MARTS_DDL = [
+    """create table {}.employment_benefits_monthly (month date, benefit_group text, benefit_group_label text,
+       persons integer, full_time_persons numeric(12,2), is_suppressed boolean)""",
+    """create table {}.employment_visitation_monthly (month date, visitation_category text, visitation_label text,
+       persons integer, is_suppressed boolean)""",
+    """create table {}.employment_self_support_monthly (month date, residents_16_64 integer, self_supporting integer,
+       self_supporting_share numeric(6,4), is_suppressed boolean)""",
+]
+
+
+def key(n: int) -> str:
+    return hashlib.sha256(f"person-{n}".encode()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real seed when the dbt project has it, else a test-local copy with the same codes."""
+    if gates.DEFAULT_BENEFIT_GROUPS_SEED.exists():
+        return gates.DEFAULT_BENEFIT_GROUPS_SEED
+    path = tmp_path_factory.mktemp("seeds") / "benefit_groups.csv"
+    path.write_text("benefit_group\n" + "\n".join(BENEFIT_GROUPS) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def run_id() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def schema(pg: Settings):
+    """A fresh schema for one test, dropped afterwards."""
+    name = f"gates_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg.url("helhed"), autocommit=True) as conn:
+        conn.execute(sql.SQL("create schema {}").format(sql.Identifier(name)))
+    yield name
+    with psycopg.connect(pg.url("helhed"), autocommit=True) as conn:
+        conn.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(name)))
+
+
+def execute(s: Settings, statement: str, schema: str, params: list | None = None) -> None:
+    with psycopg.connect(s.url("helhed"), autocommit=True) as conn:
+        conn.execute(sql.SQL(statement).format(sql.Identifier(schema)), params)
+
+
+def make_staging(s: Settings, schema: str, n: int = 20) -> None:
+    """Staging tables with ``n`` good persons and ``n`` good benefit periods."""
+    execute(s, PERSONS_DDL, schema)
+    execute(s, PERIODS_DDL, schema)
+    with psycopg.connect(s.url("helhed"), autocommit=True) as conn:
+        with conn.cursor() as cur:
+            cur.executemany(
+                sql.SQL("insert into {}.cpr__persons values (%s, %s, %s, %s, %s, %s, null, null, '2024-01-31', 'cpr_personer_20240131.csv')")
+                .format(sql.Identifier(schema)),
+                [(key(i), f"{1950 + i % 50}-0{1 + i % 9}-15", "MK"[i % 2], "2400", "Nord", "2010-05-01") for i in range(n)],
+            )
+            cur.executemany(
+                sql.SQL("insert into {}.ydelser__benefit_periods values (%s, %s, %s, %s, %s, 1234.50, 9876.00, 'maaned', %s, '2024-01-31', 'ydelsesperioder_20240131.csv')")
+                .format(sql.Identifier(schema)),
+                [(f"P{i}", key(i), BENEFIT_GROUPS[i % len(BENEFIT_GROUPS)], "2023-01-01",
+                  None if i % 4 == 0 else "2023-06-30", [None, "jobparat", "aktivitetsparat", "uddannelsesparat"][i % 4])
+                 for i in range(n)],
+            )
+
+
+def make_marts(s: Settings, schema: str) -> None:
+    for ddl in MARTS_DDL:
+        execute(s, ddl, schema)
+    execute(s, """insert into {}.employment_benefits_monthly values
+        ('2024-01-01', 'kontanthjaelp', 'Kontanthjælp', 120, 98.50, false),
+        ('2024-01-01', 'fleksjob', 'Fleksjob', null, null, true),
+        ('2024-02-01', 'kontanthjaelp', 'Kontanthjælp', 5, 4.20, false)""", schema)
+    execute(s, """insert into {}.employment_visitation_monthly values
+        ('2024-01-01', 'jobparat', 'Jobparat', 40, false),
+        ('2024-01-01', null, 'ikke visiteret', 12, false),
+        ('2024-01-01', 'uddannelsesparat', 'Uddannelsesparat', null, true)""", schema)
+    execute(s, """insert into {}.employment_self_support_monthly values
+        ('2024-01-01', 1000, 800, 0.8000, false),
+        ('2024-02-01', 1010, null, null, true)""", schema)
+
+
+def audit_rows(s: Settings, run_id: str) -> list[dict]:
+    with psycopg.connect(s.url("helhed")) as conn:
+        cur = conn.execute("select * from audit.gate_results where run_id = %s order by id", [run_id])
+        names = [d.name for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+def run(s: Settings, suite: str, schema: str, table: str, run_id: str, seed: Path, **kwargs) -> gates.GateResult:
+    return gates.run_suite(s, suite, schema, table, run_id, seed_path=seed, **kwargs)
+
+
+# --------------------------------------------------------------------------- suite files
+
+
+def test_suite_files_are_gx_suites_with_severities(repo_root: Path) -> None:
+    import great_expectations as gx
+
+    context = gx.get_context(mode="ephemeral")
+    files = sorted((repo_root / "expectations").glob("*.json"))
+    stems = {p.stem for p in files}
+    assert {"staging__cpr__persons", "staging__ydelser__benefit_periods", "marts__employment_benefits_monthly",
+            "marts__employment_visitation_monthly", "marts__employment_self_support_monthly"} <= stems
+    for path in files:
+        suite = gates.load_suite(path.stem)
+        assert suite["name"].replace(".", "__", 1) == path.stem
+        assert all(e["meta"]["severity"] in ("critical", "warning") for e in suite["expectations"])
+        built = context.suites.add(gx.ExpectationSuite(**{k: v for k, v in suite.items() if k != "id"}))
+        assert len(built.expectations) == len(suite["expectations"])
+    assert gates.load_suite("staging.cpr__persons") == gates.load_suite("staging__cpr__persons")
+
+
+def test_benefit_groups_come_from_the_seed(seed: Path, tmp_path: Path) -> None:
+    assert gates.benefit_groups(seed) == BENEFIT_GROUPS
+    bad = tmp_path / "benefit_groups.csv"
+    bad.write_text("code\nx\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="benefit_group"):
+        gates.benefit_groups(bad)
+
+
+# --------------------------------------------------------------------------- staging
+
+
+def test_good_staging_rows_pass_and_are_audited(pg: Settings, schema: str, run_id: str, seed: Path) -> None:
+    make_staging(pg, schema)
+    persons = run(pg, "staging.cpr__persons", schema, "cpr__persons", run_id, seed)
+    periods = run(pg, "staging__ydelser__benefit_periods", schema, "ydelser__benefit_periods", run_id, seed)
+
+    for result in (persons, periods):
+        assert result.passed, result.failures
+        assert result.failures == [] and result.warnings == []
+    assert gates.enforce([persons, periods]) == [persons, periods]
+
+    rows = audit_rows(pg, run_id)
+    n_expectations = len(gates.load_suite("staging.cpr__persons")["expectations"]) + \
+        len(gates.load_suite("staging.ydelser__benefit_periods")["expectations"])
+    assert len(rows) == n_expectations
+    assert all(r["success"] for r in rows)
+    assert {r["suite"] for r in rows} == {"staging.cpr__persons", "staging.ydelser__benefit_periods"}
+    assert {r["schema_name"] for r in rows} == {schema}
+    assert {r["severity"] for r in rows} == {"critical", "warning"}
+    codes = [r for r in rows if r["expectation_type"] == "expect_column_values_to_be_in_set" and r["column_name"] == "benefit_code"]
+    assert codes[0]["kwargs"]["value_set"] == BENEFIT_GROUPS  # resolved from the seed at run time
+    count = next(r for r in rows if r["expectation_type"] == "expect_table_row_count_to_be_between" and r["table_name"] == "cpr__persons")
+    assert count["observed_value"] == {"observed_value": 20}
+    assert all(r["checked_at"] is not None for r in rows)
+
+
+def test_bad_benefit_row_fails_with_readable_messages(pg: Settings, schema: str, run_id: str, seed: Path) -> None:
+    make_staging(pg, schema)
+    execute(pg, """insert into {}.ydelser__benefit_periods values
+        ('P-bad', %s, 'ukendt_ydelse', '2023-05-01', '2023-04-01', 100, 100, 'maaned', null, '2024-01-31', 'y.csv')""",
+            schema, [CPR])
+
+    result = run(pg, "staging.ydelser__benefit_periods", schema, "ydelser__benefit_periods", run_id, seed)
+
+    assert not result.passed
+    text = "\n".join(result.failures)
+    table = f"{schema}.ydelser__benefit_periods"
+    assert all(m.startswith(table) for m in result.failures)
+    assert "expect_column_values_to_match_regex on column person_key" in text
+    assert "expect_column_values_to_be_in_set on column benefit_code" in text and "ukendt_ydelse" in text
+    assert "expect_column_pair_values_a_to_be_greater_than_b on columns end_date,start_date" in text
+    assert "1 of 21 rows unexpected" in text
+    # The CPR-looking value never leaves the table: not in messages, audit rows or Data Docs.
+    assert CPR not in text
+    assert "<redacted: 10 characters>" in text
+    rows = audit_rows(pg, run_id)
+    assert CPR not in json.dumps([r["observed_value"] for r in rows]) + json.dumps([r["message"] for r in rows])
+    failed = {(r["expectation_type"], r["column_name"]) for r in rows if not r["success"]}
+    assert {("expect_column_values_to_match_regex", "person_key"), ("expect_column_values_to_be_in_set", "benefit_code"),
+            ("expect_column_pair_values_a_to_be_greater_than_b", "end_date,start_date")} <= failed
+    # The period's person is not in cpr__persons: a warning, recorded next to the failures.
+    assert any("cpr__persons" in w for w in result.warnings)
+    assert result.data_docs is not None and result.data_docs.exists()
+    docs = result.data_docs.parent
+    assert all(CPR not in p.read_text(encoding="utf-8", errors="ignore") for p in docs.rglob("*") if p.is_file())
+
+    with pytest.raises(gates.GateFailed) as raised:
+        gates.enforce(result)
+    message = str(raised.value)
+    assert f"failed on {table}" in message and "benefit_code" in message and "person_key" in message
+
+
+def test_bad_person_row_fails(pg: Settings, schema: str, run_id: str, seed: Path) -> None:
+    make_staging(pg, schema)
+    execute(pg, """insert into {}.cpr__persons values
+        (%s, '1899-12-31', 'X', '2400', null, null, null, null, '2024-01-31', 'c.csv'),
+        (%s, '1980-01-01', 'M', '2400', null, null, null, null, '2024-01-31', 'c.csv')""", schema, [CPR, key(1)])
+
+    result = run(pg, "staging.cpr__persons", schema, "cpr__persons", run_id, seed, data_docs=False)
+
+    assert not result.passed
+    failed = {(o.expectation_type, o.column) for o in result.outcomes if not o.success}
+    assert failed == {("expect_column_values_to_match_regex", "person_key"), ("expect_column_values_to_be_unique", "person_key"),
+                      ("expect_column_values_to_be_in_set", "sex"), ("expect_column_values_to_be_between", "birth_date")}
+    assert result.data_docs is None
+    assert CPR not in "\n".join(result.failures)
+
+
+def test_warning_only_failure_keeps_the_gate_open(pg: Settings, schema: str, run_id: str, seed: Path) -> None:
+    make_staging(pg, schema)
+    execute(pg, "update {}.cpr__persons set postal_code = 'DK-24' where person_key = %s", schema, [key(3)])
+
+    result = run(pg, "staging.cpr__persons", schema, "cpr__persons", run_id, seed)
+
+    assert result.passed and result.failures == []
+    assert len(result.warnings) == 1
+    assert "postal_code" in result.warnings[0] and "DK-24" in result.warnings[0] and "[warning]" in result.warnings[0]
+    assert gates.enforce(result) is result
+    rows = [r for r in audit_rows(pg, run_id) if not r["success"]]
+    assert [(r["severity"], r["column_name"]) for r in rows] == [("warning", "postal_code")]
+
+
+def test_empty_or_missing_table_fails(pg: Settings, schema: str, run_id: str, seed: Path) -> None:
+    execute(pg, PERSONS_DDL, schema)
+    empty = run(pg, "staging.cpr__persons", schema, "cpr__persons", run_id, seed, data_docs=False)
+    assert not empty.passed
+    assert any("expect_table_row_count_to_be_between" in m and "observed 0" in m for m in empty.failures)
+
+    missing = run(pg, "staging.ydelser__benefit_periods", schema, "ydelser__benefit_periods", run_id, seed)
+    assert not missing.passed
+    assert missing.failures == [f"{schema}.ydelser__benefit_periods: table does not exist [critical]"]
+    assert [r["expectation_type"] for r in audit_rows(pg, run_id) if r["table_name"] == "ydelser__benefit_periods"] == ["expect_table_to_exist"]
+
+
+def test_wrong_column_type_and_extra_column_fail(pg: Settings, schema: str, run_id: str, seed: Path) -> None:
+    make_staging(pg, schema)
+    execute(pg, "alter table {}.cpr__persons add column cpr text", schema)
+    execute(pg, "alter table {}.cpr__persons alter column birth_date type text", schema)
+
+    result = run(pg, "staging.cpr__persons", schema, "cpr__persons", run_id, seed, data_docs=False)
+
+    assert not result.passed
+    text = "\n".join(result.failures)
+    assert "expect_table_columns_to_match_set" in text and '"cpr"' in text
+    assert "expect_column_values_to_be_of_type on column birth_date" in text and 'observed "TEXT"' in text
+
+
+def test_hundred_thousand_rows_take_seconds(pg: Settings, schema: str, run_id: str, seed: Path) -> None:
+    execute(pg, PERSONS_DDL, schema)
+    execute(pg, PERIODS_DDL, schema)
+    execute(pg, """insert into {0}.cpr__persons
+        select encode(sha256(convert_to('p' || i, 'UTF8')), 'hex'), date '1940-01-01' + (i % 25000), case when i % 2 = 0 then 'M' else 'K' end,
+               '2400', 'Nord', null, null, null, date '2024-01-31', 'cpr.csv'
+        from generate_series(1, 100000) as i""".replace("{0}", "{}"), schema)
+    execute(pg, """insert into {0}.ydelser__benefit_periods
+        select 'P' || i, encode(sha256(convert_to('p' || i, 'UTF8')), 'hex'), 'kontanthjaelp', date '2023-01-01' + (i % 300),
+               case when i % 3 = 0 then null else date '2023-12-31' end, 100, 100, 'maaned', 'jobparat', date '2024-01-31', 'y.csv'
+        from generate_series(1, 100000) as i""".replace("{0}", "{}"), schema)
+    execute(pg, "analyze {}.cpr__persons", schema)
+
+    for suite, table in (("staging.cpr__persons", "cpr__persons"), ("staging.ydelser__benefit_periods", "ydelser__benefit_periods")):
+        result = run(pg, suite, schema, table, run_id, seed)
+        assert result.passed, result.failures
+        assert result.warnings == []
+        assert result.duration_seconds < 20, result.summary()
+
+
+# --------------------------------------------------------------------------- marts
+
+
+MART_SUITES = ("employment_benefits_monthly", "employment_visitation_monthly", "employment_self_support_monthly")
+
+
+def test_good_marts_pass(pg: Settings, schema: str, run_id: str, seed: Path) -> None:
+    make_marts(pg, schema)
+    results = [run(pg, f"marts.{t}", schema, t, run_id, seed) for t in MART_SUITES]
+    for r in results:
+        assert r.passed, r.failures
+        assert r.warnings == [], r.warnings
+    gates.enforce(results)
+
+
+@pytest.mark.parametrize("table, statement, column", [
+    ("employment_benefits_monthly",
+     "insert into {}.employment_benefits_monthly values ('2024-03-01', 'fleksjob', 'Fleksjob', 3, 2.10, false)", "persons"),
+    ("employment_visitation_monthly",
+     "insert into {}.employment_visitation_monthly values ('2024-03-01', 'jobparat', 'Jobparat', 3, false)", "persons"),
+    ("employment_self_support_monthly",
+     "insert into {}.employment_self_support_monthly values ('2024-03-01', 900, 3, 0.0033, false)", "self_supporting"),
+])
+def test_marts_small_cell_rule(pg: Settings, schema: str, run_id: str, seed: Path, table: str, statement: str, column: str) -> None:
+    make_marts(pg, schema)
+    execute(pg, statement, schema)
+
+    result = run(pg, f"marts__{table}", schema, table, run_id, seed, data_docs=False)
+
+    assert not result.passed
+    small = [m for m in result.failures if f"expect_column_values_to_be_between on column {column}" in m]
+    assert len(small) == 1, result.failures
+    assert small[0].startswith(f"{schema}.{table}:") and '"min_value": 5' in small[0] and "e.g. 3" in small[0]
+    with pytest.raises(gates.GateFailed, match=column):
+        gates.enforce(result)
+
+
+def test_marts_measure_of_suppressed_cell_must_be_null(pg: Settings, schema: str, run_id: str, seed: Path) -> None:
+    make_marts(pg, schema)
+    execute(pg, "insert into {}.employment_benefits_monthly values ('2024-03-01', 'revalidering', 'Revalidering', null, 1.50, true)", schema)
+
+    result = run(pg, "marts.employment_benefits_monthly", schema, "employment_benefits_monthly", run_id, seed, data_docs=False)
+
+    assert not result.passed
+    assert any("Measures derived from a suppressed count are null" in m and "1 unexpected row(s)" in m for m in result.failures)
