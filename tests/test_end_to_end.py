@@ -111,7 +111,7 @@ def test_failing_gate_keeps_published_marts_and_a_correction_publishes(pg: Setti
     assert airflow_local.run_dag(pg, bad_day).returncode != 0
     assert query(pg, "select * from marts.employment_benefits_monthly order by 1, 2") == snapshot
     assert query(pg, "select count(*) from audit.publications")[0][0] == publications
-    failed = query(pg, "select count(*) from audit.gate_results where not success and suite like 'staging__cpr%%'")
+    failed = query(pg, "select count(*) from audit.gate_results where not success and suite = 'staging.cpr__persons'")
     assert failed[0][0] >= 1
 
     # The source sends a correction the day after; the run passes and publishes again.

@@ -180,6 +180,10 @@ def test_good_staging_rows_pass_and_are_audited(pg: Settings, schema: str, run_i
     count = next(r for r in rows if r["expectation_type"] == "expect_table_row_count_to_be_between" and r["table_name"] == "cpr__persons")
     assert count["observed_value"] == {"observed_value": 20}
     assert all(r["checked_at"] is not None for r in rows)
+    # One row per expectation, in the order of the suite file.
+    suite_types = [e["type"] for e in gates.load_suite("staging.cpr__persons")["expectations"]]
+    assert [r["expectation_type"] for r in rows if r["suite"] == "staging.cpr__persons"] == suite_types
+    assert [o.expectation_type for o in persons.outcomes] == suite_types
 
 
 def test_bad_benefit_row_fails_with_readable_messages(pg: Settings, schema: str, run_id: str, seed: Path) -> None:

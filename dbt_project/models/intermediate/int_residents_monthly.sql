@@ -1,7 +1,8 @@
 {#-
     Residents on the first day of each month: moved in on or before the 1st (a missing
     moving-in date means resident since birth), not moved out before the 1st, not dead before
-    the 1st. Age is whole years on the 1st.
+    the 1st. Age is whole years on the 1st. Kept narrow (person x month is the largest table
+    of the build); sex and district are in dim_person.
 -#}
 with
 
@@ -20,9 +21,7 @@ months as (
 select
     persons.person_key,
     months.month,
-    date_part('year', age(months.month, persons.birth_date))::integer  as age_years,
-    persons.sex,
-    persons.district
+    date_part('year', age(months.month, persons.birth_date))::integer  as age_years
 from persons
 inner join months
     on  persons.birth_date <= months.month

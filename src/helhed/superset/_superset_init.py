@@ -18,9 +18,19 @@ def main() -> None:
     from flask_migrate import upgrade
     from superset import appbuilder, db, security_manager
     from superset.app import create_app
+    from superset.db_engine_specs import load_engine_specs
 
     app = create_app()
     with app.app_context():
+        # Superset imports every engine spec whenever it touches a database connection; a
+        # module missing from the environment (6.1 needs `cachetools` without declaring it)
+        # would otherwise surface only later as "Import failed for an unknown reason".
+        try:
+            load_engine_specs()
+        except ImportError as exc:
+            sys.exit(f"Superset cannot load its database engine specs: {exc!r}. "
+                     "Install the missing package into Superset's environment.")
+
         t0 = time.monotonic()
         upgrade()  # alembic upgrade head on Superset's own migrations
         print(f"db upgrade: {time.monotonic() - t0:.1f}s", flush=True)

@@ -34,6 +34,10 @@ DEFAULT_PORT = 8088
 
 INIT_SCRIPT = Path(__file__).with_name("_superset_init.py")
 
+# Popen objects of servers started by this process, kept so they are not garbage-collected
+# (and reported as still running) while we own them.
+_children: dict[int, subprocess.Popen] = {}
+
 
 # --- settings ------------------------------------------------------------------------------
 
@@ -230,6 +234,7 @@ def start(s: Settings, timeout: float = 180.0) -> float:
                 stdout=logfh, stderr=subprocess.STDOUT, start_new_session=True,
             )
         pid = proc.pid
+        _children[pid] = proc
         pid_file(s).parent.mkdir(parents=True, exist_ok=True)
         pid_file(s).write_text(f"{pid}\n")
         log.info("Superset starting (pid %s), log %s", pid, log_file(s))
@@ -262,6 +267,7 @@ def stop(s: Settings, timeout: float = 30.0) -> bool:
         if not _pid_alive(pid):
             break
     pid_file(s).unlink(missing_ok=True)
+    _children.pop(pid, None)
     return True
 
 

@@ -99,3 +99,5 @@ inner join primary_benefit_group
 inner join last_period
     on  person_months.person_key = last_period.person_key
     and person_months.month = last_period.month
+-- Rows in primary-key order make the index build of the contract's primary key cheap.
+order by person_months.person_key, person_months.month
