@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml constraints/pipeline.txt
 
 $(SUPERSET_VENV)/.installed: superset/constraints.txt
 	test -x $(SUPERSET_VENV)/bin/python || $(PYTHON) -m venv $(SUPERSET_VENV)
-	$(SUPERSET_VENV)/bin/pip install $(PIP_FLAGS) -c superset/constraints.txt apache-superset flask-caching psycopg2-binary
+	$(SUPERSET_VENV)/bin/pip install $(PIP_FLAGS) -c superset/constraints.txt apache-superset flask-caching psycopg2-binary cachetools rich  # cachetools, rich: imported by Superset 6.1 but not declared
 	touch $@
 
 # Debian's docker-compose validates docker-compose.yml in the tests without a Docker engine.

@@ -112,9 +112,16 @@ def start(s: Settings, timeout: int = 60) -> None:
     bootstrap(s)
 
 
-def stop(s: Settings) -> None:
-    if (s.pgdata / "postmaster.pid").exists():
-        _run([str(_bin("pg_ctl")), "-D", str(s.pgdata), "-m", "fast", "-w", "stop"], _system_user())
+def stop(s: Settings, timeout: int = 120) -> None:
+    """Stop the server (fast mode: open sessions are ended); a server already gone is fine."""
+    if not (s.pgdata / "postmaster.pid").exists():
+        return
+    result = subprocess.run(
+        [str(_bin("pg_ctl")), "-D", str(s.pgdata), "-m", "fast", "-w", "-t", str(timeout), "stop"],
+        user=_system_user(), capture_output=True, text=True,
+    )
+    if result.returncode != 0 and is_running(s):
+        raise RuntimeError(f"pg_ctl stop failed: {result.stderr.strip()}; see {s.pgdata / 'server.log'}")
 
 
 def bootstrap(s: Settings) -> None:

@@ -204,10 +204,10 @@ def start(s: Settings, timeout: float = 180.0) -> float:
     A second call while it runs only waits for health.
     """
     _require_postgres(s)
-    url = f"http://127.0.0.1:{port()}"
+    host = "127.0.0.1" if bind_host() in {"0.0.0.0", ""} else bind_host()
+    url = f"http://{host}:{port()}"
     began = time.monotonic()
     pid = read_pid(s)
-    proc: subprocess.Popen | None = None
     if pid is None:
         if _port_in_use(bind_host(), port()):
             raise RuntimeError(f"port {port()} is in use by another process; set HELHED_SUPERSET_PORT")

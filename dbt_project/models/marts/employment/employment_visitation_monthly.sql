@@ -1,6 +1,7 @@
 {#-
     Persons with a benefit day in the month by the visitation category of their last benefit
-    period overlapping the month; `ikke_visiteret` when that period has none.
+    period overlapping the month. A null category (the last period carries none) is a row of
+    its own, labelled `ikke visiteret` by the visitation_categories seed.
 -#}
 with
 
@@ -20,10 +21,10 @@ aggregated as (
 
     select
         month,
-        coalesce(visitation_category, 'ikke_visiteret')  as visitation_category,
-        count(*)                                         as persons
+        visitation_category,
+        count(*) as persons
     from person_months
-    group by 1, 2
+    group by month, visitation_category
 
 )
 
@@ -35,4 +36,4 @@ select
     {{ is_small_cell('aggregated.persons') }}              as is_suppressed
 from aggregated
 inner join visitation_categories
-    on aggregated.visitation_category = visitation_categories.visitation_category
+    on aggregated.visitation_category is not distinct from visitation_categories.visitation_category

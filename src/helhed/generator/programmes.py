@@ -1,0 +1,148 @@
+"""Holistic programme enrolments ("one plan" programmes) and their planted effect.
+
+Participants are persons with complex needs on income support. The effect is planted
+where the seeds say it shows: with the programme's `effect_probability`, a participant
+leaves benefits for good at a random time 24-48 months after the start (their benefit
+spells are cut there). The untouched spells are kept as the counterfactual, so the
+manifest can state the true effect that an evaluation should recover.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from helhed.generator.dates import NONE, IntArray, age_on
+from helhed.generator.families import Families
+from helhed.generator.lifecourse import S_INDEX, Spells
+from helhed.generator.population import residents_on
+from helhed.generator.world import World
+
+MONTH = 30.4375
+ELIGIBLE_GROUPS = ("kontanthjaelp", "uddannelseshjaelp", "selvforsoergelsesydelse", "sygedagpenge", "jobafklaringsforloeb", "ressourceforloeb")
+N_MARKERS = 12
+
+
+@dataclass
+class Enrolments:
+    person: IntArray
+    programme: list[str]
+    start: IntArray
+    end: IntArray  # NONE = ongoing
+    plan: IntArray  # NONE = no joint plan yet
+    referral: IntArray
+    coordinator: list[str]
+    effect_day: IntArray  # NONE = no planted effect
+    enrolment_id: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.person)
+
+
+def draw_enrolments(world: World, spells: Spells, families: Families, comp: np.ndarray) -> Enrolments:
+    rng = world.rng("programmes")
+    pop = world.population
+    progs: list[dict[str, Any]] = world.profile.raw.get("programmes", [])
+    eligible_states = np.array([S_INDEX[g] for g in ELIGIBLE_GROUPS])
+    is_parent = np.zeros(len(pop), dtype=bool)
+    for parent in (families.mother, families.father):
+        is_parent[parent[parent >= 0]] = True
+    enrolled = np.zeros(len(pop), dtype=bool)
+    out: dict[str, list[Any]] = {k: [] for k in ("person", "programme", "start", "end", "plan", "referral", "coordinator", "effect")}
+    el_spell = np.isin(spells.state, eligible_states)
+    sp_p, sp_a = spells.person[el_spell], spells.start[el_spell]
+    sp_b = np.where(spells.end[el_spell] == NONE, world.end, spells.end[el_spell])
+    for m in world.months:
+        covering = (sp_a <= m.first) & (sp_b >= m.first)
+        on_benefit = np.zeros(len(pop), dtype=bool)
+        on_benefit[sp_p[covering]] = True
+        age = age_on(pop.birth, m.first)
+        base = on_benefit & residents_on(pop, m.first) & (age >= 18) & (age <= 64) & ~enrolled
+        for prog in progs:
+            rate = float(prog["enrolments_per_year_per_100k"]) * world.scale * 1e5 / world.profile.residents / 12.0
+            n = int(rng.poisson(rate * m.days / 30.4375))
+            mask = base & (is_parent if prog["code"] == "FAMILIE" else True) & ~enrolled
+            cand = np.flatnonzero(mask)
+            n = min(n, len(cand))
+            if not n:
+                continue
+            w = comp[cand] ** 1.5
+            chosen = np.sort(rng.choice(cand, size=n, replace=False, p=w / w.sum()))
+            for p in chosen.tolist():
+                enrolled[p] = True
+                s = int(rng.integers(m.first, m.last + 1))
+                lo_m, hi_m = (int(x) for x in prog["duration_months"])
+                e = s + int(rng.uniform(lo_m, hi_m) * MONTH)
+                leave = world.resident_until()[p]
+                e = min(e, int(leave))
+                plan = s + int(rng.exponential(40.0)) + 5
+                eff = NONE
+                if rng.random() < float(prog["effect_probability"]):
+                    a_m, b_m = (int(x) for x in prog["effect_months"])
+                    eff = s + int(rng.uniform(a_m, b_m) * MONTH)
+                out["person"].append(p)
+                out["programme"].append(str(prog["code"]))
+                out["start"].append(s)
+                out["end"].append(NONE if e >= world.end else e)
+                out["plan"].append(NONE if plan > min(e, world.end) else plan)
+                out["referral"].append(s - int(rng.exponential(21.0)) - 1)
+                out["coordinator"].append(f"{prog['code'][:2]}K{int(rng.integers(1, int(prog['coordinators']) + 1)):02d}")
+                out["effect"].append(eff)
+    order = np.lexsort((np.array(out["start"], dtype=np.int64), np.array(out["person"], dtype=np.int64)))
+
+    def col(name: str) -> IntArray:
+        return np.array(out[name], dtype=np.int64)[order] if len(order) else np.zeros(0, dtype=np.int64)
+
+    enr = Enrolments(
+        col("person"), [out["programme"][i] for i in order.tolist()], col("start"), col("end"), col("plan"),
+        col("referral"), [out["coordinator"][i] for i in order.tolist()], col("effect"),
+    )  # fmt: skip
+    enr.enrolment_id = [f"HF{i + 1:06d}" for i in range(len(enr))]
+    return enr
+
+
+def apply_effect(spells: Spells, enrolments: Enrolments) -> Spells:
+    """Participants with a planted effect leave benefits for good on their effect day."""
+    eff = np.full(int(spells.person.max()) + 1 if len(spells) else 0, NONE, dtype=np.int64)
+    has = enrolments.effect_day != NONE
+    if len(eff):
+        eff[enrolments.person[has]] = enrolments.effect_day[has]
+    e = eff[spells.person] if len(spells) else np.zeros(0, dtype=np.int64)
+    hit = e != NONE
+    keep = ~hit | (spells.start < e)
+    new_end = np.where(hit & ((spells.end == NONE) | (spells.end >= e)), e - 1, spells.end)
+    return Spells(spells.person[keep], spells.state[keep], spells.start[keep], new_end[keep])
+
+
+def programme_details(world: World, enrolments: Enrolments) -> dict[str, list[list[str]]]:
+    """Network meetings, progression scores and survey answers, as raw field lists (days as int)."""
+    rng = world.rng("programmes")
+    meetings: list[list[Any]] = []
+    scores: list[list[Any]] = []
+    survey: list[list[Any]] = []
+    for i in range(len(enrolments)):
+        s = int(enrolments.start[i])
+        e = world.end if enrolments.end[i] == NONE else int(enrolments.end[i])
+        improving = enrolments.effect_day[i] != NONE
+        t = s + int(rng.integers(20, 60))
+        while t <= e:
+            meetings.append([enrolments.enrolment_id[i], t, int(rng.integers(2, 4))])
+            t += int(rng.integers(60, 120))
+        base = rng.integers(2, 6, N_MARKERS)
+        k = 0
+        t = s + 14
+        while t <= e:
+            gain = (0.45 if improving else 0.12) * k
+            for mk in range(N_MARKERS):
+                score = int(np.clip(round(base[mk] + gain + rng.normal(0, 0.7)), 1, 10))
+                scores.append([enrolments.enrolment_id[i], t, mk + 1, score])
+            k += 1
+            t += 182
+        if s + 182 <= e:
+            survey.append([
+                enrolments.enrolment_id[i], s + 182, "Ja" if enrolments.plan[i] != NONE else "Nej",
+                int(rng.integers(2, 6)), int(np.clip(rng.integers(1, 5) + (1 if improving else 0), 1, 5)),
+            ])  # fmt: skip
+    return {"meetings": meetings, "scores": scores, "survey": survey}
