@@ -14,7 +14,8 @@ from airflow.sdk import Asset, dag, task, task_group
 from helhed.airflow_support import dbt_task_group, notify_failure
 from helhed.sources import load_sources
 
-MARTS = Asset("postgres://helhed/marts")
+# Downstream DAGs (exports, reports) can be scheduled on this asset: it changes at each publish.
+MARTS = Asset(name="helhed_published_marts", uri="helhed://warehouse/marts")
 
 
 @dag(

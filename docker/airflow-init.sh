@@ -3,7 +3,7 @@
 # Idempotent: safe to run again after an upgrade or a secret rotation.
 #
 #  1. warehouse: databases, schemas, role helhed_reader and its password (`helhed db bootstrap`)
-#  2. Airflow metadata database: `airflow db migrate`
+#  2. Airflow metadata database: `airflow db migrate`; dbt manifest for cosmos (`helhed dbt-manifest`)
 #  3. Airflow login: writes the simple auth manager's password file from HELHED_AIRFLOW_ADMIN_PASSWORD
 set -euo pipefail
 
@@ -17,6 +17,9 @@ helhed db bootstrap
 
 echo "helhed: migrating the Airflow metadata database"
 airflow db migrate
+
+echo "helhed: parsing the dbt project into the manifest the DAG is rendered from"
+helhed dbt-manifest
 
 echo "helhed: writing the Airflow login for user '${HELHED_AIRFLOW_ADMIN_USER:-admin}'"
 python - <<'PY'

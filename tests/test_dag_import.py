@@ -7,12 +7,13 @@ import subprocess
 import sys
 
 from helhed import airflow_local
+from helhed.airflow_support import write_dbt_manifest
 from helhed.config import Settings
 
 PROBE = """
 import json
 from airflow.dag_processing.dagbag import DagBag
-bag = DagBag(include_examples=False)
+bag = DagBag()
 dag = bag.dags.get("helhed_nightly")
 print(json.dumps({
     "errors": {k: str(v) for k, v in bag.import_errors.items()},
@@ -24,7 +25,9 @@ print(json.dumps({
 
 
 def test_dagbag_imports_without_errors_and_has_one_group_per_source(helhed_env):
-    env = airflow_local.airflow_env(Settings.from_env())
+    s = Settings.from_env()
+    env = airflow_local.airflow_env(s)
+    write_dbt_manifest(s.libpq_env())
     out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])

@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from helhed import processes
+from helhed.airflow_support import write_dbt_manifest
 from helhed.config import REPO_ROOT, Settings
 
 DAG_ID = "helhed_nightly"
@@ -56,6 +57,8 @@ def airflow_env(s: Settings) -> dict[str, str]:
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         "AIRFLOW__COSMOS__ENABLE_CACHE": "True",
         "NO_PROXY": "*",
+        # The venv's bin first, so cosmos and the tasks find this environment's dbt.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     })
     return env
 
@@ -66,8 +69,9 @@ def airflow(s: Settings, *args: str, check: bool = True, capture: bool = False) 
 
 
 def migrate(s: Settings) -> None:
-    """Create or upgrade Airflow's metadata database (idempotent)."""
+    """Create or upgrade Airflow's metadata database and refresh the dbt manifest (idempotent)."""
     airflow(s, "db", "migrate", capture=True)
+    write_dbt_manifest(s.libpq_env())
 
 
 def run_dag(s: Settings, logical_date: date) -> subprocess.CompletedProcess:

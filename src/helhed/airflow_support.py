@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -13,36 +13,47 @@ from helhed.config import REPO_ROOT
 log = logging.getLogger(__name__)
 
 
-def dbt_executable() -> str:
-    """The dbt next to this Python (the pipeline venv), else the one on PATH (container images)."""
-    beside = Path(sys.executable).parent / "dbt"
-    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+def dbt_project_dir() -> Path:
+    return Path(os.environ.get("HELHED_DBT_PROJECT_DIR", REPO_ROOT / "dbt_project"))
+
+
+def write_dbt_manifest(env: dict[str, str] | None = None) -> Path:
+    """Run ``dbt parse`` to (re)write ``target/manifest.json``, from which cosmos renders the DAG.
+
+    Run it whenever the dbt project changes: ``helhed dbt-manifest`` (the demo and the compose
+    ``airflow-init`` service do it on every start).
+    """
+    project_dir = dbt_project_dir()
+    dbt = Path(sys.executable).parent / "dbt"
+    subprocess.run(
+        [str(dbt) if dbt.exists() else "dbt", "parse", "--quiet", "--project-dir", str(project_dir),
+         "--profiles-dir", str(project_dir)],
+        env={**os.environ, **(env or {})}, check=True,
+    )
+    return project_dir / "target" / "manifest.json"
 
 
 def dbt_task_group(group_id: str = "dbt_build"):
     """One Airflow task per dbt node (seed, model with its tests), built into the build schemas.
 
     ``TestBehavior.BUILD`` runs ``dbt build`` per node, so a model's tests gate its children.
-    The project is rendered with ``dbt ls``, which cosmos caches between parses.
+    The DAG is rendered from dbt's manifest (``write_dbt_manifest``), so parsing the DAG runs
+    no dbt command and touches no database, as Airflow's best practices ask.
     """
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
-    project_dir = Path(os.environ.get("HELHED_DBT_PROJECT_DIR", REPO_ROOT / "dbt_project"))
+    project_dir = dbt_project_dir()
     return DbtTaskGroup(
         group_id=group_id,
-        project_config=ProjectConfig(dbt_project_path=project_dir),
+        project_config=ProjectConfig(dbt_project_path=project_dir, manifest_path=project_dir / "target" / "manifest.json"),
         profile_config=ProfileConfig(
             profile_name="helhed", target_name="build", profiles_yml_filepath=project_dir / "profiles.yml"
         ),
-        execution_config=ExecutionConfig(
-            execution_mode=ExecutionMode.LOCAL,
-            invocation_mode=InvocationMode.DBT_RUNNER,
-            dbt_executable_path=dbt_executable(),
-        ),
-        render_config=RenderConfig(
-            load_method=LoadMode.DBT_LS, test_behavior=TestBehavior.BUILD, dbt_executable_path=dbt_executable()
-        ),
+        # dbt runs in-process (dbtRunner); cosmos then requires the dbt on PATH, which
+        # helhed.airflow_local puts first (the venv's bin) and the container image has.
+        execution_config=ExecutionConfig(execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER),
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD),
         operator_args={"install_deps": False},
         default_args={"retries": 0},
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -93,6 +94,16 @@ def airflow_stop() -> None:
     from helhed import airflow_local
 
     airflow_local.stop_services(_settings())
+
+
+@app.command("dbt-manifest")
+def dbt_manifest() -> None:
+    """Parse the dbt project into target/manifest.json, from which the DAG's dbt tasks are rendered."""
+    from helhed.airflow_support import write_dbt_manifest
+
+    s = _settings()
+    env = s.libpq_env() if "PGPASSWORD" not in os.environ else {}
+    typer.echo(f"wrote {write_dbt_manifest(env)}")
 
 
 @app.command("run")

@@ -1,0 +1,389 @@
+"""KMD Opus ledger postings, budgets and unit prices, plus the cost truth behind them.
+
+The ledger is built *from* the activities, so the warehouse can attribute it back:
+registrant-posted services (benefits paid per person, purchased places) get one posting
+per person and month with CPR; own operations get one posting per unit and month without
+CPR whose amount is the activity volume times the unit price plus an unattributable
+overhead; transfers billed in aggregate (førtidspension, a-dagpenge) and regional
+co-financing are posted as monthly totals. Amounts are kept in integer øre so the truth
+sums are exact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from helhed.generator.benefits import Periods
+from helhed.generator.dates import NONE, IntArray, Span, from_day, to_day, ymd
+from helhed.generator.lifecourse import STATES
+from helhed.generator.programmes import Enrolments
+from helhed.generator.services import Activities, price_in_year
+from helhed.generator.world import World
+
+#: Department of a kontoplan function (by prefix), used for coverage and budgets.
+DEPARTMENT_BY_FUNCTION = (
+    ("5.57", "beskaeftigelse"), ("5.58", "beskaeftigelse"), ("5.68", "beskaeftigelse"), ("5.48", "beskaeftigelse"),
+    ("5.28", "boern_familie"), ("5.38", "voksen_social"), ("5.30", "sundhed"), ("4.62", "sundhed"),
+)  # fmt: skip
+COST_CENTRES = {"beskaeftigelse": "41300", "boern_familie": "42300", "voksen_social": "43300", "sundhed": "44300"}
+CPR_CODE = "01"  # Ydelsesmodtagernr.kode for a CPR number
+REVERSAL_SHARE = 0.004  # registrant postings reversed (K) and re-posted with a corrected amount
+
+
+def department_of(function: str) -> str:
+    for prefix, dept in DEPARTMENT_BY_FUNCTION:
+        if function.startswith(prefix):
+            return dept
+    return "oevrige"
+
+
+def function_of_account(account: str) -> str:
+    """``528201003`` -> ``5.28.20`` (kontoplan function from the account string)."""
+    return f"{account[0]}.{account[1:3]}.{account[3:5]}"
+
+
+@dataclass
+class UnitPrice:
+    """One row of the unit price file: price per day or per hour in a year."""
+
+    year: int
+    code: str
+    label: str
+    paragraph: str
+    function: str
+    unit: str  # "kr. pr. dag" / "kr. pr. time"
+    price: float
+
+
+@dataclass
+class Ledger:
+    """Postings (column lists) and the person-level cost they stand for."""
+
+    account: list[str] = field(default_factory=list)
+    cost_centre: list[str] = field(default_factory=list)
+    psp: list[str] = field(default_factory=list)
+    dk: list[str] = field(default_factory=list)
+    ore: list[int] = field(default_factory=list)  # amount in øre, positive
+    text: list[str] = field(default_factory=list)
+    person: list[int] = field(default_factory=list)  # -1 = not registrant-posted
+    period_from: list[int] = field(default_factory=list)
+    period_to: list[int] = field(default_factory=list)
+    qty: list[float] = field(default_factory=list)
+    qty_unit: list[str] = field(default_factory=list)
+    registrant: list[bool] = field(default_factory=list)
+
+    def add(self, account: str, cc: str, psp: str, dk: str, ore: int, text: str, person: int, a: int, b: int, qty: float, unit: str) -> None:
+        self.account.append(account)
+        self.cost_centre.append(cc)
+        self.psp.append(psp)
+        self.dk.append(dk)
+        self.ore.append(int(ore))
+        self.text.append(text)
+        self.person.append(int(person))
+        self.period_from.append(int(a))
+        self.period_to.append(int(b))
+        self.qty.append(float(qty))
+        self.qty_unit.append(unit)
+        self.registrant.append(person >= 0)
+
+    def __len__(self) -> int:
+        return len(self.account)
+
+
+def _overlap(start: IntArray, end_eff: IntArray, m: Span) -> tuple[IntArray, IntArray, IntArray]:
+    a = np.maximum(start, m.first)
+    b = np.minimum(end_eff, m.last)
+    idx = np.flatnonzero(a <= b)
+    return idx, a[idx], b[idx]
+
+
+def _full_month_days(m: Span) -> int:
+    d = from_day(m.first)
+    nxt = dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+    return (nxt - dt.date(d.year, d.month, 1)).days
+
+
+class CostBook:
+    """Person cost per year: direct (registrant postings) and imputed (activity x unit price)."""
+
+    def __init__(self, n_persons: int, years: list[int]) -> None:
+        self.years = years
+        self.direct = np.zeros((len(years), n_persons), dtype=np.int64)
+        self.imputed = np.zeros((len(years), n_persons), dtype=np.int64)
+        self.imputed_by_dept: dict[tuple[int, str], int] = {}
+
+    def add_imputed(self, year: int, dept: str, person: IntArray, ore: IntArray) -> None:
+        y = self.years.index(year)
+        np.add.at(self.imputed[y], person, ore)
+        key = (year, dept)
+        self.imputed_by_dept[key] = self.imputed_by_dept.get(key, 0) + int(ore.sum())
+
+
+def unit_prices(world: World) -> list[UnitPrice]:
+    """Unit prices per year for every service whose cost is imputed or reported."""
+    raw = world.profile.raw
+    growth = float(raw["annual_price_growth"])
+    rate_growth = float(raw["benefits"]["annual_rate_growth"])
+    out: list[UnitPrice] = []
+    for year in world.years():
+        for code, spec in raw["services"].items():
+            if float(spec["price"]) <= 0:
+                continue
+            unit = "kr. pr. time" if spec["unit"] == "time" else "kr. pr. dag"
+            out.append(UnitPrice(year, code, spec["label"], spec["paragraph"], spec["function"], unit, float(price_in_year(float(spec["price"]), year, growth))))
+        for t in raw["placements"]["types"]:
+            out.append(UnitPrice(year, f"anbringelse_{t['code']}", t["label"], raw["placements"]["paragraph"], t["function"], "kr. pr. dag", float(price_in_year(float(t["price"]), year, growth))))
+        for group in STATES[1:]:
+            rate = raw["benefits"]["rates"][group]
+            sats = float(np.round(float(rate["sats"]) * (1.0 + rate_growth) ** (year - 2025), 2))
+            per_day = sats / 7.0 if "uge" in rate["unit"] else sats * 12.0 / 365.0
+            fn = raw["benefit_ledger"][group]["function"]
+            out.append(UnitPrice(year, group, group, "", fn, "kr. pr. dag", round(per_day, 2)))
+        for prog in raw.get("programmes", []):
+            per_day = float(price_in_year(float(prog["monthly_price"]), year, growth)) * 12.0 / 365.0
+            out.append(UnitPrice(year, prog["code"], prog["label"], "", prog["function"], "kr. pr. dag", round(per_day, 2)))
+    return out
+
+
+def build_ledger(
+    world: World,
+    periods: Periods,
+    activities: dict[str, Activities],
+    medfin: tuple[IntArray, IntArray, IntArray],
+    enrolments: Enrolments,
+    prices: list[UnitPrice],
+) -> tuple[Ledger, CostBook]:
+    """All postings of the history and the person cost they represent."""
+    raw = world.profile.raw
+    rng = world.rng("ledger")
+    price_of = {(p.year, p.code): p.price for p in prices}
+    ledger = Ledger()
+    book = CostBook(len(world.population), world.years())
+    end = world.end
+    months = [m for m in world.months]
+
+    # 1-2. Benefits.
+    b_end = np.where(periods.end == NONE, end, periods.end)
+    weekly = np.array(["uge" in u for u in periods.unit])
+    monthly_amount = np.where(weekly, periods.amount * 52.0 / 12.0, periods.amount)
+    for m in months:
+        year = from_day(m.first).year
+        ym = from_day(m.first).strftime("%Y-%m")
+        full = _full_month_days(m)
+        idx, a, b = _overlap(periods.start, b_end, m)
+        days = b - a + 1
+        st = periods.state[idx]
+        for g_i, group in enumerate(STATES[1:], start=1):
+            cfg = raw["benefit_ledger"][group]
+            sel = st == g_i
+            if not sel.any():
+                continue
+            dept = department_of(cfg["function"])
+            if cfg["posting"] == "registrant":
+                ore = np.round(monthly_amount[idx[sel]] * days[sel] / full * 100).astype(np.int64)
+                for p, o, aa, bb, d in zip(periods.person[idx[sel]].tolist(), ore.tolist(), a[sel].tolist(), b[sel].tolist(), days[sel].tolist()):
+                    ledger.add(cfg["account"], COST_CENTRES[dept], "", "D", o, f"{group} {ym}", p, aa, bb, d, "DAG")
+                np.add.at(book.direct[book.years.index(year)], periods.person[idx[sel]], ore)
+            else:
+                ore = np.round(days[sel] * price_of[(year, group)] * 100).astype(np.int64)
+                book.add_imputed(year, dept, periods.person[idx[sel]], ore)
+                ledger.add(cfg["account"], COST_CENTRES[dept], "", "D", int(ore.sum()), f"{group} afregning {ym}", -1, m.first, m.last, int(days[sel].sum()), "DAG")
+
+    # 3-4. Service activities.
+    catalogue = raw["services"]
+    placement_types = {f"anbringelse_{t['code']}": t for t in raw["placements"]["types"]}
+    for source, act in activities.items():
+        if not len(act):
+            continue
+        a_end = act.effective_end(end)
+        codes = np.array(act.service, dtype=object)
+        providers = np.array(act.provider, dtype=object)
+        for code in sorted(set(act.service)):
+            if code in placement_types:
+                t = placement_types[code]
+                account, function, posting, overhead, unit = t["account"], t["function"], "registrant", 0.0, "dag"
+            else:
+                spec = catalogue[code]
+                if float(spec["price"]) <= 0:
+                    continue
+                account, function, posting = spec["account"], spec["function"], spec["posting"]
+                overhead, unit = float(spec.get("overhead", 0.0)), spec["unit"]
+            dept = department_of(function)
+            rows = np.flatnonzero(codes == code)
+            for m in months:
+                year = from_day(m.first).year
+                ym = from_day(m.first).strftime("%Y-%m")
+                idx, a, b = _overlap(act.start[rows], a_end[rows], m)
+                if not len(idx):
+                    continue
+                r = rows[idx]
+                days = b - a + 1
+                if posting == "registrant":
+                    ore = np.round(days * act.price[r] * 100).astype(np.int64)
+                    for p, o, aa, bb, d in zip(act.person[r].tolist(), ore.tolist(), a.tolist(), b.tolist(), days.tolist()):
+                        ledger.add(account, COST_CENTRES[dept], "", "D", o, f"{code} {ym}", p, aa, bb, d, "DAG")
+                    np.add.at(book.direct[book.years.index(year)], act.person[r], ore)
+                else:
+                    up = price_of[(year, code)]
+                    if unit == "time":
+                        ore = np.round(days * act.hours[r] / 7.0 * up * 100).astype(np.int64)
+                        qty, qunit = days * act.hours[r] / 7.0, "TIM"
+                    else:
+                        ore = np.round(days * up * 100).astype(np.int64)
+                        qty, qunit = days.astype(float), "DAG"
+                    book.add_imputed(year, dept, act.person[r], ore)
+                    for prov in sorted(set(providers[r].tolist())):
+                        sel = providers[r] == prov
+                        total = int(round(int(ore[sel].sum()) * (1.0 + overhead)))
+                        cc = f"{COST_CENTRES[dept][:3]}{(sum(map(ord, prov)) % 90) + 10:02d}"
+                        ledger.add(account, cc, "", "D", total, f"{prov} {ym}", -1, m.first, m.last, round(float(qty[sel].sum()), 2), qunit)
+
+    # 5. Regional co-financing: person amounts, one bill a month.
+    mf_person, mf_month_first, mf_ore = medfin
+    mf_account = raw["medfinansiering"]["account"]
+    for m in months:
+        sel = mf_month_first == m.first
+        if not sel.any():
+            continue
+        year = from_day(m.first).year
+        book.add_imputed(year, "sundhed", mf_person[sel], mf_ore[sel])
+        ledger.add(mf_account, "44900", "", "D", int(mf_ore[sel].sum()), f"Medfinansiering {from_day(m.first):%Y-%m}", -1, m.first, m.last, int(sel.sum()), "STK")
+
+    # 6. Programmes (coordinators' time, on the programme's PSP element).
+    progs = {p["code"]: p for p in raw.get("programmes", [])}
+    e_end = np.where(enrolments.end == NONE, end, enrolments.end)
+    e_code = np.array(enrolments.programme, dtype=object)
+    for code, prog in progs.items():
+        rows = np.flatnonzero(e_code == code)
+        dept = department_of(prog["function"])
+        for m in months:
+            idx, a, b = _overlap(enrolments.start[rows], e_end[rows], m)
+            if not len(idx):
+                continue
+            year = from_day(m.first).year
+            days = b - a + 1
+            ore = np.round(days * price_of[(year, code)] * 100).astype(np.int64)
+            book.add_imputed(year, dept, enrolments.person[rows[idx]], ore)
+            ledger.add(prog["account"], COST_CENTRES[dept], prog["psp"], "D", int(ore.sum()), f"{prog['label']} {from_day(m.first):%Y-%m}", -1, m.first, m.last, int(days.sum()), "DAG")
+
+    # 7. Overheads.
+    growth = float(raw["annual_price_growth"])
+    for item in raw.get("overheads", []):
+        for m in months:
+            year = from_day(m.first).year
+            yearly = float(price_in_year(float(item["amount"]), year, growth)) * world.scale
+            ore = int(round(yearly / 12.0 * m.days / _full_month_days(m) * 100))
+            ledger.add(item["account"], item["cost_centre"], "", "D", ore, f"{item['label']} {from_day(m.first):%Y-%m}", -1, m.first, m.last, 0, "")
+
+    # Corrections: a few registrant postings reversed (K) and re-posted with another amount.
+    reg = np.flatnonzero(np.array(ledger.registrant, dtype=bool))
+    if len(reg):
+        chosen = np.sort(rng.choice(reg, size=int(len(reg) * REVERSAL_SHARE), replace=False))
+        factors = rng.uniform(0.7, 1.1, len(chosen))
+        for i, f in zip(chosen.tolist(), factors.tolist()):
+            new_ore = int(round(ledger.ore[i] * f))
+            p = ledger.person[i]
+            year = from_day(ledger.period_from[i]).year
+            ledger.add(ledger.account[i], ledger.cost_centre[i], "", "K", ledger.ore[i], "Tilbageført: " + ledger.text[i], p, ledger.period_from[i], ledger.period_to[i], ledger.qty[i], ledger.qty_unit[i])
+            ledger.add(ledger.account[i], ledger.cost_centre[i], "", "D", new_ore, "Korrigeret: " + ledger.text[i], p, ledger.period_from[i], ledger.period_to[i], ledger.qty[i], ledger.qty_unit[i])
+            book.direct[book.years.index(year), p] += new_ore - ledger.ore[i]
+    return ledger, book
+
+
+def medfinansiering(world: World, comp: np.ndarray) -> tuple[IntArray, IntArray, IntArray]:
+    """(person, first day of month, amount in øre) of regional co-financing bills."""
+    from helhed.generator.dates import age_on
+    from helhed.generator.population import residents_on
+    from helhed.generator.profile import parse_band
+
+    rng = world.rng("health")
+    cfg = world.profile.raw["medfinansiering"]
+    bands = [(parse_band(k), float(v)) for k, v in cfg["monthly_share_by_age"].items()]
+    mean, sigma = float(cfg["mean_amount"]), float(cfg["sigma"])
+    mu = np.log(mean) - sigma**2 / 2
+    out_p, out_m, out_o = [], [], []
+    boost = np.clip(np.sqrt(comp) / 2.0, 0.5, 3.0)
+    for m in world.months:
+        res = np.flatnonzero(residents_on(world.population, m.first))
+        age = age_on(world.population.birth[res], m.first)
+        share = np.zeros(len(res))
+        for (lo, hi), s in bands:
+            share[(age >= lo) & (age <= hi)] = s
+        hit = rng.random(len(res)) < np.minimum(share * boost[res], 0.9)
+        p = res[hit]
+        amount = np.exp(mu + sigma * rng.standard_normal(len(p)))
+        out_p.append(p)
+        out_m.append(np.full(len(p), m.first, dtype=np.int64))
+        out_o.append(np.round(amount * 100).astype(np.int64))
+    return np.concatenate(out_p), np.concatenate(out_m), np.concatenate(out_o)
+
+
+def budgets(world: World, ledger: Ledger) -> list[tuple[int, str, str, str, int]]:
+    """(year, account, cost centre, budget type, øre): adopted and corrected budgets per year."""
+    rng = world.rng("ledger")
+    actual: dict[tuple[int, str, str], int] = {}
+    for acc, cc, dk, ore, a in zip(ledger.account, ledger.cost_centre, ledger.dk, ledger.ore, ledger.period_from):
+        key = (from_day(a).year, acc, cc)
+        actual[key] = actual.get(key, 0) + (ore if dk == "D" else -ore)
+    rows: list[tuple[int, str, str, str, int]] = []
+    for (year, acc, cc) in sorted(actual):
+        value = actual[(year, acc, cc)]
+        adopted = int(round(value * rng.uniform(0.92, 1.06) / 100_000)) * 100_000
+        corrected = int(round((adopted + value * rng.uniform(0.98, 1.02)) / 2 / 100_000)) * 100_000
+        rows.append((year, acc, cc, "Oprindeligt budget", adopted))
+        rows.append((year, acc, cc, "Korrigeret budget", corrected))
+    return rows
+
+
+def cost_truth(world: World, ledger: Ledger, book: CostBook) -> dict[str, Any]:
+    """Cost concentration, registrant share and coverage (definitions in docs/generator.md)."""
+    from helhed.generator.population import Population
+
+    pop: Population = world.population
+    out: dict[str, Any] = {"cost_concentration_by_year": {}, "registrant_share_by_year": {}, "coverage_by_department_year": {}}
+    dept_total: dict[tuple[int, str], int] = {}
+    reg_total: dict[int, int] = {}
+    all_total: dict[int, int] = {}
+    direct_dept: dict[tuple[int, str], int] = {}
+    for acc, dk, ore, a, reg in zip(ledger.account, ledger.dk, ledger.ore, ledger.period_from, ledger.registrant):
+        y = from_day(a).year
+        sign = ore if dk == "D" else -ore
+        dept = department_of(function_of_account(acc))
+        dept_total[(y, dept)] = dept_total.get((y, dept), 0) + sign
+        all_total[y] = all_total.get(y, 0) + sign
+        if reg:
+            reg_total[y] = reg_total.get(y, 0) + sign
+            direct_dept[(y, dept)] = direct_dept.get((y, dept), 0) + sign
+    for y_i, year in enumerate(book.years):
+        first, last = to_day(dt.date(year, 1, 1)), to_day(dt.date(year, 12, 31))
+        if first < world.start or last > world.end:
+            continue  # only whole calendar years
+        leave = world.resident_until()
+        in_year = (pop.moved_in <= last) & (leave >= first)
+        cost = (book.direct[y_i] + book.imputed[y_i])[in_year]
+        total = int(cost.sum())
+        ranked = np.sort(cost)[::-1]
+        n = len(ranked)
+        shares = {}
+        for pct in (1, 3, 5, 10):
+            k = int(np.ceil(n * pct / 100))
+            shares[f"top_{pct}_pct_share"] = round(int(ranked[:k].sum()) / total, 4) if total else 0.0
+        out["cost_concentration_by_year"][str(year)] = {
+            "persons": n, "total_cost_kr": round(total / 100, 2), **shares,
+        }  # fmt: skip
+        out["registrant_share_by_year"][str(year)] = round(reg_total.get(year, 0) / all_total[year], 4) if all_total.get(year) else 0.0
+        cov = {}
+        for dept in sorted({d for (yy, d) in dept_total if yy == year}):
+            tot = dept_total[(year, dept)]
+            attributed = direct_dept.get((year, dept), 0) + book.imputed_by_dept.get((year, dept), 0)
+            cov[dept] = {
+                "ledger_kr": round(tot / 100, 2), "direct_kr": round(direct_dept.get((year, dept), 0) / 100, 2),
+                "imputed_kr": round(book.imputed_by_dept.get((year, dept), 0) / 100, 2),
+                "coverage": round(attributed / tot, 4) if tot else 0.0,
+            }  # fmt: skip
+        out["coverage_by_department_year"][str(year)] = cov
+    return out
