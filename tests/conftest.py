@@ -7,7 +7,9 @@ test runs (and developers) never touch ``.helhed/`` of the demo.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,9 +26,15 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def helhed_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """Environment variables pointing helhed at a private home, data dir and port."""
-    root = tmp_path_factory.mktemp("helhed")
+def helhed_env() -> Iterator[dict[str, str]]:
+    """Environment variables pointing helhed at a private home, data dir and port.
+
+    The folder is our own ``mkdtemp``, not pytest's ``tmp_path_factory``: pytest prunes old
+    ``pytest-N`` folders, which pulled the data directory from under a server that another
+    test session (a developer's, in parallel) was still running.
+    """
+    root = Path(tempfile.mkdtemp(prefix="helhed-test-"))
+    (root / "home").mkdir()
     env = {
         "HELHED_HOME": str(root / "home"),
         "HELHED_DATA_DIR": str(root / "data"),
@@ -35,6 +43,7 @@ def helhed_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     yield env
+    shutil.rmtree(root, ignore_errors=True)
     for key, value in old.items():
         if value is None:
             os.environ.pop(key, None)

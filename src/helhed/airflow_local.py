@@ -56,6 +56,10 @@ def airflow_env(s: Settings) -> dict[str, str]:
         "AIRFLOW__API_AUTH__JWT_SECRET": s.secrets["HELHED_SUPERSET_SECRET_KEY"],
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         "AIRFLOW__COSMOS__ENABLE_CACHE": "True",
+        # No usage telemetry from a municipality's servers.
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "SCARF_ANALYTICS": "false",
+        "DO_NOT_TRACK": "1",
         "NO_PROXY": "*",
         # The venv's bin first, so cosmos and the tasks find this environment's dbt.
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",

@@ -53,7 +53,11 @@ def dbt_task_group(group_id: str = "dbt_build"):
         # dbt runs in-process (dbtRunner); cosmos then requires the dbt on PATH, which
         # helhed.airflow_local puts first (the venv's bin) and the container image has.
         execution_config=ExecutionConfig(execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER),
-        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD),
+        # Tests with several parents (relationships) run once all their parents are built.
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD,
+            should_detach_multiple_parents_tests=True,
+        ),
         operator_args={"install_deps": False},
         default_args={"retries": 0},
     )

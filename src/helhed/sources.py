@@ -14,7 +14,7 @@ import yaml
 from helhed.config import REPO_ROOT
 
 COLUMN_TYPES = ("text", "cpr", "date", "decimal", "integer")
-SQL_TYPES = {"text": "text", "cpr": "text", "date": "date", "decimal": "numeric", "integer": "bigint"}
+SQL_TYPES = {"text": "text", "cpr": "text", "date": "date", "decimal": "numeric(14,2)", "integer": "bigint"}
 
 
 @dataclass(frozen=True)

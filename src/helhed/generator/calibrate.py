@@ -32,8 +32,13 @@ def calibrate_group(
     rng: np.random.Generator,
     min_age: int = 30,
     max_age: int = 64,
+    frozen: np.ndarray | None = None,
 ) -> Spells:
-    """Return spells whose ``group`` benefit days per quarter equal ``round(target * days)``."""
+    """Return spells whose ``group`` benefit days per quarter equal ``round(target * days)``.
+
+    Persons flagged in ``frozen`` (programme participants) are neither cut nor given new
+    spells, so their planted programme effect stays intact.
+    """
     state_no = S_INDEX[group]
     person = spells.person.tolist()
     state = spells.state.tolist()
@@ -45,6 +50,8 @@ def calibrate_group(
         by_person[p].append(i)
     leave = population.leave
     pool_mask = persons.risk >= 1
+    if frozen is not None:
+        pool_mask = pool_mask & ~frozen
 
     group_idx = [i for i, st in enumerate(state) if st == state_no]
 
@@ -62,6 +69,8 @@ def calibrate_group(
                 if excess == 0:
                     break
                 i = cand[j]
+                if frozen is not None and frozen[person[i]]:
+                    continue
                 o = overlap[i]
                 cut = min(o, excess)
                 excess -= cut

@@ -19,7 +19,7 @@ from helhed.generator.dates import NONE, IntArray, age_on, birthday_day, to_day,
 from helhed.generator.families import Families
 from helhed.generator.labour import Intervals, employed_on
 from helhed.generator.population import residents_on
-from helhed.generator.services import Activities, concat_activities, price_in_year
+from helhed.generator.services import Activities, concat_activities, lognormal_factor, price_in_year
 from helhed.generator.world import World
 
 YEAR = 365.25
@@ -81,12 +81,10 @@ def draw_placements(
         if year >= world.first.year:
             num0, den0 = parents_employment_share(world, families, employment, cand, year)
             num5, den5 = parents_employment_share(world, families, employment, cand, year - 5)
-            ok = (den0 > 0) & (den5 > 0)
+            # Children whose parents all or none worked in both years, so the strata fix the shares.
+            ok = (den0 > 0) & (den5 > 0) & ((num0 == 0) | (num0 == den0)) & ((num5 == 0) | (num5 == den5))
             cand, w = cand[ok], w[ok]
-            key = np.char.add(
-                np.where(num5[ok] / np.maximum(den5[ok], 1) >= 0.5, "1", "0"),
-                np.where(num0[ok] / np.maximum(den0[ok], 1) >= 0.5, "1", "0"),
-            )
+            key = np.char.add(np.where(num5[ok] > 0, "1", "0"), np.where(num0[ok] > 0, "1", "0"))
             counts = rng.multinomial(n_year, [strata[k] for k in ("11", "10", "01", "00")])
             chosen: list[int] = []
             for k, c in zip(("11", "10", "01", "00"), counts.tolist()):
@@ -118,7 +116,7 @@ def draw_placements(
     t = np.where((age_at < 12) & (t == code_of[8]), code_of[9], t)
     year, _, _ = ymd(np.maximum(start, world.start))
     base = np.array([float(x["price"]) for x in types])[t]
-    price = np.round(price_in_year(1.0, year, growth) * base * rng.uniform(0.85, 1.2, k), 2)
+    price = np.round(price_in_year(1.0, year, growth) * base * lognormal_factor(rng, float(spec["price_sigma"]), k), 2)
     providers = [types[i]["providers"][j % len(types[i]["providers"])] for i, j in zip(t.tolist(), rng.integers(0, 99, k).tolist())]
     referral = start - rng.exponential(60.0, k).astype(np.int64) - 1
     worker = [f"BF{i:04d}" for i in rng.integers(1, max(2, int(40 * world.scale) + 2), k).tolist()]

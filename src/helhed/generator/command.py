@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from helhed.generator.core import DEFAULT_END_DATE, MANIFEST_NAME, generate
+from helhed.generator.core import ALL_SOURCES, DEFAULT_END_DATE, MANIFEST_NAME, generate
 
 
 def _parse_date(value: str) -> dt.date:
@@ -21,7 +21,10 @@ def _parse_date(value: str) -> dt.date:
 def generate_command(
     profile: Annotated[
         str,
-        typer.Option(help="Calibration profile: a name in profiles/ (e.g. 'randers') or a path to a YAML file."),
+        typer.Option(
+            help="Calibration profile: a name in profiles/ ('randers', the default demo; 'randers_bad' adds tagged "
+            "bad data) or a path to a YAML file.",
+        ),
     ] = "randers",
     residents: Annotated[
         int | None,
@@ -44,17 +47,36 @@ def generate_command(
             "Fixed by default so output is reproducible.",
         ),
     ] = DEFAULT_END_DATE.isoformat(),
+    daily_increments: Annotated[
+        int,
+        typer.Option(
+            help="Nightly deliveries after --end-date for the cpr and ydelser sources: new records and late "
+            "corrections (e.g. a benefit period re-delivered with a back-dated end date). 0 = initial delivery only.",
+            min=0,
+            max=366,
+        ),
+    ] = 0,
+    sources: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated sources to write (default: all). 'cpr,ydelser' gives the walking-skeleton "
+            f"files only. Known: {', '.join(ALL_SOURCES)}.",
+        ),
+    ] = ",".join(ALL_SOURCES),
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Generate a synthetic municipality: source delivery files in real formats plus a truth manifest."""
+    end = _parse_date(end_date)
     manifest = generate(
         profile=profile,
         residents=residents,
         years=years,
         seed=seed,
         out=out,
-        end_date=_parse_date(end_date),
+        end_date=end,
         show_progress=progress,
+        daily_increments=daily_increments,
+        sources=[x.strip() for x in sources.split(",") if x.strip()],
     )
     for delivery in manifest["deliveries"]:
         for f in delivery["files"]:

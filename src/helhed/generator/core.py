@@ -1,38 +1,56 @@
 """``generate()``: run the stages in order and write the delivery folders and manifest.
 
-The stages each take their own random stream derived from ``(seed, stage number)``, so a
-change in one stage's draws does not shift the others, and the same seed always gives
-the same bytes. Nothing reads the wall clock or depends on dict/set iteration order.
+Stages each take their own random stream derived from ``(seed, stage)``, so a change in
+one stage's draws does not shift the others, and the same arguments always give the same
+bytes. Nothing reads the wall clock or depends on dict/set iteration order.
+
+With ``daily_increments = N`` the population and benefits are simulated N days past the
+end date and delivered as N nightly increments; the other sources are delivered once, in
+the initial delivery, as known on the end date.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
+from helhed.generator import baddata, rows as R
 from helhed.generator.benefits import finalize_periods
 from helhed.generator.calibrate import calibrate_group
+from helhed.generator.children import children_activities
 from helhed.generator.cpr import make_cprs
-from helhed.generator.dates import from_day, months_between, quarters_between, shift_years, to_day
-from helhed.generator.lifecourse import clip_to_residence, draw_persons, simulate_spells
-from helhed.generator.population import residents_on, simulate_population
+from helhed.generator.dates import NONE, from_day, months_between, quarters_between, shift_years, to_day
+from helhed.generator.families import link_families, relation_rows
+from helhed.generator.increments import (
+    changed_on, known_at, population_changed_on, population_known_at, register_periods,
+)  # fmt: skip
+from helhed.generator.labour import Intervals, education_status, employment_spells
+from helhed.generator.ledger import budgets, build_ledger, cost_truth, medfinansiering, unit_prices
+from helhed.generator.lifecourse import Spells, clip_to_residence, draw_persons, simulate_spells
+from helhed.generator.outcomes import departments_truth, labour_truth, parents_employment_truth, programme_truth, tempo_truth
+from helhed.generator.population import Population, residents_on, simulate_population
 from helhed.generator.profile import BENEFIT_GROUPS, load_profile
+from helhed.generator.programmes import apply_effect, draw_enrolments, programme_details
+from helhed.generator.services import build_activities, complexity
 from helhed.generator.truth import benefit_truth
+from helhed.generator.world import World, stream
 from helhed.generator.writers import CPR_HEADER, YDELSER_HEADER, cpr_rows, write_csv, ydelser_rows
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 DEFAULT_END_DATE = dt.date(2025, 12, 31)
 MANIFEST_NAME = "manifest.json"
-
-
-def stream(seed: int, stage: int) -> np.random.Generator:
-    """The random generator of one stage: PCG64 seeded with ``(seed, stage)``."""
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, stage])))
+ALL_SOURCES: tuple[str, ...] = (
+    "cpr", "ydelser", "eindkomst", "uddannelse", "dubu", "sensum", "sundhed", "helhed", "enhedspriser", "oekonomi",
+)  # fmt: skip
+PHASE1_SOURCES = ("cpr", "ydelser")
+EMPLOYMENT_LOOKBACK_DAYS = int(6 * 365.25)
 
 
 def history_window(end_date: dt.date, years: int) -> tuple[dt.date, dt.date]:
@@ -40,6 +58,67 @@ def history_window(end_date: dt.date, years: int) -> tuple[dt.date, dt.date]:
     if years < 1:
         raise ValueError("years must be at least 1")
     return shift_years(end_date, -years) + dt.timedelta(days=1), end_date
+
+
+def _periods_view(spells: Spells) -> Intervals:
+    z = np.zeros(len(spells), dtype=np.int64)
+    return Intervals(spells.person, spells.state, spells.start, spells.end, z, np.zeros(len(spells)))
+
+
+def _sub_spells(spells: Spells, mask: np.ndarray) -> Spells:
+    return Spells(spells.person[mask], spells.state[mask], spells.start[mask], spells.end[mask])
+
+
+def _merge_spells(a: Spells, b: Spells) -> Spells:
+    p = np.concatenate([a.person, b.person])
+    s = np.concatenate([a.start, b.start])
+    order = np.lexsort((s, p))
+    return Spells(p[order], np.concatenate([a.state, b.state])[order], s[order], np.concatenate([a.end, b.end])[order])
+
+
+class Writer:
+    """Writes files into delivery folders, applies bad data, and records the manifest entries."""
+
+    def __init__(self, out: Path, rates: dict[str, float], rng: np.random.Generator) -> None:
+        self.out = out
+        self.rates = rates
+        self.rng = rng
+        self.deliveries: dict[tuple[str, str], dict[str, Any]] = {}
+        self.bad: list[dict[str, Any]] = []
+
+    def write(
+        self,
+        source: str,
+        day: int,
+        kind: str,
+        stem: str,
+        header: Sequence[str],
+        rows: Iterable[Sequence[str]],
+        encoding: str = "utf-8-sig",
+        row_spec: baddata.RowSpec | None = None,
+    ) -> int:
+        d = from_day(day)
+        path = self.out / "landing" / source / d.isoformat() / f"{stem}_{d:%Y%m%d}.csv"
+        rel = path.relative_to(self.out).as_posix()
+        if row_spec is not None and any(self.rates.get(k, 0) > 0 for k in baddata.ROW_KINDS):
+            materialised = [list(r) for r in rows]
+            clean = len(materialised)
+            materialised, tags = baddata.inject_rows(materialised, row_spec, self.rates, self.rng, source, rel)
+            self.bad.extend(tags)
+            count, sha = write_csv(path, header, materialised, encoding)
+            count = clean
+            bad_rows = len(tags)
+        else:
+            count, sha = write_csv(path, header, rows, encoding)
+            bad_rows = 0
+        entry = self.deliveries.setdefault((source, d.isoformat()), {"source": source, "delivery_date": d.isoformat(), "kind": kind, "files": []})
+        entry["files"].append({"path": rel, "rows": count, "bad_rows": bad_rows, "sha256": sha, "encoding": "windows-1252" if encoding == "cp1252" else "utf-8-bom"})
+        if any(self.rates.get(k, 0) > 0 for k in baddata.FILE_KINDS):
+            self.bad.extend(baddata.inject_files(path, self.out, encoding, self.rates, self.rng, source))
+        return count
+
+    def manifest_deliveries(self) -> list[dict[str, Any]]:
+        return [self.deliveries[k] for k in sorted(self.deliveries, key=lambda k: (k[1], k[0]))]
 
 
 def generate(
@@ -50,107 +129,219 @@ def generate(
     out: Path = Path("data"),
     end_date: dt.date = DEFAULT_END_DATE,
     show_progress: bool = True,
+    daily_increments: int = 0,
+    sources: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Generate a synthetic municipality into ``out`` and return its truth manifest.
 
-    Writes ``out/landing/cpr/<end_date>/cpr_personer_<yyyymmdd>.csv``,
-    ``out/landing/ydelser/<end_date>/ydelsesperioder_<yyyymmdd>.csv`` (one initial full
-    delivery holding the whole history) and ``out/manifest.json``.
+    Writes ``out/landing/<source>/<date>/<file>_<yyyymmdd>.csv`` for each source (see
+    docs/generator.md) and ``out/manifest.json``. ``sources`` limits which sources are
+    written (default: all, ``ALL_SOURCES``); the simulation is the same either way.
     """
+    chosen = tuple(ALL_SOURCES if sources is None else sources)
+    unknown = sorted(set(chosen) - set(ALL_SOURCES))
+    if unknown:
+        raise ValueError(f"unknown sources {unknown}; choose from {', '.join(ALL_SOURCES)}")
+    if daily_increments < 0:
+        raise ValueError("daily_increments must be >= 0")
     prof = load_profile(profile)
     n_residents = prof.residents if residents is None else int(residents)
     if n_residents < 100:
         raise ValueError("residents must be at least 100")
     scale = n_residents / prof.residents
-    first, last = history_window(end_date, years)
-    start, end = to_day(first), to_day(last)
-    months, quarters = months_between(first, last), quarters_between(first, last)
+    first, initial_last = history_window(end_date, years)
+    last = initial_last + dt.timedelta(days=daily_increments)
+    start, end, initial_end = to_day(first), to_day(last), to_day(initial_last)
     out = Path(out)
-    steps = tqdm(total=7, desc="helhed generate", unit="step", disable=not show_progress)
+    phase2 = any(s not in PHASE1_SOURCES for s in chosen)
+    bar = tqdm(total=11, desc="helhed generate", unit="step", disable=not show_progress)
 
-    steps.set_postfix_str("population")
+    def step(name: str) -> None:
+        bar.set_postfix_str(name)
+        bar.update()
+
     population = simulate_population(prof, n_residents, start, end, stream(seed, 1))
-    steps.update()
-    steps.set_postfix_str("CPR numbers")
+    step("population")
     cprs = make_cprs(population.birth, population.male, stream(seed, 2))
-    person_rank = np.empty(len(population), dtype=np.int64)
     cpr_order = np.array(sorted(range(len(cprs)), key=cprs.__getitem__), dtype=np.int64)
+    person_rank = np.empty(len(population), dtype=np.int64)
     person_rank[cpr_order] = np.arange(len(cprs))
-    steps.update()
-
-    steps.set_postfix_str("life courses")
     persons = draw_persons(prof, population, stream(seed, 3))
-    spells = simulate_spells(prof, population, persons, start, end, stream(seed, 4))
-    spells = clip_to_residence(spells, population, start, end)
-    steps.update()
-    steps.set_postfix_str("calibration")
-    kh_targets = {q.key: prof.kontanthjaelp_target(q.key) * scale for q in quarters}
-    spells = calibrate_group(
-        spells, "kontanthjaelp", kh_targets, quarters, prof, population, persons, end, stream(seed, 5)
-    )
+    world = World(
+        prof, seed, scale, first, last, start, end, initial_end, months_between(first, last), quarters_between(first, last),
+        population, cprs, cpr_order, person_rank, persons,
+    )  # fmt: skip
+    families = link_families(population, end, world.rng("families"))
+    comp = complexity(world)
+    step("families")
+
+    raw = simulate_spells(prof, population, persons, start - EMPLOYMENT_LOOKBACK_DAYS, end, stream(seed, 4))
+    spells_all = clip_to_residence(raw, population, start - EMPLOYMENT_LOOKBACK_DAYS, end)
+    in_window = (spells_all.end == NONE) | (spells_all.end >= start)
+    before = _sub_spells(spells_all, ~in_window)
+    spells = _sub_spells(spells_all, in_window)
+    step("life courses")
+
+    enrolments = draw_enrolments(world, spells, families, comp)
+    counterfactual_spells = spells
+    spells = apply_effect(spells, enrolments)
+    frozen = np.zeros(len(population), dtype=bool)
+    frozen[enrolments.person] = True
+    kh_targets = {q.key: prof.kontanthjaelp_target(q.key) * scale for q in world.quarters}
+    spells = calibrate_group(spells, "kontanthjaelp", kh_targets, world.quarters, prof, population, persons, end, stream(seed, 5), frozen=frozen)
     periods = finalize_periods(spells, prof, person_rank, end, stream(seed, 6))
-    steps.update()
+    cf_spells = _merge_spells(_sub_spells(spells, ~frozen[spells.person]), _sub_spells(counterfactual_spells, frozen[counterfactual_spells.person]))
+    counterfactual = finalize_periods(cf_spells, prof, person_rank, end, stream(seed, 6))
+    step("benefits")
 
-    steps.set_postfix_str("truth")
-    truth = benefit_truth(periods, population, months, quarters, end)
-    steps.update()
+    # What the loader will know: registration lags only matter with increments.
+    if daily_increments:
+        reg = register_periods(periods, initial_end, world.rng("increments"))
+        _, final_periods = known_at(periods, reg, end)
+    else:
+        reg = None
+        final_periods = periods
+    truth: dict[str, Any] = benefit_truth(final_periods, population, world.months, world.quarters, end)
+    step("benefit truth")
 
-    steps.set_postfix_str("writing CPR")
-    stamp, folder = last.strftime("%Y%m%d"), last.isoformat()
-    cpr_path = out / "landing" / "cpr" / folder / f"cpr_personer_{stamp}.csv"
-    cpr_count, cpr_sha = write_csv(cpr_path, CPR_HEADER, cpr_rows(population, cprs, cpr_order))
-    steps.update()
-    steps.set_postfix_str("writing benefits")
-    yd_path = out / "landing" / "ydelser" / folder / f"ydelsesperioder_{stamp}.csv"
-    yd_count, yd_sha = write_csv(yd_path, YDELSER_HEADER, ydelser_rows(periods, cprs))
-    steps.update()
-    steps.close()
+    # The other sources are delivered once, as known on the initial delivery day.
+    world_e = replace(world, end=initial_end, last=initial_last, months=months_between(first, initial_last), quarters=quarters_between(first, initial_last))
+    if reg is not None:
+        _, periods_e = known_at(periods, reg, initial_end)
+    else:
+        periods_e = periods
+    all_periods_e = _merge_spells(before, Spells(periods_e.person, periods_e.state, periods_e.start, periods_e.end))
+    education = employment = None
+    by_dept: dict[str, Any] = {}
+    if phase2:
+        benefits_iv = _periods_view(all_periods_e)
+        education = education_status(world_e, benefits_iv)
+        employment = employment_spells(world_e, benefits_iv, education)
+        step("education and employment")
+        by_dept["dubu"] = children_activities(world_e, families, employment, comp)
+        by_dept["sensum"] = build_activities(world_e, "sensum", families, comp, world.rng("adults"), "VS")
+        by_dept["sundhed"] = build_activities(world_e, "sundhed", families, comp, world.rng("health"), "SU")
+        medfin = medfinansiering(world_e, comp)
+        step("services")
+        prices = unit_prices(world_e)
+        ledger, book = build_ledger(world_e, periods_e, by_dept, medfin, enrolments, prices)
+        budget = budgets(world_e, ledger)
+        step("ledger")
+        truth.update(labour_truth(world_e, education, employment))
+        truth.update(departments_truth(world_e, periods_e, by_dept))
+        truth.update(parents_employment_truth(world_e, families, employment, by_dept["dubu"]))
+        truth.update(programme_truth(world_e, enrolments, periods_e, counterfactual))
+        truth.update(tempo_truth(world_e, by_dept, enrolments))
+        truth.update(cost_truth(world_e, ledger, book))
+        step("outcome truth")
+    else:
+        for _ in range(4):
+            step("skipped (phase-1 sources only)")
+
+    writer = Writer(out, prof.bad_data, world.rng("bad_data"))
+    cpr_spec = baddata.RowSpec(cpr=0, code=None, start=None, end=None, date_format="iso")
+    yd_spec = baddata.RowSpec(cpr=1, code=2, start=3, end=4, date_format="dmy", key=0)
+    if "cpr" in chosen:
+        idx, pop_e = population_known_at(population, initial_end)
+        writer.write("cpr", initial_end, "full", "cpr_personer", CPR_HEADER, _cpr_sub_rows(pop_e, idx, cprs, person_rank), row_spec=cpr_spec)
+        if phase2:
+            writer.write("cpr", initial_end, "full", "cpr_relationer", R.RELATION_HEADER, relation_rows(families, cprs, cpr_order))
+    if "ydelser" in chosen:
+        writer.write("ydelser", initial_end, "full", "ydelsesperioder", YDELSER_HEADER, ydelser_rows(periods_e, cprs), row_spec=yd_spec)
+    corrections: list[dict[str, Any]] = []
+    for k in range(1, daily_increments + 1):
+        day = initial_end + k
+        if "cpr" in chosen:
+            idx, pop_d = population_changed_on(population, day)
+            writer.write("cpr", day, "increment", "cpr_personer", CPR_HEADER, _cpr_sub_rows(pop_d, idx, cprs, person_rank), row_spec=cpr_spec)
+        if "ydelser" in chosen and reg is not None:
+            idx, per_d = changed_on(periods, reg, day)
+            writer.write("ydelser", day, "increment", "ydelsesperioder", YDELSER_HEADER, ydelser_rows(per_d, cprs), row_spec=yd_spec)
+            for i in idx.tolist():
+                if reg.end_reg[i] == day and periods.end[i] != NONE and periods.end[i] < day - 1 and reg.start_reg[i] < day:
+                    corrections.append({
+                        "kind": "back_dated_end", "period_id": periods.period_id[i], "delivery_date": from_day(day).isoformat(),
+                        "end_date": from_day(int(periods.end[i])).isoformat(), "days_late": int(day - periods.end[i]),
+                    })  # fmt: skip
+    step("phase-1 files")
+    if phase2:
+        assert education is not None and employment is not None
+        catalogue, placements = prof.raw["services"], prof.raw["placements"]
+        d = initial_end
+        w = writer.write
+        if "eindkomst" in chosen:
+            w("eindkomst", d, "full", "ansaettelser", R.EMPLOYMENT_HEADER, R.employment_rows(employment, cprs, person_rank),
+              row_spec=baddata.RowSpec(cpr=0, code=2, start=3, end=4, date_format="iso"))  # fmt: skip
+        if "uddannelse" in chosen:
+            w("uddannelse", d, "full", "uddannelsesstatus", R.EDU_HEADER, R.education_rows(education, cprs, person_rank),
+              row_spec=baddata.RowSpec(cpr=0, code=1, start=3, end=4, date_format="iso"))  # fmt: skip
+        if "dubu" in chosen:
+            w("dubu", d, "full", "dubu_ydelser", R.DUBU_HEADER, R.dubu_rows(by_dept["dubu"], cprs, catalogue, placements),
+              row_spec=baddata.RowSpec(cpr=2, code=6, start=11, end=12, date_format="dmy", key=1))  # fmt: skip
+        if "sensum" in chosen:
+            w("sensum", d, "full", "sensum_indsatser", R.SENSUM_HEADER, R.sensum_rows(by_dept["sensum"], cprs, catalogue, d),
+              row_spec=baddata.RowSpec(cpr=2, code=4, start=5, end=6, date_format="iso", key=1))  # fmt: skip
+        if "sundhed" in chosen:
+            w("sundhed", d, "full", "sundhed_ydelser", R.HEALTH_HEADER, R.health_rows(by_dept["sundhed"], cprs, catalogue),
+              row_spec=baddata.RowSpec(cpr=0, code=3, start=5, end=6, date_format="iso", key=1))  # fmt: skip
+            w("sundhed", d, "full", "medfinansiering", R.MEDFIN_HEADER, R.medfin_rows(medfin, cprs, person_rank),
+              row_spec=baddata.RowSpec(cpr=0, code=None, start=None, end=None, date_format="iso"))  # fmt: skip
+        if "helhed" in chosen:
+            details = programme_details(world_e, enrolments)
+            w("helhed", d, "full", "forloeb", R.ENROLMENT_HEADER, R.enrolment_rows(enrolments, cprs),
+              row_spec=baddata.RowSpec(cpr=1, code=2, start=4, end=5, date_format="dmy", key=0))  # fmt: skip
+            w("helhed", d, "full", "netvaerksmoeder", R.MEETING_HEADER, R.detail_rows(details["meetings"], [1]))
+            w("helhed", d, "full", "progression", R.SCORE_HEADER, R.detail_rows(details["scores"], [1]))
+            w("helhed", d, "full", "borgersurvey", R.SURVEY_HEADER, R.detail_rows(details["survey"], [1]))
+        if "enhedspriser" in chosen:
+            w("enhedspriser", d, "full", "enhedspriser", R.PRICE_HEADER, R.price_rows(prices))
+        if "oekonomi" in chosen:
+            w("oekonomi", d, "full", "posteringer", R.LEDGER_HEADER, R.ledger_rows(ledger, cprs), encoding="cp1252",
+              row_spec=baddata.RowSpec(cpr=6, code=0, start=8, end=9, date_format="dmy"))  # fmt: skip
+            w("oekonomi", d, "full", "budget", R.BUDGET_HEADER, R.budget_rows(budget), encoding="cp1252")
+    step("phase-2 files")
+    bar.close()
 
     fte_q = truth["full_time_persons_by_group_quarter"]
     approx = prof.benefits["approximate_full_time_persons"]
     manifest: dict[str, Any] = {
         "generator_version": GENERATOR_VERSION,
         "profile": prof.name,
-        "profile_path": str(prof.path),
         "seed": seed,
         "residents": n_residents,
         "scale": round(scale, 6),
         "residents_at_end": int(residents_on(population, end).sum()),
         "persons_in_extract": len(population),
-        "period": {"start": first.isoformat(), "end": last.isoformat(), "years": years},
-        "deliveries": [
-            {
-                "source": "cpr",
-                "delivery_date": folder,
-                "kind": "full",
-                "files": [{"path": cpr_path.relative_to(out).as_posix(), "rows": cpr_count, "sha256": cpr_sha}],
-            },
-            {
-                "source": "ydelser",
-                "delivery_date": folder,
-                "kind": "full",
-                "files": [{"path": yd_path.relative_to(out).as_posix(), "rows": yd_count, "sha256": yd_sha}],
-            },
-        ],
+        "period": {"start": first.isoformat(), "end": last.isoformat(), "years": years, "initial_delivery": initial_last.isoformat(), "daily_increments": daily_increments},
+        "sources": list(chosen),
+        "deliveries": writer.manifest_deliveries(),
+        "corrections": corrections,
         "calibration": {
             "kontanthjaelp_full_time_persons_by_quarter": {
-                q.key: {"target": round(kh_targets[q.key], 4), "generated": fte_q["kontanthjaelp"][q.key]} for q in quarters
+                q.key: {"target": round(kh_targets[q.key], 4), "generated": fte_q["kontanthjaelp"][q.key]} for q in world.quarters
             },
             "approximate_full_time_persons_mean": {
                 g: {
                     "target": round(float(approx[g]) * scale, 2),
-                    "generated": round(float(np.mean([fte_q[g][q.key] for q in quarters])), 2),
+                    "generated": round(float(np.mean([fte_q[g][q.key] for q in world.quarters])), 2),
                 }
                 for g in BENEFIT_GROUPS
                 if g in approx
             },
         },
         "truth": truth,
-        "bad_data": {},
+        "bad_data": {"rates": prof.bad_data, "defects": writer.bad},
     }
     out.mkdir(parents=True, exist_ok=True)
-    (out / MANIFEST_NAME).write_text(json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+    (out / MANIFEST_NAME).write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return manifest
 
 
-__all__ = ["generate", "history_window", "DEFAULT_END_DATE", "from_day"]
+def _cpr_sub_rows(pop: Population, idx: np.ndarray, cprs: list[str], person_rank: np.ndarray) -> Iterable[list[str]]:
+    """CPR rows of a subset of persons (``idx`` into the full population), in CPR order."""
+    sub_cprs = [cprs[i] for i in idx.tolist()]
+    order = np.argsort(person_rank[idx], kind="stable")
+    return cpr_rows(pop, sub_cprs, order)
+
+
+__all__: list[str] = ["generate", "history_window", "DEFAULT_END_DATE", "ALL_SOURCES", "MANIFEST_NAME"]

@@ -57,6 +57,7 @@ class UnitPrice:
     function: str
     unit: str  # "kr. pr. dag" / "kr. pr. time"
     price: float
+    registrant: bool  # posted per person with CPR (then not imputed)
 
 
 @dataclass
@@ -134,18 +135,19 @@ def unit_prices(world: World) -> list[UnitPrice]:
             if float(spec["price"]) <= 0:
                 continue
             unit = "kr. pr. time" if spec["unit"] == "time" else "kr. pr. dag"
-            out.append(UnitPrice(year, code, spec["label"], spec["paragraph"], spec["function"], unit, float(price_in_year(float(spec["price"]), year, growth))))
+            out.append(UnitPrice(year, code, spec["label"], spec["paragraph"], spec["function"], unit, float(price_in_year(float(spec["price"]), year, growth)), spec["posting"] == "registrant"))
         for t in raw["placements"]["types"]:
-            out.append(UnitPrice(year, f"anbringelse_{t['code']}", t["label"], raw["placements"]["paragraph"], t["function"], "kr. pr. dag", float(price_in_year(float(t["price"]), year, growth))))
+            out.append(UnitPrice(year, f"anbringelse_{t['code']}", t["label"], raw["placements"]["paragraph"], t["function"], "kr. pr. dag", float(price_in_year(float(t["price"]), year, growth)), True))
         for group in STATES[1:]:
             rate = raw["benefits"]["rates"][group]
             sats = float(np.round(float(rate["sats"]) * (1.0 + rate_growth) ** (year - 2025), 2))
             per_day = sats / 7.0 if "uge" in rate["unit"] else sats * 12.0 / 365.0
+            per_day *= float(raw["benefit_ledger"][group].get("municipal_share", 1.0))
             fn = raw["benefit_ledger"][group]["function"]
-            out.append(UnitPrice(year, group, group, "", fn, "kr. pr. dag", round(per_day, 2)))
+            out.append(UnitPrice(year, group, group, "", fn, "kr. pr. dag", round(per_day, 2), raw["benefit_ledger"][group]["posting"] == "registrant"))
         for prog in raw.get("programmes", []):
             per_day = float(price_in_year(float(prog["monthly_price"]), year, growth)) * 12.0 / 365.0
-            out.append(UnitPrice(year, prog["code"], prog["label"], "", prog["function"], "kr. pr. dag", round(per_day, 2)))
+            out.append(UnitPrice(year, prog["code"], prog["label"], "", prog["function"], "kr. pr. dag", round(per_day, 2), False))
     return out
 
 

@@ -32,6 +32,11 @@ BENEFIT_GROUPS: tuple[str, ...] = (
 )
 VISITATION_CATEGORIES: tuple[str, ...] = ("jobparat", "aktivitetsparat", "uddannelsesparat")
 PROFILES_DIR = REPO_ROOT / "profiles"
+#: Kinds of bad data a profile can turn on (row rates per row, file rates per file).
+BAD_DATA_KINDS: tuple[str, ...] = (
+    "invalid_cpr", "unknown_code", "end_before_start",
+    "duplicated_file", "truncated_file", "wrong_encoding", "missing_columns",
+)  # fmt: skip
 
 
 def parse_band(band: str) -> tuple[int, int]:
@@ -81,6 +86,17 @@ class Profile:
         return table[keys[0]] if quarter < keys[0] else table[keys[-1]]
 
 
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``override`` into ``base`` (mappings merge, everything else replaces)."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "bad_data":
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 def resolve_profile_path(profile: str | Path) -> Path:
     """A path to an existing file, or a name looked up as ``profiles/<name>.yaml``."""
     candidate = Path(profile)
@@ -96,6 +112,13 @@ def load_profile(profile: str | Path = "randers") -> Profile:
     """Load and check a profile; raises ``ValueError`` with the offending key if malformed."""
     path = resolve_profile_path(profile)
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    seen = {path.resolve()}
+    while "base" in raw:  # a profile may extend another and override some keys
+        base_path = resolve_profile_path(raw.pop("base"))
+        if base_path.resolve() in seen:
+            raise ValueError(f"{path}: circular profile base {base_path}")
+        seen.add(base_path.resolve())
+        raw = _merge(yaml.safe_load(base_path.read_text(encoding="utf-8")), raw)
     for key in ("name", "population", "geography", "benefits", "lifecourse"):
         if key not in raw:
             raise ValueError(f"{path}: missing top-level key {key!r}")
@@ -111,4 +134,9 @@ def load_profile(profile: str | Path = "randers") -> Profile:
     for group in BENEFIT_GROUPS:
         if group not in lc["duration"] or group not in raw["benefits"]["rates"]:
             raise ValueError(f"{path}: benefit group {group!r} needs lifecourse.duration and benefits.rates")
+    for kind, rate in (raw.get("bad_data") or {}).items():
+        if kind not in BAD_DATA_KINDS:
+            raise ValueError(f"{path}: unknown bad_data kind {kind!r}; choose from {', '.join(BAD_DATA_KINDS)}")
+        if not 0.0 <= float(rate) <= 1.0:
+            raise ValueError(f"{path}: bad_data.{kind} must be a rate between 0 and 1")
     return Profile(name=str(raw["name"]), path=path, raw=raw)

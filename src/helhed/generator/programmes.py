@@ -105,11 +105,11 @@ def draw_enrolments(world: World, spells: Spells, families: Families, comp: np.n
 
 def apply_effect(spells: Spells, enrolments: Enrolments) -> Spells:
     """Participants with a planted effect leave benefits for good on their effect day."""
-    eff = np.full(int(spells.person.max()) + 1 if len(spells) else 0, NONE, dtype=np.int64)
+    size = 1 + max(int(spells.person.max()) if len(spells) else 0, int(enrolments.person.max()) if len(enrolments) else 0)
+    eff = np.full(size, NONE, dtype=np.int64)
     has = enrolments.effect_day != NONE
-    if len(eff):
-        eff[enrolments.person[has]] = enrolments.effect_day[has]
-    e = eff[spells.person] if len(spells) else np.zeros(0, dtype=np.int64)
+    eff[enrolments.person[has]] = enrolments.effect_day[has]
+    e = eff[spells.person]
     hit = e != NONE
     keep = ~hit | (spells.start < e)
     new_end = np.where(hit & ((spells.end == NONE) | (spells.end >= e)), e - 1, spells.end)

@@ -23,6 +23,8 @@ YEAR = 365.25
 #: Complexity multiplier per risk class (low, mid, high) and log-sd of the person factor.
 RISK_COMPLEXITY = np.array([1.0, 4.0, 16.0])
 COMPLEXITY_SIGMA = 0.9
+#: Social services concentrate on the most complex persons more than linearly.
+COMPLEXITY_POWER = 1.6
 
 
 @dataclass
@@ -55,6 +57,11 @@ def complexity(world: World) -> np.ndarray:
     return base * np.exp(COMPLEXITY_SIGMA * rng.standard_normal(len(world.population)))
 
 
+def lognormal_factor(rng: np.random.Generator, sigma: float, n: int) -> np.ndarray:
+    """Multiplicative price factors with mean 1 (specialised places cost several times more)."""
+    return np.exp(sigma * rng.standard_normal(n) - sigma**2 / 2)
+
+
 def price_in_year(price_2025: float, year: IntArray | int, growth: float) -> np.ndarray:
     """Unit price of a year from the 2025 price (deflated/inflated by ``growth`` per year)."""
     return np.round(price_2025 * (1.0 + growth) ** (np.asarray(year) - 2025).astype(float), 2)
@@ -63,14 +70,14 @@ def price_in_year(price_2025: float, year: IntArray | int, growth: float) -> np.
 def _weights(world: World, kind: str, comp: np.ndarray, families: Families) -> np.ndarray:
     pop = world.population
     if kind == "complexity":
-        return comp
+        return comp**COMPLEXITY_POWER
     if kind == "family":
         mother = families.mother
         w = np.where(mother >= 0, comp[np.maximum(mother, 0)], comp)
         return w
     age_end = age_on(pop.birth, world.end).astype(float)
     if kind == "elderly":
-        return np.exp(0.09 * (age_end - 70.0)) * (1.0 + 0.2 * np.sqrt(comp))
+        return np.exp(0.09 * (age_end - 70.0)) + 0.004 * comp**COMPLEXITY_POWER
     if kind == "frail":
         return np.exp(0.16 * (age_end - 80.0))
     raise ValueError(f"unknown weight kind {kind!r}")
@@ -144,10 +151,10 @@ def build_activities(
         else:
             hours = np.zeros(k)
         year, _, _ = ymd(np.maximum(a, world.start))
-        spread = float(spec.get("price_spread", 0.15 if spec["posting"] == "registrant" else 0.0))
+        sigma = float(spec.get("price_sigma", 0.15 if spec["posting"] == "registrant" else 0.0))
         price = price_in_year(float(spec["price"]), year, growth)
-        if spread:
-            price = np.round(price * rng.uniform(1 - spread, 1 + spread, k), 2)
+        if sigma:
+            price = np.round(price * lognormal_factor(rng, sigma, k), 2)
         providers = spec["providers"]
         prov = [providers[i] for i in rng.integers(0, len(providers), k).tolist()]
         worker = [f"{prefix}{i:04d}" for i in rng.integers(1, max(2, int(60 * world.scale) + 2), k).tolist()]

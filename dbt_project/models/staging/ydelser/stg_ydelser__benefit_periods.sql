@@ -14,7 +14,7 @@ renamed as (
         benefit_code::text             as benefit_group,
         start_date::date               as start_date,
         end_date::date                 as end_date,
-        rate::numeric(12, 2)           as rate,
+        rate::numeric(14, 2)           as rate,
         amount::numeric(14, 2)         as amount,
         amount_unit::text              as amount_unit,
         visitation_category::text      as visitation_category,

@@ -1,0 +1,153 @@
+"""Row builders for the phase-2 source files (one function per file format).
+
+Kept apart from the simulation so the exact column layout of each source system is in
+one place; each function yields lists of strings ready for ``writers.write_csv``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+from helhed.generator.dates import NONE, IntArray, dmy, from_day, iso
+from helhed.generator.labour import EDU_STATUSES, EDU_TYPES, EMPLOYMENT_TYPES, Intervals
+from helhed.generator.ledger import Ledger, UnitPrice
+from helhed.generator.programmes import Enrolments
+from helhed.generator.services import Activities
+
+RELATION_HEADER = ["CPR-nummer", "Relation", "Relations CPR-nummer"]
+DUBU_HEADER = [
+    "Sags-id", "Ydelses-id", "CPR-nummer", "Sagstype", "Afdeling", "Ydelse", "Lovhjemmel", "Funktion",
+    "Anbringelsestype", "Leverandør", "Henvisningsdato", "Ydelse startdato", "Ydelse slutdato", "Takst", "Pris pr dag",
+]  # fmt: skip
+SENSUM_HEADER = [
+    "SagId", "IndsatsId", "BorgerId", "Indsats", "IndsatsParagraf", "IndsatsStartDato", "IndsatsSlutDato",
+    "IndsatsStatus", "LeverandørNavn", "MedarbejderId", "AfdelingNavn", "VisiteretTimerPrUge", "HenvisningDato",
+]  # fmt: skip
+HEALTH_HEADER = ["Borger CPR", "Forløbs-id", "Ydelse", "Lovgrundlag", "Funktion", "Startdato", "Slutdato", "Visiterede timer pr. uge", "Leverandør", "Henvisningsdato"]
+MEDFIN_HEADER = ["CPR-nummer", "Måned", "Beløb"]
+EDU_HEADER = ["CPR-nummer", "Status", "Uddannelse", "Startdato", "Slutdato"]
+EMPLOYMENT_HEADER = ["CPR-nummer", "CVR-nummer", "Ansættelsestype", "Startdato", "Slutdato", "Timer pr. uge"]
+ENROLMENT_HEADER = ["Forløbs-id", "CPR-nummer", "Program", "Henvisningsdato", "Startdato", "Slutdato", "Koordinator", "Plandato"]
+MEETING_HEADER = ["Forløbs-id", "Mødedato", "Antal forvaltninger"]
+SCORE_HEADER = ["Forløbs-id", "Dato", "Markør", "Score"]
+SURVEY_HEADER = ["Forløbs-id", "Dato", "Fælles plan", "Inddragelse", "Tættere på mål"]
+PRICE_HEADER = ["År", "Ydelseskode", "Ydelse", "Lovhjemmel", "Funktion", "Enhed", "Enhedspris", "Registrantbogført"]
+LEDGER_HEADER = [
+    "Artskonto", "Omkostningssted", "PSP-element", "Debet/kredit", "Beløb", "Tekst", "Ydelsesmodtagernr.",
+    "Ydelsesmodtagernr.kode", "Ydelsesperiode fra", "Ydelsesperiode til", "Mængde", "Mængdeenhed",
+]  # fmt: skip
+BUDGET_HEADER = ["Budgetår", "Artskonto", "Omkostningssted", "Budgettype", "Beløb"]
+
+
+def comma(x: float, decimals: int = 2) -> str:
+    return f"{x:.{decimals}f}".replace(".", ",")
+
+
+def ore_text(ore: int) -> str:
+    return f"{ore // 100},{ore % 100:02d}"
+
+
+def _days(values: IntArray, fmt: str) -> list[str]:
+    arr = np.where(values == NONE, NONE, values).astype(np.int64)
+    return dmy(arr) if fmt == "dmy" else iso(arr)
+
+
+def dubu_rows(act: Activities, cprs: list[str], catalogue: dict, placements: dict) -> Iterator[list[str]]:
+    types = {f"anbringelse_{t['code']}": t for t in placements["types"]}
+    start, end, ref = _days(act.start, "dmy"), _days(act.end, "dmy"), _days(act.referral, "dmy")
+    for i, code in enumerate(act.service):
+        p = int(act.person[i])
+        if code in types:
+            t = types[code]
+            label, par, fn, ptype, takst = t["label"], placements["paragraph"], t["function"], str(t["code"]), "Døgntakst"
+            price = comma(float(act.price[i]))
+        else:
+            spec = catalogue[code]
+            label, par, fn, ptype = spec["label"], spec["paragraph"], spec["function"], ""
+            registrant = spec["posting"] == "registrant"
+            takst = "Dagtakst" if registrant else ("Egen drift" if float(spec["price"]) > 0 else "")
+            price = comma(float(act.price[i])) if registrant else ""
+        handicap = (p * 7919) % 10 == 0
+        yield [
+            act.case_id[i], act.activity_id[i], cprs[p], "Handicapsag" if handicap else "Børnesag",
+            "Børn og unge med handicap" if handicap else "Familieafdelingen", label, par, fn, ptype, act.provider[i],
+            ref[i], start[i], end[i], takst, price,
+        ]  # fmt: skip
+
+
+def sensum_rows(act: Activities, cprs: list[str], catalogue: dict, end_day: int) -> Iterator[list[str]]:
+    start, end, ref = _days(act.start, "iso"), _days(act.end, "iso"), _days(act.referral, "iso")
+    for i, code in enumerate(act.service):
+        spec = catalogue[code]
+        status = "Aktiv" if act.end[i] == NONE else "Afsluttet"
+        hours = comma(float(act.hours[i]), 1) if spec["unit"] == "time" else ""
+        yield [
+            act.case_id[i], act.activity_id[i], cprs[int(act.person[i])], spec["label"], spec["paragraph"], start[i], end[i],
+            status, act.provider[i], act.caseworker[i], "Socialafdelingen, Voksne", hours, ref[i],
+        ]  # fmt: skip
+
+
+def health_rows(act: Activities, cprs: list[str], catalogue: dict) -> Iterator[list[str]]:
+    start, end, ref = _days(act.start, "iso"), _days(act.end, "iso"), _days(act.referral, "iso")
+    for i, code in enumerate(act.service):
+        spec = catalogue[code]
+        hours = comma(float(act.hours[i]), 1) if spec["unit"] == "time" else ""
+        yield [cprs[int(act.person[i])], act.activity_id[i], spec["label"], spec["paragraph"], spec["function"], start[i], end[i], hours, act.provider[i], ref[i]]
+
+
+def medfin_rows(medfin: tuple[IntArray, IntArray, IntArray], cprs: list[str], person_rank: IntArray) -> Iterator[list[str]]:
+    p, m, o = medfin
+    order = np.lexsort((person_rank[p], m))
+    months = [from_day(x).strftime("%Y-%m") for x in m[order].tolist()]
+    for k, (pp, oo) in enumerate(zip(p[order].tolist(), o[order].tolist())):
+        yield [cprs[pp], months[k], ore_text(int(oo))]
+
+
+def education_rows(edu: Intervals, cprs: list[str], person_rank: IntArray) -> Iterator[list[str]]:
+    order = np.lexsort((edu.start, person_rank[edu.person]))
+    start, end = _days(edu.start[order], "iso"), _days(edu.end[order], "iso")
+    for k, i in enumerate(order.tolist()):
+        yield [cprs[int(edu.person[i])], EDU_STATUSES[int(edu.code[i])], EDU_TYPES[int(edu.detail[i])], start[k], end[k]]
+
+
+def employment_rows(emp: Intervals, cprs: list[str], person_rank: IntArray) -> Iterator[list[str]]:
+    order = np.lexsort((emp.start, person_rank[emp.person]))
+    start, end = _days(emp.start[order], "iso"), _days(emp.end[order], "iso")
+    for k, i in enumerate(order.tolist()):
+        yield [cprs[int(emp.person[i])], f"{30000000 + int(emp.detail[i]) * 7919 % 69999999:08d}", EMPLOYMENT_TYPES[int(emp.code[i])], start[k], end[k], comma(float(emp.hours[i]))]
+
+
+def enrolment_rows(enr: Enrolments, cprs: list[str]) -> Iterator[list[str]]:
+    ref, start, end, plan = (_days(x, "dmy") for x in (enr.referral, enr.start, enr.end, enr.plan))
+    for i in range(len(enr)):
+        yield [enr.enrolment_id[i], cprs[int(enr.person[i])], enr.programme[i], ref[i], start[i], end[i], enr.coordinator[i], plan[i]]
+
+
+def detail_rows(rows: list[list], date_cols: Iterable[int]) -> Iterator[list[str]]:
+    cols = set(date_cols)
+    for r in rows:
+        yield [(dmy(np.array([v]))[0] if j in cols else str(v)) for j, v in enumerate(r)]
+
+
+def price_rows(prices: list[UnitPrice]) -> Iterator[list[str]]:
+    for p in prices:
+        yield [str(p.year), p.code, p.label, p.paragraph, p.function, p.unit, comma(p.price), "Ja" if p.registrant else "Nej"]
+
+
+def ledger_rows(ledger: Ledger, cprs: list[str]) -> Iterator[list[str]]:
+    frm, to = dmy(np.array(ledger.period_from, dtype=np.int64)), dmy(np.array(ledger.period_to, dtype=np.int64))
+    for i in range(len(ledger)):
+        p = ledger.person[i]
+        qty = ledger.qty[i]
+        yield [
+            ledger.account[i], ledger.cost_centre[i], ledger.psp[i], ledger.dk[i], ore_text(ledger.ore[i]), ledger.text[i],
+            cprs[p] if p >= 0 else "", "01" if p >= 0 else "", frm[i], to[i],
+            (comma(qty) if qty else ""), ledger.qty_unit[i],
+        ]  # fmt: skip
+
+
+def budget_rows(rows: list[tuple[int, str, str, str, int]]) -> Iterator[list[str]]:
+    for year, acc, cc, kind, ore in rows:
+        yield [str(year), acc, cc, kind, ore_text(ore) if ore >= 0 else "-" + ore_text(-ore)]

@@ -1,0 +1,207 @@
+"""Tests of nightly increments (late corrections) and bad data of ``helhed generate``."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helhed.generator import generate
+from helhed.generator.cpr import parse_cpr
+from helhed.generator.profile import BENEFIT_GROUPS, load_profile
+
+END = dt.date(2025, 12, 31)
+N_DAYS = 12
+
+
+def _rows(path: Path, encoding: str = "utf-8-sig") -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(path.read_bytes().decode(encoding), newline=""), delimiter=";"))
+
+
+def _dmy(s: str) -> dt.date | None:
+    if not s:
+        return None
+    d, m, y = s.split("-")
+    return dt.date(int(y), int(m), int(d))
+
+
+def _iso(s: str) -> dt.date | None:
+    return dt.date.fromisoformat(s) if s else None
+
+
+@pytest.fixture(scope="module")
+def inc(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("inc")
+    m = generate(residents=5000, years=2, seed=3, out=out, end_date=END, show_progress=False, daily_increments=N_DAYS, sources=["cpr", "ydelser"])
+    return out, m
+
+
+def _latest(out: Path, manifest: dict[str, Any], source: str, key: str) -> dict[str, dict[str, str]]:
+    state: dict[str, dict[str, str]] = {}
+    for d in sorted((d for d in manifest["deliveries"] if d["source"] == source), key=lambda d: d["delivery_date"]):
+        for f in d["files"]:
+            for r in _rows(out / f["path"]):
+                state[r[key]] = r
+    return state
+
+
+def test_increment_folders(inc: tuple[Path, dict[str, Any]]) -> None:
+    out, m = inc
+    dates = sorted({d["delivery_date"] for d in m["deliveries"]})
+    assert dates[0] == "2025-12-31" and len(dates) == N_DAYS + 1
+    assert dates[-1] == (END + dt.timedelta(days=N_DAYS)).isoformat()
+    assert m["period"]["end"] == dates[-1] and m["period"]["initial_delivery"] == "2025-12-31"
+    assert [d["kind"] for d in m["deliveries"]].count("full") == 2
+    for d in m["deliveries"]:
+        for f in d["files"]:
+            assert (out / f["path"]).exists() and f["path"].split("/")[2] == d["delivery_date"]
+    assert not (out / "landing" / "dubu").exists()
+
+
+def test_increments_only_carry_changes(inc: tuple[Path, dict[str, Any]]) -> None:
+    out, m = inc
+    seen: dict[str, dict[str, str]] = {}
+    for d in sorted((d for d in m["deliveries"] if d["source"] == "ydelser"), key=lambda d: d["delivery_date"]):
+        day = dt.date.fromisoformat(d["delivery_date"])
+        for r in _rows(out / d["files"][0]["path"]):
+            start = _dmy(r["Ydelses startdato"])
+            assert start is not None and start <= day
+            if d["kind"] == "increment":
+                assert r["Periode-id"] not in seen or seen[r["Periode-id"]] != r, "unchanged row re-delivered"
+                end = _dmy(r["Ydelses slutdato"])
+                assert r["Periode-id"] not in seen or end is not None
+            seen[r["Periode-id"]] = r
+
+
+def test_back_dated_corrections(inc: tuple[Path, dict[str, Any]]) -> None:
+    out, m = inc
+    assert m["corrections"], "expected late end registrations"
+    by_date = {d["delivery_date"]: d for d in m["deliveries"] if d["source"] == "ydelser"}
+    initial = {r["Periode-id"]: r for r in _rows(out / by_date["2025-12-31"]["files"][0]["path"])}
+    for c in m["corrections"]:
+        assert c["kind"] == "back_dated_end" and c["days_late"] > 1
+        rows = {r["Periode-id"]: r for r in _rows(out / by_date[c["delivery_date"]]["files"][0]["path"])}
+        assert _dmy(rows[c["period_id"]]["Ydelses slutdato"]) == dt.date.fromisoformat(c["end_date"])
+        assert dt.date.fromisoformat(c["end_date"]) < dt.date.fromisoformat(c["delivery_date"])
+        if c["period_id"] in initial and dt.date.fromisoformat(c["end_date"]) <= END:
+            assert initial[c["period_id"]]["Ydelses slutdato"] == "", "the initial delivery showed it open"
+
+
+def test_truth_is_latest_delivery_state(inc: tuple[Path, dict[str, Any]]) -> None:
+    out, m = inc
+    last = dt.date.fromisoformat(m["period"]["end"])
+    first = dt.date.fromisoformat(m["period"]["start"])
+    periods = list(_latest(out, m, "ydelser", "Periode-id").values())
+    persons = _latest(out, m, "cpr", "CPR-nummer")
+    truth = m["truth"]
+    y, mo = first.year, first.month
+    while (y, mo) <= (last.year, last.month):
+        a = dt.date(y, mo, 1)
+        b = min(dt.date(y + (mo == 12), mo % 12 + 1, 1) - dt.timedelta(days=1), last)
+        key = f"{y:04d}-{mo:02d}"
+        days: dict[str, int] = defaultdict(int)
+        on: set[str] = set()
+        for r in periods:
+            s, e = _dmy(r["Ydelses startdato"]), _dmy(r["Ydelses slutdato"]) or last
+            ov = (min(e, b) - max(s, a)).days + 1  # type: ignore[type-var,operator]
+            if ov > 0:
+                days[r["Ydelseskode"]] += ov
+                on.add(r["CPR-nummer"])
+        for g in BENEFIT_GROUPS:
+            assert truth["benefit_days_by_group_month"][g][key] == days[g], (g, key)
+        res = [
+            c for c, p in persons.items()
+            if _iso(p["Tilflytningsdato"]) <= a  # type: ignore[operator]
+            and (not p["Fraflytningsdato"] or _iso(p["Fraflytningsdato"]) >= a)  # type: ignore[operator]
+            and (not p["Dødsdato"] or _iso(p["Dødsdato"]) >= a)  # type: ignore[operator]
+            and 16 <= a.year - int(p["Fødselsdato"][:4]) - ((a.month, a.day) < (int(p["Fødselsdato"][5:7]), int(p["Fødselsdato"][8:10]))) <= 64
+        ]  # fmt: skip
+        assert truth["residents_16_64_by_month"][key] == len(res)
+        assert truth["self_supporting_16_64_by_month"][key] == sum(1 for c in res if c not in on)
+        y, mo = (y + 1, 1) if mo == 12 else (y, mo + 1)
+
+
+def test_increments_are_reproducible(inc: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    out, m = inc
+    m2 = generate(residents=5000, years=2, seed=3, out=tmp_path, end_date=END, show_progress=False, daily_increments=N_DAYS, sources=["cpr", "ydelser"])
+    assert [f["sha256"] for d in m["deliveries"] for f in d["files"]] == [f["sha256"] for d in m2["deliveries"] for f in d["files"]]
+
+
+# --- bad data ---------------------------------------------------------------------------------
+
+BAD_RATES = {
+    "invalid_cpr": 0.01, "unknown_code": 0.01, "end_before_start": 0.01,
+    "duplicated_file": 1.0, "truncated_file": 1.0, "wrong_encoding": 1.0, "missing_columns": 1.0,
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def bad(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any], dict[str, Any]]:
+    root = tmp_path_factory.mktemp("bad")
+    prof = root / "bad.yaml"
+    prof.write_text("base: randers\nname: bad_test\nbad_data: " + json.dumps(BAD_RATES) + "\n", encoding="utf-8")
+    kwargs: dict[str, Any] = {"residents": 2500, "years": 2, "seed": 5, "end_date": END, "show_progress": False}
+    m_bad = generate(profile=prof, out=root / "bad", **kwargs)
+    m_clean = generate(out=root / "clean", **kwargs)
+    return root / "bad", m_bad, m_clean
+
+
+def test_demo_profile_has_no_bad_data() -> None:
+    assert load_profile("randers").bad_data == {}
+    assert all(v > 0 for v in load_profile("randers_bad").bad_data.values())
+
+
+def test_bad_data_does_not_change_truth(bad: tuple[Path, dict[str, Any], dict[str, Any]]) -> None:
+    _, m_bad, m_clean = bad
+    assert m_bad["truth"] == m_clean["truth"]
+    kinds = {d["kind"] for d in m_bad["bad_data"]["defects"]}
+    assert kinds == set(BAD_RATES)
+
+
+def test_tagged_rows_are_defective_and_others_clean(bad: tuple[Path, dict[str, Any], dict[str, Any]]) -> None:
+    out, m, _ = bad
+    tags: dict[str, dict[int, str]] = defaultdict(dict)
+    for d in m["bad_data"]["defects"]:
+        if "line" in d:
+            tags[d["file"]][d["line"]] = d["kind"]
+    codes = set(BENEFIT_GROUPS)
+    path = "landing/ydelser/2025-12-31/ydelsesperioder_20251231.csv"
+    rows = _rows(out / path)
+    assert tags[path]
+    for line, r in enumerate(rows, start=2):
+        kind = tags[path].get(line)
+        cpr_ok = parse_cpr(r["CPR-nummer"]) is not None
+        code_ok = r["Ydelseskode"] in codes
+        s, e = _dmy(r["Ydelses startdato"]), _dmy(r["Ydelses slutdato"])
+        order_ok = e is None or e >= s  # type: ignore[operator]
+        assert (cpr_ok, code_ok, order_ok) == (kind != "invalid_cpr", kind != "unknown_code", kind != "end_before_start"), (line, kind, r)
+    clean_rows = next(f["rows"] for d in m["deliveries"] for f in d["files"] if f["path"] == path)
+    assert len(rows) == clean_rows + len(tags[path])
+
+
+def test_tagged_files(bad: tuple[Path, dict[str, Any], dict[str, Any]]) -> None:
+    out, m, _ = bad
+    files = [d for d in m["bad_data"]["defects"] if "copy_of" in d]
+    assert files
+    for d in files:
+        copy, orig = (out / d["file"]).read_bytes(), (out / d["copy_of"]).read_bytes()
+        ledger = "/oekonomi/" in d["file"]
+        if d["kind"] == "duplicated_file":
+            assert copy == orig
+        elif d["kind"] == "truncated_file":
+            assert len(copy) < len(orig) and orig.startswith(copy) and not copy.endswith(b"\n")
+        elif d["kind"] == "wrong_encoding":
+            assert copy != orig
+            if ledger:
+                assert copy.decode("utf-8") == orig.decode("cp1252")
+            else:
+                assert not copy.startswith(b"\xef\xbb\xbf")
+        else:
+            header = copy.decode("cp1252" if ledger else "utf-8-sig").split("\r\n")[0].split(";")
+            assert d["missing_column"] not in header
