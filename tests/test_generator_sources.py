@@ -405,3 +405,15 @@ def test_tempo_truth(gen: tuple[Path, dict[str, Any]], files: Files) -> None:
             days = [(parse(r[a_col]) - parse(r[r_col])).days for r in rows if parse(r[a_col]).year == year]  # type: ignore[operator,union-attr]
             if days:
                 assert truth[source][str(year)] == round(sum(days) / len(days), 4)
+
+
+def test_all_sources_reproducible(tmp_path: Path) -> None:
+    kwargs: dict[str, Any] = {"residents": 1500, "years": 2, "seed": 2, "end_date": END, "show_progress": False}
+    a = generate(out=tmp_path / "a", **kwargs)
+    b = generate(out=tmp_path / "b", **kwargs)
+    c = generate(out=tmp_path / "c", **{**kwargs, "seed": 3})
+    sha = [{f["path"]: f["sha256"] for d in m["deliveries"] for f in d["files"]} for m in (a, b, c)]
+    assert sha[0] == sha[1] and len(sha[0]) == 16
+    # Unit prices come from the profile alone; every simulated file changes with the seed.
+    assert [p for p in sha[0] if sha[0][p] == sha[2][p]] == ["landing/enhedspriser/2025-12-31/enhedspriser_20251231.csv"]
+    assert (tmp_path / "a" / "manifest.json").read_bytes() == (tmp_path / "b" / "manifest.json").read_bytes()

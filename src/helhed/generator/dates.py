@@ -60,12 +60,13 @@ def birthday_day(birth: IntArray, age: int) -> IntArray:
     return month_start.astype(np.int64) + (d - 1)
 
 
-def age_on(birth: IntArray, day: int) -> IntArray:
+def age_on(birth: IntArray, day: int, parts: tuple[IntArray, IntArray, IntArray] | None = None) -> IntArray:
     """Completed years of age on ``day``: year difference, minus one before the birthday.
 
     ``age = year(day) - year(birth) - ((month(day), day(day)) < (month(birth), day(birth)))``.
+    ``parts`` may pass ``ymd(birth)`` precomputed when ages are needed for many days.
     """
-    by, bm, bd = ymd(birth)
+    by, bm, bd = ymd(birth) if parts is None else parts
     d = from_day(day)
     before = (d.month < bm) | ((d.month == bm) & (d.day < bd))
     return (d.year - by - before.astype(np.int64)).astype(np.int64)

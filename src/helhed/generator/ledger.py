@@ -61,38 +61,49 @@ class UnitPrice:
 
 
 @dataclass
-class Ledger:
-    """Postings (column lists) and the person-level cost they stand for."""
+class Chunk:
+    """Postings that share account, cost centre, PSP element, side, text and unit."""
 
-    account: list[str] = field(default_factory=list)
-    cost_centre: list[str] = field(default_factory=list)
-    psp: list[str] = field(default_factory=list)
-    dk: list[str] = field(default_factory=list)
-    ore: list[int] = field(default_factory=list)  # amount in øre, positive
-    text: list[str] = field(default_factory=list)
-    person: list[int] = field(default_factory=list)  # -1 = not registrant-posted
-    period_from: list[int] = field(default_factory=list)
-    period_to: list[int] = field(default_factory=list)
-    qty: list[float] = field(default_factory=list)
-    qty_unit: list[str] = field(default_factory=list)
-    registrant: list[bool] = field(default_factory=list)
-
-    def add(self, account: str, cc: str, psp: str, dk: str, ore: int, text: str, person: int, a: int, b: int, qty: float, unit: str) -> None:
-        self.account.append(account)
-        self.cost_centre.append(cc)
-        self.psp.append(psp)
-        self.dk.append(dk)
-        self.ore.append(int(ore))
-        self.text.append(text)
-        self.person.append(int(person))
-        self.period_from.append(int(a))
-        self.period_to.append(int(b))
-        self.qty.append(float(qty))
-        self.qty_unit.append(unit)
-        self.registrant.append(person >= 0)
+    account: str
+    cost_centre: str
+    psp: str
+    dk: str  # "D" / "K"
+    text: str
+    unit: str
+    ore: IntArray  # amount in øre, positive
+    person: IntArray  # -1 = not registrant-posted
+    period_from: IntArray
+    period_to: IntArray
+    qty: np.ndarray
 
     def __len__(self) -> int:
-        return len(self.account)
+        return len(self.ore)
+
+    @property
+    def signed(self) -> IntArray:
+        return self.ore if self.dk == "D" else -self.ore
+
+
+@dataclass
+class Ledger:
+    """Postings stored as numpy chunks (memory stays O(rows x 8 bytes), not Python objects)."""
+
+    chunks: list[Chunk] = field(default_factory=list)
+
+    def add(self, account: str, cc: str, psp: str, dk: str, ore: Any, text: str, person: Any, a: Any, b: Any, qty: Any, unit: str) -> None:
+        """Add postings; array arguments give one posting per element, scalars are broadcast."""
+        ore_arr = np.atleast_1d(np.asarray(ore, dtype=np.int64))
+        n = len(ore_arr)
+
+        def arr(x: Any, dtype: Any) -> np.ndarray:
+            v = np.atleast_1d(np.asarray(x, dtype=dtype))
+            return np.broadcast_to(v, (n,)).copy() if len(v) != n else v
+
+        if n:
+            self.chunks.append(Chunk(account, cc, psp, dk, text, unit, ore_arr, arr(person, np.int64), arr(a, np.int64), arr(b, np.int64), arr(qty, float)))
+
+    def __len__(self) -> int:
+        return sum(len(c) for c in self.chunks)
 
 
 def _overlap(start: IntArray, end_eff: IntArray, m: Span) -> tuple[IntArray, IntArray, IntArray]:
@@ -187,8 +198,7 @@ def build_ledger(
             dept = department_of(cfg["function"])
             if cfg["posting"] == "registrant":
                 ore = np.round(monthly_amount[idx[sel]] * days[sel] / full * 100).astype(np.int64)
-                for p, o, aa, bb, d in zip(periods.person[idx[sel]].tolist(), ore.tolist(), a[sel].tolist(), b[sel].tolist(), days[sel].tolist()):
-                    ledger.add(cfg["account"], COST_CENTRES[dept], "", "D", o, f"{group} {ym}", p, aa, bb, d, "DAG")
+                ledger.add(cfg["account"], COST_CENTRES[dept], "", "D", ore, f"{group} {ym}", periods.person[idx[sel]], a[sel], b[sel], days[sel], "DAG")
                 np.add.at(book.direct[book.years.index(year)], periods.person[idx[sel]], ore)
             else:
                 ore = np.round(days[sel] * price_of[(year, group)] * 100).astype(np.int64)
@@ -226,8 +236,7 @@ def build_ledger(
                 days = b - a + 1
                 if posting == "registrant":
                     ore = np.round(days * act.price[r] * 100).astype(np.int64)
-                    for p, o, aa, bb, d in zip(act.person[r].tolist(), ore.tolist(), a.tolist(), b.tolist(), days.tolist()):
-                        ledger.add(account, COST_CENTRES[dept], "", "D", o, f"{code} {ym}", p, aa, bb, d, "DAG")
+                    ledger.add(account, COST_CENTRES[dept], "", "D", ore, f"{code} {ym}", act.person[r], a, b, days, "DAG")
                     np.add.at(book.direct[book.years.index(year)], act.person[r], ore)
                 else:
                     up = price_of[(year, code)]
@@ -282,17 +291,18 @@ def build_ledger(
             ledger.add(item["account"], item["cost_centre"], "", "D", ore, f"{item['label']} {from_day(m.first):%Y-%m}", -1, m.first, m.last, 0, "")
 
     # Corrections: a few registrant postings reversed (K) and re-posted with another amount.
-    reg = np.flatnonzero(np.array(ledger.registrant, dtype=bool))
-    if len(reg):
-        chosen = np.sort(rng.choice(reg, size=int(len(reg) * REVERSAL_SHARE), replace=False))
-        factors = rng.uniform(0.7, 1.1, len(chosen))
-        for i, f in zip(chosen.tolist(), factors.tolist()):
-            new_ore = int(round(ledger.ore[i] * f))
-            p = ledger.person[i]
-            year = from_day(ledger.period_from[i]).year
-            ledger.add(ledger.account[i], ledger.cost_centre[i], "", "K", ledger.ore[i], "Tilbageført: " + ledger.text[i], p, ledger.period_from[i], ledger.period_to[i], ledger.qty[i], ledger.qty_unit[i])
-            ledger.add(ledger.account[i], ledger.cost_centre[i], "", "D", new_ore, "Korrigeret: " + ledger.text[i], p, ledger.period_from[i], ledger.period_to[i], ledger.qty[i], ledger.qty_unit[i])
-            book.direct[book.years.index(year), p] += new_ore - ledger.ore[i]
+    for chunk in [c for c in ledger.chunks if c.person[0] >= 0]:
+        hit = np.flatnonzero(rng.random(len(chunk)) < REVERSAL_SHARE)
+        if not len(hit):
+            continue
+        new_ore = np.round(chunk.ore[hit] * rng.uniform(0.7, 1.1, len(hit))).astype(np.int64)
+        args = (chunk.person[hit], chunk.period_from[hit], chunk.period_to[hit], chunk.qty[hit], chunk.unit)
+        ledger.add(chunk.account, chunk.cost_centre, "", "K", chunk.ore[hit], "Tilbageført: " + chunk.text, *args)
+        ledger.add(chunk.account, chunk.cost_centre, "", "D", new_ore, "Korrigeret: " + chunk.text, *args)
+        years = ymd(chunk.period_from[hit])[0]
+        for y in np.unique(years).tolist():
+            sel = years == y
+            np.add.at(book.direct[book.years.index(int(y))], chunk.person[hit][sel], new_ore[sel] - chunk.ore[hit][sel])
     return ledger, book
 
 
@@ -328,9 +338,12 @@ def budgets(world: World, ledger: Ledger) -> list[tuple[int, str, str, str, int]
     """(year, account, cost centre, budget type, øre): adopted and corrected budgets per year."""
     rng = world.rng("ledger")
     actual: dict[tuple[int, str, str], int] = {}
-    for acc, cc, dk, ore, a in zip(ledger.account, ledger.cost_centre, ledger.dk, ledger.ore, ledger.period_from):
-        key = (from_day(a).year, acc, cc)
-        actual[key] = actual.get(key, 0) + (ore if dk == "D" else -ore)
+    for c in ledger.chunks:
+        years = ymd(c.period_from)[0]
+        signed = c.signed
+        for y in np.unique(years).tolist():
+            key = (int(y), c.account, c.cost_centre)
+            actual[key] = actual.get(key, 0) + int(signed[years == y].sum())
     rows: list[tuple[int, str, str, str, int]] = []
     for (year, acc, cc) in sorted(actual):
         value = actual[(year, acc, cc)]
@@ -351,15 +364,20 @@ def cost_truth(world: World, ledger: Ledger, book: CostBook) -> dict[str, Any]:
     reg_total: dict[int, int] = {}
     all_total: dict[int, int] = {}
     direct_dept: dict[tuple[int, str], int] = {}
-    for acc, dk, ore, a, reg in zip(ledger.account, ledger.dk, ledger.ore, ledger.period_from, ledger.registrant):
-        y = from_day(a).year
-        sign = ore if dk == "D" else -ore
-        dept = department_of(function_of_account(acc))
-        dept_total[(y, dept)] = dept_total.get((y, dept), 0) + sign
-        all_total[y] = all_total.get(y, 0) + sign
-        if reg:
-            reg_total[y] = reg_total.get(y, 0) + sign
-            direct_dept[(y, dept)] = direct_dept.get((y, dept), 0) + sign
+    for c in ledger.chunks:
+        years = ymd(c.period_from)[0]
+        dept = department_of(function_of_account(c.account))
+        signed = c.signed
+        reg = c.person >= 0
+        for y in np.unique(years).tolist():
+            sel = years == y
+            total = int(signed[sel].sum())
+            dept_total[(y, dept)] = dept_total.get((y, dept), 0) + total
+            all_total[y] = all_total.get(y, 0) + total
+            r = int(signed[sel & reg].sum())
+            if (sel & reg).any():
+                reg_total[y] = reg_total.get(y, 0) + r
+                direct_dept[(y, dept)] = direct_dept.get((y, dept), 0) + r
     for y_i, year in enumerate(book.years):
         first, last = to_day(dt.date(year, 1, 1)), to_day(dt.date(year, 12, 31))
         if first < world.start or last > world.end:

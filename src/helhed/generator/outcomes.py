@@ -127,6 +127,8 @@ def programme_truth(
             index.setdefault(p, []).append((s, ee))
         spans[name] = index
     codes = np.array(enrolments.programme, dtype=object)
+    moved_in = world.population.moved_in.tolist()
+    until = world.resident_until().tolist()
     for code in sorted(set(enrolments.programme)):
         rows = np.flatnonzero(codes == code)
         res: dict[str, Any] = {"enrolments": int(len(rows))}
@@ -138,9 +140,9 @@ def programme_truth(
                 first = to_day(dt.date(d.year, d.month, 1))
                 nxt = dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
                 last = min(to_day(nxt) - 1, world.end)
-                if day > world.end or not residents_on(world.population, day)[int(enrolments.person[i])]:
-                    continue
                 p = int(enrolments.person[i])
+                if day > world.end or not (moved_in[p] <= day <= until[p]):
+                    continue
                 k += 1
                 on_a = any(s <= last and e >= first for s, e in spans["actual"].get(p, []))
                 on_c = any(s <= last and e >= first for s, e in spans["counterfactual"].get(p, []))

@@ -9,12 +9,12 @@ population has been flat. Each person has one residence spell (no return moves).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from helhed.generator.dates import NONE, IntArray, age_on
+from helhed.generator.dates import NONE, IntArray, age_on, ymd
 from helhed.generator.profile import Profile, parse_band
 
 YEAR = 365.25
@@ -31,6 +31,7 @@ class Population:
     death: IntArray  # day number or NONE
     postal_code: list[str]
     district: list[str]
+    _birth_parts: tuple[IntArray, IntArray, IntArray] | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.birth)
@@ -130,5 +131,7 @@ def residents_on(population: Population, day: int) -> np.ndarray:
 
 def aged_between(population: Population, day: int, lo: int, hi: int) -> np.ndarray:
     """Boolean mask of persons aged ``lo``..``hi`` (completed years, inclusive) on ``day``."""
-    age = age_on(population.birth, day)
+    if population._birth_parts is None or len(population._birth_parts[0]) != len(population.birth):
+        population._birth_parts = ymd(population.birth)
+    age = age_on(population.birth, day, population._birth_parts)
     return (age >= lo) & (age <= hi)

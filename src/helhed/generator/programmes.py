@@ -54,6 +54,7 @@ def draw_enrolments(world: World, spells: Spells, families: Families, comp: np.n
     el_spell = np.isin(spells.state, eligible_states)
     sp_p, sp_a = spells.person[el_spell], spells.start[el_spell]
     sp_b = np.where(spells.end[el_spell] == NONE, world.end, spells.end[el_spell])
+    resident_until = world.resident_until()
     for m in world.months:
         covering = (sp_a <= m.first) & (sp_b >= m.first)
         on_benefit = np.zeros(len(pop), dtype=bool)
@@ -75,8 +76,7 @@ def draw_enrolments(world: World, spells: Spells, families: Families, comp: np.n
                 s = int(rng.integers(m.first, m.last + 1))
                 lo_m, hi_m = (int(x) for x in prog["duration_months"])
                 e = s + int(rng.uniform(lo_m, hi_m) * MONTH)
-                leave = world.resident_until()[p]
-                e = min(e, int(leave))
+                e = min(e, int(resident_until[p]))
                 plan = s + int(rng.exponential(40.0)) + 5
                 eff = NONE
                 if rng.random() < float(prog["effect_probability"]):

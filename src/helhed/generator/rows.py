@@ -98,25 +98,39 @@ def health_rows(act: Activities, cprs: list[str], catalogue: dict) -> Iterator[l
 
 
 def medfin_rows(medfin: tuple[IntArray, IntArray, IntArray], cprs: list[str], person_rank: IntArray) -> Iterator[list[str]]:
+    """Rows by month, then CPR; built one month at a time to keep memory flat."""
     p, m, o = medfin
-    order = np.lexsort((person_rank[p], m))
-    months = [from_day(x).strftime("%Y-%m") for x in m[order].tolist()]
-    for k, (pp, oo) in enumerate(zip(p[order].tolist(), o[order].tolist())):
-        yield [cprs[pp], months[k], ore_text(int(oo))]
+    for month in np.unique(m).tolist():
+        sel = np.flatnonzero(m == month)
+        sel = sel[np.argsort(person_rank[p[sel]], kind="stable")]
+        label = from_day(month).strftime("%Y-%m")
+        for pp, oo in zip(p[sel].tolist(), o[sel].tolist()):
+            yield [cprs[pp], label, ore_text(oo)]
+
+
+CHUNK = 50_000
+
+
+def _chunks(order: IntArray) -> Iterator[IntArray]:
+    for lo in range(0, len(order), CHUNK):
+        yield order[lo : lo + CHUNK]
 
 
 def education_rows(edu: Intervals, cprs: list[str], person_rank: IntArray) -> Iterator[list[str]]:
     order = np.lexsort((edu.start, person_rank[edu.person]))
-    start, end = _days(edu.start[order], "iso"), _days(edu.end[order], "iso")
-    for k, i in enumerate(order.tolist()):
-        yield [cprs[int(edu.person[i])], EDU_STATUSES[int(edu.code[i])], EDU_TYPES[int(edu.detail[i])], start[k], end[k]]
+    for idx in _chunks(order):
+        start, end = _days(edu.start[idx], "iso"), _days(edu.end[idx], "iso")
+        for k, i in enumerate(idx.tolist()):
+            yield [cprs[int(edu.person[i])], EDU_STATUSES[int(edu.code[i])], EDU_TYPES[int(edu.detail[i])], start[k], end[k]]
 
 
 def employment_rows(emp: Intervals, cprs: list[str], person_rank: IntArray) -> Iterator[list[str]]:
     order = np.lexsort((emp.start, person_rank[emp.person]))
-    start, end = _days(emp.start[order], "iso"), _days(emp.end[order], "iso")
-    for k, i in enumerate(order.tolist()):
-        yield [cprs[int(emp.person[i])], f"{30000000 + int(emp.detail[i]) * 7919 % 69999999:08d}", EMPLOYMENT_TYPES[int(emp.code[i])], start[k], end[k], comma(float(emp.hours[i]))]
+    for idx in _chunks(order):
+        start, end = _days(emp.start[idx], "iso"), _days(emp.end[idx], "iso")
+        for k, i in enumerate(idx.tolist()):
+            cvr = f"{30000000 + int(emp.detail[i]) * 7919 % 69999999:08d}"
+            yield [cprs[int(emp.person[i])], cvr, EMPLOYMENT_TYPES[int(emp.code[i])], start[k], end[k], comma(float(emp.hours[i]))]
 
 
 def enrolment_rows(enr: Enrolments, cprs: list[str]) -> Iterator[list[str]]:
@@ -137,15 +151,13 @@ def price_rows(prices: list[UnitPrice]) -> Iterator[list[str]]:
 
 
 def ledger_rows(ledger: Ledger, cprs: list[str]) -> Iterator[list[str]]:
-    frm, to = dmy(np.array(ledger.period_from, dtype=np.int64)), dmy(np.array(ledger.period_to, dtype=np.int64))
-    for i in range(len(ledger)):
-        p = ledger.person[i]
-        qty = ledger.qty[i]
-        yield [
-            ledger.account[i], ledger.cost_centre[i], ledger.psp[i], ledger.dk[i], ore_text(ledger.ore[i]), ledger.text[i],
-            cprs[p] if p >= 0 else "", "01" if p >= 0 else "", frm[i], to[i],
-            (comma(qty) if qty else ""), ledger.qty_unit[i],
-        ]  # fmt: skip
+    for c in ledger.chunks:
+        frm, to = dmy(c.period_from), dmy(c.period_to)
+        for i, (p, o, q) in enumerate(zip(c.person.tolist(), c.ore.tolist(), c.qty.tolist())):
+            yield [
+                c.account, c.cost_centre, c.psp, c.dk, ore_text(o), c.text, cprs[p] if p >= 0 else "",
+                "01" if p >= 0 else "", frm[i], to[i], (comma(q) if q else ""), c.unit,
+            ]  # fmt: skip
 
 
 def budget_rows(rows: list[tuple[int, str, str, str, int]]) -> Iterator[list[str]]:
