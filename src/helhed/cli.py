@@ -106,6 +106,34 @@ def dbt_manifest() -> None:
     typer.echo(f"wrote {write_dbt_manifest(env)}")
 
 
+@app.command("rotate-key")
+def rotate_key(
+    generate: Annotated[bool, typer.Option("--generate", help="Generate the new key and store it in $HELHED_HOME/secrets.env (the local demo). Otherwise the key is read from HELHED_NEW_PSEUDONYM_KEY.")] = False,
+) -> None:
+    """Re-key every pseudonym in the warehouse with a new secret key, in one transaction.
+
+    Afterwards HELHED_PSEUDONYM_ROTATION_KEYS must list the new key (after earlier ones): the
+    loader refuses to run with a key chain that does not match the warehouse. Rebuild and
+    publish (helhed run) so the restricted marts carry the new pseudonyms as well.
+    """
+    import secrets as secrets_module
+
+    from helhed import keys
+    from helhed.config import append_rotation_key
+
+    s = _settings()
+    new_key = secrets_module.token_urlsafe(32) if generate else os.environ.get("HELHED_NEW_PSEUDONYM_KEY", "")
+    if not new_key:
+        raise typer.BadParameter("set HELHED_NEW_PSEUDONYM_KEY (never on the command line) or use --generate")
+    result = keys.rotate(s, new_key)
+    typer.echo(f"Re-keyed {result['values']:,} values in {result['columns']} columns; key fingerprint {result['fingerprint']}.")
+    if generate:
+        append_rotation_key(s.home, new_key)
+        typer.echo(f"The new key was added to HELHED_PSEUDONYM_ROTATION_KEYS in {s.home / 'secrets.env'}.")
+    else:
+        typer.echo("Now append the new key to HELHED_PSEUDONYM_ROTATION_KEYS (comma-separated, oldest first).")
+
+
 @app.command("run")
 def run(
     logical_date: Annotated[str, typer.Option("--date", help="Logical date (YYYY-MM-DD): loads deliveries dated up to it.")] = DEMO_DATE.isoformat(),

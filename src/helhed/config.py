@@ -45,7 +45,21 @@ def ensure_secrets(home: Path) -> dict[str, str]:
     if changed:
         path.write_text("".join(f"{k}={v}\n" for k, v in sorted(stored.items())), encoding="utf-8")
         path.chmod(0o600)
-    return {name: os.environ.get(name, stored[name]) for name in GENERATED_SECRETS}
+    values = {name: os.environ.get(name, stored[name]) for name in GENERATED_SECRETS}
+    # Keys added by rotations (helhed rotate-key), oldest first; absent until the first rotation.
+    values["HELHED_PSEUDONYM_ROTATION_KEYS"] = os.environ.get(
+        "HELHED_PSEUDONYM_ROTATION_KEYS", stored.get("HELHED_PSEUDONYM_ROTATION_KEYS", ""))
+    return values
+
+
+def append_rotation_key(home: Path, key: str) -> None:
+    """Add a rotation key to the demo's secrets file (production keeps keys in its secret store)."""
+    path = home / "secrets.env"
+    stored = _load_secrets_file(path)
+    chain = [k for k in stored.get("HELHED_PSEUDONYM_ROTATION_KEYS", "").split(",") if k]
+    stored["HELHED_PSEUDONYM_ROTATION_KEYS"] = ",".join([*chain, key])
+    path.write_text("".join(f"{k}={v}\n" for k, v in sorted(stored.items())), encoding="utf-8")
+    path.chmod(0o600)
 
 
 @dataclass(frozen=True)

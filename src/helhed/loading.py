@@ -19,6 +19,7 @@ import psycopg
 from psycopg import sql
 
 from helhed.config import Settings
+from helhed.keys import check_chain
 from helhed.parsing import BadRow, FileRejected, ParsedRow, check_row_rules, parse_file
 from helhed.pseudonymise import Pseudonymiser
 from helhed.sources import SQL_TYPES, Source
@@ -222,11 +223,12 @@ def load_file(conn: psycopg.Connection, source: Source, day: date, path: Path, p
 
 def load_source(s: Settings, source: Source, up_to: date) -> SourceSummary:
     """Load every new delivery of ``source`` dated on or before ``up_to``, one transaction per file."""
-    pseudo = Pseudonymiser(s.secrets["HELHED_PSEUDONYM_KEY"])
+    pseudo = Pseudonymiser.from_secrets(s.secrets)
     summary = SourceSummary(source.name)
     with psycopg.connect(s.url("helhed")) as conn:
         with conn.transaction():
             ensure_tables(conn, source)
+            check_chain(conn, pseudo)
         for day, path in delivery_files(s, source, up_to):
             with conn.transaction():
                 result = load_file(conn, source, day, path, pseudo)

@@ -50,13 +50,42 @@ def is_valid_cpr(value: str) -> bool:
     return bool(CPR_PATTERN.match(value.strip())) and cpr_birth_date(value) is not None
 
 
-class Pseudonymiser:
-    """Turns CPR numbers into keyed pseudonyms with one secret key."""
+def key_fingerprint(key: str) -> str:
+    """A short public name for a key (to record rotations) that reveals nothing about it."""
+    return hmac.new(key.encode("utf-8"), b"helhed key fingerprint", hashlib.sha256).hexdigest()[:16]
 
-    def __init__(self, key: str) -> None:
-        if not key or len(key) < 16:
-            raise ValueError("The pseudonym key must be a secret of at least 16 characters (HELHED_PSEUDONYM_KEY).")
-        self._key = key.encode("utf-8")
+
+def _check_key(key: str) -> bytes:
+    if not key or len(key) < 16:
+        raise ValueError("A pseudonym key must be a secret of at least 16 characters (HELHED_PSEUDONYM_KEY).")
+    return key.encode("utf-8")
+
+
+class Pseudonymiser:
+    """Turns CPR numbers into keyed pseudonyms with a chain of secret keys.
+
+    The first key pseudonymises the CPR number; each later key (one per rotation, see
+    ``helhed.keys``) is applied to the result of the one before. Rotating therefore needs no
+    raw CPR: the warehouse's existing pseudonyms are re-keyed with the new key alone.
+    """
+
+    def __init__(self, key: str, rotation_keys: tuple[str, ...] = ()) -> None:
+        self._keys = [_check_key(key), *(_check_key(k) for k in rotation_keys)]
+        self.fingerprints = [key_fingerprint(k) for k in (key, *rotation_keys)]
+
+    @classmethod
+    def from_secrets(cls, secrets: dict[str, str]) -> "Pseudonymiser":
+        rotations = tuple(k for k in secrets.get("HELHED_PSEUDONYM_ROTATION_KEYS", "").split(",") if k.strip())
+        return cls(secrets["HELHED_PSEUDONYM_KEY"], rotations)
 
     def pseudonymise_cpr(self, cpr: str) -> str:
-        return hmac.new(self._key, normalise_cpr(cpr).encode("ascii"), hashlib.sha256).hexdigest()
+        value = hmac.new(self._keys[0], normalise_cpr(cpr).encode("ascii"), hashlib.sha256).hexdigest()
+        for key in self._keys[1:]:
+            value = rekey(value, key)
+        return value
+
+
+def rekey(pseudonym: str, key: bytes | str) -> str:
+    """Apply one more key to an existing pseudonym (a rotation step)."""
+    key_bytes = key if isinstance(key, bytes) else _check_key(key)
+    return hmac.new(key_bytes, pseudonym.encode("ascii"), hashlib.sha256).hexdigest()

@@ -26,8 +26,11 @@ class Column:
 
     @property
     def staging_name(self) -> str:
-        """The column's name after pseudonymisation: a CPR column becomes ``person_key``."""
-        return "person_key" if self.type == "cpr" else self.name
+        """The column's name after pseudonymisation: ``cpr`` becomes ``person_key``, ``parent_cpr``
+        becomes ``parent_person_key``; every pseudonym column ends in ``person_key``."""
+        if self.type != "cpr":
+            return self.name
+        return "person_key" if self.name == "cpr" else self.name.removesuffix("_cpr") + "_person_key"
 
 
 @dataclass(frozen=True)
