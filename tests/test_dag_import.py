@@ -39,3 +39,4 @@ def test_dagbag_imports_without_errors_and_has_one_group_per_source(helhed_env):
     assert any(t.startswith("dbt_build.") for t in tasks), tasks
     assert {"gate_marts", "publish"} <= set(tasks)
     assert result["max_active_runs"] == 1
+    assert "helhed_maintenance" in result["dags"]

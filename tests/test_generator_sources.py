@@ -417,3 +417,16 @@ def test_all_sources_reproducible(tmp_path: Path) -> None:
     # Unit prices come from the profile alone; every simulated file changes with the seed.
     assert [p for p in sha[0] if sha[0][p] == sha[2][p]] == ["landing/enhedspriser/2025-12-31/enhedspriser_20251231.csv"]
     assert (tmp_path / "a" / "manifest.json").read_bytes() == (tmp_path / "b" / "manifest.json").read_bytes()
+
+
+def test_benefit_functions_match_dbt_seed() -> None:
+    """The ledger posts each benefit group on the function the warehouse's seed says."""
+    from helhed.generator.profile import load_profile
+
+    seed = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "benefit_groups.csv"
+    if not seed.exists():
+        pytest.skip("dbt seed not present")
+    want = {r["benefit_group"]: r["kontoplan_function"] for r in csv.DictReader(io.StringIO(seed.read_text(encoding="utf-8")))}
+    ledger = load_profile("randers").raw["benefit_ledger"]
+    assert {g: v["function"] for g, v in ledger.items()} == want
+    assert all(v["account"].startswith(v["function"].replace(".", "")) for v in ledger.values())

@@ -125,3 +125,27 @@ def test_a_failure_mid_file_rolls_the_file_back(clean: Settings, monkeypatch):
     monkeypatch.undo()
     summary = loading.load_source(clean, source, date(2025, 1, 1))
     assert [f.loaded for f in summary.files] == [1]
+
+
+def test_purge_removes_raw_rows_after_retention_only(clean: Settings):
+    from datetime import datetime, timedelta, timezone
+
+    from helhed.maintenance import purge_landing
+
+    source = load_sources()["ydelser"]
+    write_delivery(clean, "2025-01-01", "ydelsesperioder_old.csv", [
+        "P1;0101801234;kontanthjaelp;15-01-2024;;1,00;1,00;kr. pr. måned;",
+        "P2;3202801234;kontanthjaelp;15-01-2024;;1,00;1,00;kr. pr. måned;"])
+    write_delivery(clean, "2025-01-01", "ydelsesperioder_new.csv", [
+        "P3;0202801234;kontanthjaelp;15-01-2024;;1,00;1,00;kr. pr. måned;"])
+    loading.load_source(clean, source, date(2025, 1, 1))
+    with psycopg.connect(clean.url("helhed")) as conn:
+        conn.execute("update audit.delivery_files set loaded_at = now() - interval '31 days' "
+                     "where file_name like '%old.csv'")
+    counts = purge_landing(clean, days=30)
+    assert counts == {"files": 1, "rows": 1, "quarantine_lines": 1}
+    assert fetch(clean, "select count(*) from landing.ydelser__benefit_periods") == [(1,)]
+    assert fetch(clean, "select rule, raw_line from landing.quarantine") == [("invalid_cpr", "")]
+    assert fetch(clean, "select count(*) from staging.ydelser__benefit_periods") == [(3 - 1,)]
+    assert purge_landing(clean, days=30)["files"] == 0   # idempotent
+    assert purge_landing(clean, days=0, now=datetime.now(timezone.utc) + timedelta(seconds=1))["rows"] == 1

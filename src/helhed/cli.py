@@ -134,6 +134,18 @@ def rotate_key(
         typer.echo("Now append the new key to HELHED_PSEUDONYM_ROTATION_KEYS (comma-separated, oldest first).")
 
 
+@app.command("purge-landing")
+def purge_landing(
+    days: Annotated[int | None, typer.Option(help="Retention in days (default HELHED_LANDING_RETENTION_DAYS or 30).")] = None,
+) -> None:
+    """Delete raw rows (with CPR numbers) of files loaded longer ago than the retention period."""
+    from helhed.maintenance import purge_landing as purge
+
+    counts = purge(_settings(), days)
+    typer.echo(f"Purged {counts['rows']:,} raw rows and {counts['quarantine_lines']:,} quarantine lines "
+               f"of {counts['files']} files.")
+
+
 @app.command("run")
 def run(
     logical_date: Annotated[str, typer.Option("--date", help="Logical date (YYYY-MM-DD): loads deliveries dated up to it.")] = DEMO_DATE.isoformat(),

@@ -43,6 +43,7 @@ create table if not exists audit.delivery_files (
     rows_quarantined integer not null default 0,
     rejection        text,
     loaded_at        timestamptz not null default now(),
+    purged_at        timestamptz,          -- raw rows deleted from landing (helhed.maintenance)
     unique (source, file_name)
 );
 -- Quarantined lines keep the raw line (with raw CPR), so they live in landing, not audit.

@@ -101,8 +101,10 @@ def parse_file(path: Path, source: Source) -> Iterator[ParsedRow | BadRow]:
             try:
                 values.append(parse_value(col.type, text_value, source.date_format))
             except (ValueError, InvalidOperation) as exc:
-                rule = "invalid_cpr" if col.type == "cpr" else f"invalid_{col.type}"
-                bad = BadRow(line_no, rule, f"{col.header}={text_value!r}: {exc}", raw_line)
+                if col.type == "cpr":  # never echo a CPR-like value outside the raw line
+                    bad = BadRow(line_no, "invalid_cpr", f"{col.header} is not a valid CPR number", raw_line)
+                else:
+                    bad = BadRow(line_no, f"invalid_{col.type}", f"{col.header}={text_value!r}: {exc}", raw_line)
                 break
         if bad:
             yield bad
