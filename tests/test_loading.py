@@ -149,3 +149,35 @@ def test_purge_removes_raw_rows_after_retention_only(clean: Settings):
     assert fetch(clean, "select count(*) from staging.ydelser__benefit_periods") == [(3 - 1,)]
     assert purge_landing(clean, days=30)["files"] == 0   # idempotent
     assert purge_landing(clean, days=0, now=datetime.now(timezone.utc) + timedelta(seconds=1))["rows"] == 1
+
+
+def test_server_crash_mid_load_is_recovered_by_the_next_run(clean: Settings, monkeypatch):
+    """PostgreSQL dies while a file is half loaded; the next run loads it fully, nothing twice."""
+    from helhed import database
+    from helhed.pseudonymise import Pseudonymiser
+
+    source = load_sources()["ydelser"]
+    lines = [f"R{i};{(i % 28) + 1:02d}0180{i % 10000:04d};kontanthjaelp;01-01-2024;;1,00;1,00;kr. pr. måned;"
+             for i in range(20_000)]
+    write_delivery(clean, "2025-01-01", "ydelsesperioder_a.csv", lines[:8000])
+    write_delivery(clean, "2025-01-01", "ydelsesperioder_b.csv", lines[8000:])
+    real = Pseudonymiser.pseudonymise_cpr
+    calls = {"n": 0}
+
+    def crash_midway(self, cpr):
+        calls["n"] += 1
+        if calls["n"] == 8000 + 5000:       # file a is committed; file b is half parsed
+            database.crash_and_restart(clean)
+        return real(self, cpr)
+
+    monkeypatch.setattr(Pseudonymiser, "pseudonymise_cpr", crash_midway)
+    with pytest.raises(psycopg.OperationalError):
+        loading.load_source(clean, source, date(2025, 1, 1))
+    monkeypatch.undo()
+    assert fetch(clean, "select file_name from audit.delivery_files") == [("2025-01-01/ydelsesperioder_a.csv",)]
+    summary = loading.load_source(clean, source, date(2025, 1, 1))
+    assert [(f.path.name, f.status) for f in summary.files] == [
+        ("ydelsesperioder_a.csv", "skipped"), ("ydelsesperioder_b.csv", "loaded")]
+    assert fetch(clean, "select count(*), count(distinct period_id) from staging.ydelser__benefit_periods") == [(20_000, 20_000)]
+    assert fetch(clean, "select count(*) from landing.ydelser__benefit_periods") == [(20_000,)]
+    assert fetch(clean, "select sum(rows_loaded) from audit.delivery_files") == [(20_000,)]

@@ -124,6 +124,16 @@ def stop(s: Settings, timeout: int = 120) -> None:
         raise RuntimeError(f"pg_ctl stop failed: {result.stderr.strip()}; see {s.pgdata / 'server.log'}")
 
 
+def crash_and_restart(s: Settings) -> None:
+    """Stop the server in immediate mode (as a crash would: no checkpoint) and start it again.
+
+    Used by the recovery tests; PostgreSQL replays its WAL on start, and every open transaction
+    (a half-loaded file) is gone.
+    """
+    _run([str(_bin("pg_ctl")), "-D", str(s.pgdata), "-m", "immediate", "-w", "stop"], _system_user())
+    start(s)
+
+
 def bootstrap(s: Settings) -> None:
     """Create the databases and the read-only role (idempotent)."""
     with psycopg.connect(s.url("postgres"), autocommit=True) as conn:

@@ -67,17 +67,20 @@ def generate_command(
 ) -> None:
     """Generate a synthetic municipality: source delivery files in real formats plus a truth manifest."""
     end = _parse_date(end_date)
-    manifest = generate(
-        profile=profile,
-        residents=residents,
-        years=years,
-        seed=seed,
-        out=out,
-        end_date=end,
-        show_progress=progress,
-        daily_increments=daily_increments,
-        sources=[x.strip() for x in sources.split(",") if x.strip()],
-    )
+    try:
+        manifest = generate(
+            profile=profile,
+            residents=residents,
+            years=years,
+            seed=seed,
+            out=out,
+            end_date=end,
+            show_progress=progress,
+            daily_increments=daily_increments,
+            sources=[x.strip() for x in sources.split(",") if x.strip()],
+        )
+    except (ValueError, FileNotFoundError) as exc:
+        raise typer.BadParameter(str(exc)) from exc
     for delivery in manifest["deliveries"]:
         for f in delivery["files"]:
             typer.echo(f"{f['path']}: {f['rows']} rows")
