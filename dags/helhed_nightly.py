@@ -2,7 +2,7 @@
 
 A thin DAG: the work lives in ``helhed.pipeline``; the dbt models become tasks through
 astronomer-cosmos. Adding a source is a block in ``config/sources.yaml``: one task group
-per source is made from it here.
+per source (with a load and a gate task per entity) is made from it here.
 """
 
 from __future__ import annotations
@@ -35,24 +35,25 @@ MARTS = Asset(name="helhed_published_marts", uri="helhed://warehouse/marts")
     doc_md=__doc__,
 )
 def helhed_nightly():
+    @task(task_id="load")
+    def load(entity_id: str, **context) -> dict:
+        from helhed import pipeline
+
+        return pipeline.load(entity_id, context["logical_date"].date())
+
+    @task(task_id="gate", retries=0)
+    def gate(entity_id: str, **context) -> dict:
+        from helhed import pipeline
+
+        return pipeline.gate_staging(entity_id, context["run_id"])
+
     source_groups = []
-    for name, source in load_sources().items():
+    for source in load_sources().values():
 
-        @task_group(group_id=name, tooltip=source.description)
-        def ingest(source_name: str = name):
-            @task(task_id="load")
-            def load(source_name: str, **context) -> dict:
-                from helhed import pipeline
-
-                return pipeline.load(source_name, context["logical_date"].date())
-
-            @task(task_id="gate", retries=0)
-            def gate(source_name: str, **context) -> dict:
-                from helhed import pipeline
-
-                return pipeline.gate_staging(source_name, context["run_id"])
-
-            load(source_name) >> gate(source_name)
+        @task_group(group_id=source.name, tooltip=source.description)
+        def ingest(entities=source.entities):
+            for entity in entities:
+                load.override(task_id=f"load_{entity.name}")(entity.id) >> gate.override(task_id=f"gate_{entity.name}")(entity.id)
 
         source_groups.append(ingest())
 

@@ -9,6 +9,7 @@ import sys
 from helhed import airflow_local
 from helhed.airflow_support import write_dbt_manifest
 from helhed.config import Settings
+from helhed.sources import load_sources
 
 PROBE = """
 import json
@@ -34,8 +35,9 @@ def test_dagbag_imports_without_errors_and_has_one_group_per_source(helhed_env):
     assert result["errors"] == {}
     assert "helhed_nightly" in result["dags"]
     tasks = result["tasks"]
-    for source in ("cpr", "ydelser"):
-        assert f"{source}.load" in tasks and f"{source}.gate" in tasks
+    for source in load_sources().values():
+        for entity in source.entities:
+            assert f"{source.name}.load_{entity.name}" in tasks and f"{source.name}.gate_{entity.name}" in tasks
     assert any(t.startswith("dbt_build.") for t in tasks), tasks
     assert {"gate_marts", "publish"} <= set(tasks)
     assert result["max_active_runs"] == 1

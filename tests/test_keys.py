@@ -12,7 +12,7 @@ import pytest
 from helhed import keys, loading
 from helhed.config import Settings
 from helhed.pseudonymise import Pseudonymiser
-from helhed.sources import load_sources
+from helhed.sources import get_entity
 
 CPR_HEADER = "CPR-nummer;Fødselsdato;Køn;Postnummer;Distrikt;Tilflytningsdato;Fraflytningsdato;Dødsdato"
 YD_HEADER = ("Periode-id;CPR-nummer;Ydelseskode;Ydelses startdato;Ydelses slutdato;Ydelses sats;Ydelses beløb;"
@@ -48,9 +48,8 @@ def fresh(pg: Settings):
 
 def test_rotation_rekeys_and_new_loads_use_the_chain(fresh: Settings, monkeypatch):
     pg = fresh
-    sources = load_sources()
     deliver(pg, "cpr", "2025-01-01", "cpr_personer_a.csv", CPR_HEADER, ["0101801234;1980-01-01;M;8900;C;1980-01-01;;"])
-    loading.load_source(pg, sources["cpr"], date(2025, 1, 1))
+    loading.load_entity(pg, get_entity("cpr.persons"), date(2025, 1, 1))
     before = keys_of(pg, "cpr__persons")
 
     new_key = "a-brand-new-rotation-key-0123456789"
@@ -64,12 +63,12 @@ def test_rotation_rekeys_and_new_loads_use_the_chain(fresh: Settings, monkeypatc
     deliver(pg, "ydelser", "2025-01-02", "ydelsesperioder_a.csv", YD_HEADER,
             ["P1;0101801234;kontanthjaelp;01-01-2024;;1,00;1,00;kr. pr. måned;jobparat"])
     with pytest.raises(keys.KeyChainMismatch, match="HELHED_PSEUDONYM_ROTATION_KEYS"):
-        loading.load_source(pg, sources["ydelser"], date(2025, 1, 2))
+        loading.load_entity(pg, get_entity("ydelser.benefit_periods"), date(2025, 1, 2))
 
     # With the chain configured, the new source joins the re-keyed person.
     monkeypatch.setenv("HELHED_PSEUDONYM_ROTATION_KEYS", new_key)
     rotated = Settings.from_env()
-    loading.load_source(rotated, sources["ydelser"], date(2025, 1, 2))
+    loading.load_entity(rotated, get_entity("ydelser.benefit_periods"), date(2025, 1, 2))
     assert keys_of(pg, "ydelser__benefit_periods") == after
 
     with pytest.raises(ValueError, match="already part"):

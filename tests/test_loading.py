@@ -10,7 +10,7 @@ import pytest
 
 from helhed import loading
 from helhed.config import Settings
-from helhed.sources import load_sources
+from helhed.sources import get_entity
 
 HEADER = "Periode-id;CPR-nummer;Ydelseskode;Ydelses startdato;Ydelses slutdato;Ydelses sats;Ydelses beløb;Beløbsenhed;Visitationskategori"
 
@@ -41,7 +41,7 @@ def fetch(s: Settings, query: str) -> list[tuple]:
 
 
 def test_good_and_bad_rows_delivered_equals_loaded_plus_quarantined(clean: Settings):
-    source = load_sources()["ydelser"]
+    source = get_entity("ydelser.benefit_periods")
     write_delivery(clean, "2025-01-31", "ydelsesperioder_20250131.csv", [
         "P1;0101801234;kontanthjaelp;15-01-2024;10-03-2024;12.345,50;12.345,50;kr. pr. måned;jobparat",
         "P2;0202811234;sygedagpenge;01-02-2024;;4.000,00;4.000,00;kr. pr. uge;",
@@ -51,7 +51,7 @@ def test_good_and_bad_rows_delivered_equals_loaded_plus_quarantined(clean: Setti
         "P6;0505841234;kontanthjaelp",                                               # truncated line
         "P1;0606851234;fleksjob;01-01-2024;;1,00;1,00;kr. pr. måned;",               # duplicate key
     ])
-    summary = loading.load_source(clean, source, date(2025, 1, 31))
+    summary = loading.load_entity(clean, source, date(2025, 1, 31))
     (f,) = summary.files
     assert (f.status, f.delivered, f.loaded, f.quarantined) == ("loaded", 7, 2, 5)
     rules = dict(fetch(clean, "select line_no, rule from landing.quarantine order by line_no"))
@@ -66,52 +66,52 @@ def test_good_and_bad_rows_delivered_equals_loaded_plus_quarantined(clean: Setti
 
 
 def test_rerun_loads_nothing_twice_and_later_delivery_corrects(clean: Settings):
-    source = load_sources()["ydelser"]
+    source = get_entity("ydelser.benefit_periods")
     write_delivery(clean, "2025-01-01", "ydelsesperioder_20250101.csv",
                    ["P1;0101801234;kontanthjaelp;15-01-2024;;1,00;1,00;kr. pr. måned;jobparat"])
-    loading.load_source(clean, source, date(2025, 1, 1))
-    again = loading.load_source(clean, source, date(2025, 1, 1))
+    loading.load_entity(clean, source, date(2025, 1, 1))
+    again = loading.load_entity(clean, source, date(2025, 1, 1))
     assert [f.status for f in again.files] == ["skipped"]
     # A correction the next day back-dates the end of the same period.
     write_delivery(clean, "2025-01-02", "ydelsesperioder_20250102.csv",
                    ["P1;0101801234;kontanthjaelp;15-01-2024;31-01-2024;1,00;1,00;kr. pr. måned;jobparat"])
-    loading.load_source(clean, source, date(2025, 1, 2))
+    loading.load_entity(clean, source, date(2025, 1, 2))
     rows = fetch(clean, "select period_id, end_date, delivery_date from staging.ydelser__benefit_periods")
     assert rows == [("P1", date(2024, 1, 31), date(2025, 1, 2))]
     assert fetch(clean, "select count(*) from landing.ydelser__benefit_periods") == [(2,)]
 
 
 def test_future_deliveries_wait_for_their_date(clean: Settings):
-    source = load_sources()["ydelser"]
+    source = get_entity("ydelser.benefit_periods")
     write_delivery(clean, "2025-02-01", "ydelsesperioder_20250201.csv",
                    ["P9;0101801234;kontanthjaelp;15-01-2024;;1,00;1,00;kr. pr. måned;"])
-    assert loading.load_source(clean, source, date(2025, 1, 31)).files == []
+    assert loading.load_entity(clean, source, date(2025, 1, 31)).files == []
 
 
 def test_changed_file_under_loaded_name_is_an_error(clean: Settings):
-    source = load_sources()["ydelser"]
+    source = get_entity("ydelser.benefit_periods")
     path = write_delivery(clean, "2025-01-01", "ydelsesperioder_20250101.csv",
                           ["P1;0101801234;kontanthjaelp;15-01-2024;;1,00;1,00;kr. pr. måned;"])
-    loading.load_source(clean, source, date(2025, 1, 1))
+    loading.load_entity(clean, source, date(2025, 1, 1))
     path.write_bytes(path.read_bytes().replace(b"15-01-2024", b"16-01-2024"))
     with pytest.raises(loading.ChangedDelivery, match="deliveries are immutable"):
-        loading.load_source(clean, source, date(2025, 1, 1))
+        loading.load_entity(clean, source, date(2025, 1, 1))
 
 
 def test_wrong_encoding_and_missing_column_reject_the_file(clean: Settings):
-    source = load_sources()["ydelser"]
+    source = get_entity("ydelser.benefit_periods")
     write_delivery(clean, "2025-01-01", "ydelsesperioder_a.csv",
                    ["P1;0101801234;kontanthjaelp;15-01-2024;;1,00;1,00;kr. pr. måned;"], encoding="utf-16")
     folder = clean.landing_dir / "ydelser" / "2025-01-01"
     (folder / "ydelsesperioder_b.csv").write_text("Periode-id;CPR-nummer\nP1;0101801234\n", encoding="utf-8-sig")
-    summary = loading.load_source(clean, source, date(2025, 1, 1))
+    summary = loading.load_entity(clean, source, date(2025, 1, 1))
     assert [(f.status, f.rejection.split(":")[0]) for f in summary.files] == [
         ("rejected", "wrong_encoding"), ("rejected", "wrong_header")]
     assert fetch(clean, "select count(*) from audit.delivery_files where status = 'rejected'") == [(2,)]
 
 
 def test_a_failure_mid_file_rolls_the_file_back(clean: Settings, monkeypatch):
-    source = load_sources()["ydelser"]
+    source = get_entity("ydelser.benefit_periods")
     write_delivery(clean, "2025-01-01", "ydelsesperioder_20250101.csv",
                    ["P1;0101801234;kontanthjaelp;15-01-2024;;1,00;1,00;kr. pr. måned;"])
 
@@ -120,10 +120,10 @@ def test_a_failure_mid_file_rolls_the_file_back(clean: Settings, monkeypatch):
 
     monkeypatch.setattr(loading.Pseudonymiser, "pseudonymise_cpr", failing_pseudonymise)
     with pytest.raises(ConnectionError):
-        loading.load_source(clean, source, date(2025, 1, 1))
+        loading.load_entity(clean, source, date(2025, 1, 1))
     assert fetch(clean, "select count(*) from audit.delivery_files") == [(0,)]
     monkeypatch.undo()
-    summary = loading.load_source(clean, source, date(2025, 1, 1))
+    summary = loading.load_entity(clean, source, date(2025, 1, 1))
     assert [f.loaded for f in summary.files] == [1]
 
 
@@ -132,13 +132,13 @@ def test_purge_removes_raw_rows_after_retention_only(clean: Settings):
 
     from helhed.maintenance import purge_landing
 
-    source = load_sources()["ydelser"]
+    source = get_entity("ydelser.benefit_periods")
     write_delivery(clean, "2025-01-01", "ydelsesperioder_old.csv", [
         "P1;0101801234;kontanthjaelp;15-01-2024;;1,00;1,00;kr. pr. måned;",
         "P2;3202801234;kontanthjaelp;15-01-2024;;1,00;1,00;kr. pr. måned;"])
     write_delivery(clean, "2025-01-01", "ydelsesperioder_new.csv", [
         "P3;0202801234;kontanthjaelp;15-01-2024;;1,00;1,00;kr. pr. måned;"])
-    loading.load_source(clean, source, date(2025, 1, 1))
+    loading.load_entity(clean, source, date(2025, 1, 1))
     with psycopg.connect(clean.url("helhed")) as conn:
         conn.execute("update audit.delivery_files set loaded_at = now() - interval '31 days' "
                      "where file_name like '%old.csv'")
@@ -156,7 +156,7 @@ def test_server_crash_mid_load_is_recovered_by_the_next_run(clean: Settings, mon
     from helhed import database
     from helhed.pseudonymise import Pseudonymiser
 
-    source = load_sources()["ydelser"]
+    source = get_entity("ydelser.benefit_periods")
     lines = [f"R{i};{(i % 28) + 1:02d}0180{i % 10000:04d};kontanthjaelp;01-01-2024;;1,00;1,00;kr. pr. måned;"
              for i in range(20_000)]
     write_delivery(clean, "2025-01-01", "ydelsesperioder_a.csv", lines[:8000])
@@ -172,10 +172,10 @@ def test_server_crash_mid_load_is_recovered_by_the_next_run(clean: Settings, mon
 
     monkeypatch.setattr(Pseudonymiser, "pseudonymise_cpr", crash_midway)
     with pytest.raises(psycopg.OperationalError):
-        loading.load_source(clean, source, date(2025, 1, 1))
+        loading.load_entity(clean, source, date(2025, 1, 1))
     monkeypatch.undo()
     assert fetch(clean, "select file_name from audit.delivery_files") == [("2025-01-01/ydelsesperioder_a.csv",)]
-    summary = loading.load_source(clean, source, date(2025, 1, 1))
+    summary = loading.load_entity(clean, source, date(2025, 1, 1))
     assert [(f.path.name, f.status) for f in summary.files] == [
         ("ydelsesperioder_a.csv", "skipped"), ("ydelsesperioder_b.csv", "loaded")]
     assert fetch(clean, "select count(*), count(distinct period_id) from staging.ydelser__benefit_periods") == [(20_000, 20_000)]

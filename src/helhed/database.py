@@ -154,6 +154,9 @@ def bootstrap(s: Settings) -> None:
             conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
         conn.execute("grant usage on schema marts to helhed_reader")
         conn.execute("grant select on all tables in schema marts to helhed_reader")
+    from helhed.loading import ensure_all_tables  # the loader owns the table definitions
+
+    ensure_all_tables(s)
 
 
 def connect(s: Settings, database: str = "helhed", **kwargs) -> psycopg.Connection:

@@ -15,7 +15,7 @@ import psycopg
 from psycopg import sql
 
 from helhed.config import Settings
-from helhed.sources import load_sources
+from helhed.sources import get_entity
 
 log = logging.getLogger(__name__)
 
@@ -34,19 +34,17 @@ def purge_landing(s: Settings, days: int | None = None, now: datetime | None = N
     with psycopg.connect(s.url("helhed")) as conn, conn.transaction():
         conn.execute("alter table audit.delivery_files add column if not exists purged_at timestamptz")
         files = conn.execute(
-            "select file_id, source from audit.delivery_files where purged_at is null and loaded_at < %s", (cutoff,)
+            "select file_id, entity from audit.delivery_files where purged_at is null and loaded_at < %s", (cutoff,)
         ).fetchall()
         if not files:
             return counts
-        sources = load_sources()
-        by_source: dict[str, list[int]] = {}
-        for file_id, source in files:
-            by_source.setdefault(source, []).append(file_id)
-        for source, ids in by_source.items():
-            if source in sources:
-                cur = conn.execute(sql.SQL("delete from landing.{} where file_id = any(%s)").format(
-                    sql.Identifier(sources[source].table)), (ids,))
-                counts["rows"] += cur.rowcount
+        by_entity: dict[str, list[int]] = {}
+        for file_id, entity in files:
+            by_entity.setdefault(entity, []).append(file_id)
+        for entity, ids in by_entity.items():
+            cur = conn.execute(sql.SQL("delete from landing.{} where file_id = any(%s)").format(
+                sql.Identifier(get_entity(entity).table)), (ids,))
+            counts["rows"] += cur.rowcount
         ids = [f for f, _ in files]
         cur = conn.execute("update landing.quarantine set raw_line = '' where file_id = any(%s) and raw_line <> ''", (ids,))
         counts["quarantine_lines"] = cur.rowcount

@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from helhed.pseudonymise import is_valid_cpr, normalise_cpr
-from helhed.sources import Source
+from helhed.sources import Entity
 
 
 class FileRejected(Exception):
@@ -60,14 +60,14 @@ def parse_value(kind: str, text: str, date_format: str) -> object:
     return text
 
 
-def read_text(path: Path, source: Source) -> str:
+def read_text(path: Path, source: Entity) -> str:
     try:
         return path.read_bytes().decode(source.encoding)
     except UnicodeDecodeError as exc:
         raise FileRejected(path, "wrong_encoding", f"not valid {source.encoding} at byte {exc.start}") from exc
 
 
-def parse_file(path: Path, source: Source) -> Iterator[ParsedRow | BadRow]:
+def parse_file(path: Path, source: Entity) -> Iterator[ParsedRow | BadRow]:
     """Yield a ParsedRow or a BadRow for every data line of ``path``."""
     text = read_text(path, source)
     lines = text.splitlines()
@@ -112,7 +112,7 @@ def parse_file(path: Path, source: Source) -> Iterator[ParsedRow | BadRow]:
             yield ParsedRow(line_no, fields, values)
 
 
-def check_row_rules(source: Source, row: ParsedRow) -> BadRow | None:
+def check_row_rules(source: Entity, row: ParsedRow) -> BadRow | None:
     """Cross-field rules that hold for every source: an end date is not before its start."""
     named = dict(zip((c.name for c in source.columns), row.values))
     for start, end in (("start_date", "end_date"), ("moved_in", "moved_out")):

@@ -12,7 +12,7 @@ from datetime import date
 
 from helhed import gates, loading, publish
 from helhed.config import Settings
-from helhed.sources import load_sources
+from helhed.sources import get_entity
 
 log = logging.getLogger(__name__)
 
@@ -20,30 +20,24 @@ log = logging.getLogger(__name__)
 MART_SUITES = ("employment_benefits_monthly", "employment_visitation_monthly", "employment_self_support_monthly")
 
 
-def load(source_name: str, logical_date: date, settings: Settings | None = None) -> dict:
-    """Load every new delivery of one source up to the logical date; return counts per file."""
+def load(entity_id: str, logical_date: date, settings: Settings | None = None) -> dict:
+    """Load every new delivery of one entity (``"cpr.persons"``) up to the logical date."""
     s = settings or Settings.from_env()
-    source = load_sources()[source_name]
-    summary = loading.load_source(s, source, logical_date)
-    result = {
-        "source": source_name,
-        "files": [
-            {"file": str(f.path), "status": f.status, "delivered": f.delivered, "loaded": f.loaded,
-             "quarantined": f.quarantined, "rejection": f.rejection}
-            for f in summary.files if f.status != "skipped"
-        ],
-        "loaded": summary.loaded,
-        "quarantined": summary.quarantined,
-    }
-    log.info("%s: %d rows loaded, %d quarantined from %d new files", source_name, summary.loaded,
-             summary.quarantined, len(result["files"]))
-    return result
+    summary = loading.load_entity(s, get_entity(entity_id), logical_date)
+    files = [
+        {"file": str(f.path), "status": f.status, "delivered": f.delivered, "loaded": f.loaded,
+         "quarantined": f.quarantined, "rejection": f.rejection}
+        for f in summary.files if f.status != "skipped"
+    ]
+    log.info("%s: %d rows loaded, %d quarantined from %d new files", entity_id, summary.loaded,
+             summary.quarantined, len(files))
+    return {"entity": entity_id, "files": files, "loaded": summary.loaded, "quarantined": summary.quarantined}
 
 
-def gate_staging(source_name: str, run_id: str, settings: Settings | None = None) -> dict:
-    """Run the source's staging suite; a failed critical expectation raises and stops the run."""
+def gate_staging(entity_id: str, run_id: str, settings: Settings | None = None) -> dict:
+    """Run the entity's staging suite; a failed critical expectation raises and stops the run."""
     s = settings or Settings.from_env()
-    table = load_sources()[source_name].table
+    table = get_entity(entity_id).table
     result = gates.run_suite(s, f"staging__{table}", "staging", table, run_id)
     gates.enforce(result)
     return {"suite": f"staging__{table}", "passed": result.passed, "warnings": list(result.warnings)}

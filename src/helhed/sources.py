@@ -1,7 +1,10 @@
 """The declared sources: ``config/sources.yaml`` read into typed objects.
 
-The DAG, the loader and the tests all read the sources from here, so adding a source is a
-configuration change, not a code change in three places.
+A *source* is a source system (CPR, the ledger, DUBU, ...) delivering into
+``landing/<source>/<yyyy-mm-dd>/``; an *entity* is one kind of file it delivers (the ledger
+delivers postings and budgets). Each entity has its own landing and staging table
+``<source>__<entity>``, its own Great Expectations suite ``staging__<source>__<entity>``, and
+its own load and gate tasks in the source's task group. Adding a source is configuration.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from helhed.config import REPO_ROOT
 
 COLUMN_TYPES = ("text", "cpr", "date", "decimal", "integer")
 SQL_TYPES = {"text": "text", "cpr": "text", "date": "date", "decimal": "numeric(14,2)", "integer": "bigint"}
+FILE_DEFAULTS = ("encoding", "delimiter", "date_format")
 
 
 @dataclass(frozen=True)
@@ -26,15 +30,18 @@ class Column:
 
     @property
     def staging_name(self) -> str:
-        """The column's name after pseudonymisation: ``cpr`` becomes ``person_key``, ``parent_cpr``
-        becomes ``parent_person_key``; every pseudonym column ends in ``person_key``."""
+        """The column's name after pseudonymisation: ``cpr`` becomes ``person_key``, ``related_cpr``
+        becomes ``related_person_key``; every pseudonym column ends in ``person_key``."""
         if self.type != "cpr":
             return self.name
         return "person_key" if self.name == "cpr" else self.name.removesuffix("_cpr") + "_person_key"
 
 
 @dataclass(frozen=True)
-class Source:
+class Entity:
+    """One kind of file a source delivers."""
+
+    source: str
     name: str
     description: str
     department: str
@@ -42,9 +49,16 @@ class Source:
     encoding: str
     delimiter: str
     date_format: str
-    table: str
-    key: str
+    key: tuple[str, ...]          # staging key; empty = append-only (events such as ledger postings)
     columns: tuple[Column, ...]
+
+    @property
+    def id(self) -> str:
+        return f"{self.source}.{self.name}"
+
+    @property
+    def table(self) -> str:
+        return f"{self.source}__{self.name}"
 
     @property
     def headers(self) -> list[str]:
@@ -55,32 +69,57 @@ class Source:
         return [c.staging_name for c in self.columns]
 
 
-def load_sources(path: Path | None = None) -> dict[str, Source]:
-    """Read and check the source declarations; errors name the file, source and field."""
+@dataclass(frozen=True)
+class Source:
+    name: str
+    description: str
+    department: str
+    enabled: bool
+    entities: tuple[Entity, ...]
+
+    def entity(self, name: str) -> Entity:
+        for e in self.entities:
+            if e.name == name:
+                return e
+        raise KeyError(f"source {self.name!r} has no entity {name!r}")
+
+
+def _entity(path: Path, source: str, spec: dict, name: str, espec: dict) -> Entity:
+    merged = {k: espec.get(k, spec.get(k)) for k in FILE_DEFAULTS}
+    missing = [k for k, v in merged.items() if v is None]
+    if missing:
+        raise ValueError(f"{path}: {source}.{name} has no {missing} (set it on the source or the entity)")
+    columns = tuple(Column(**c) for c in espec["columns"])
+    for col in columns:
+        if col.type not in COLUMN_TYPES:
+            raise ValueError(f"{path}: {source}.{name} column {col.header!r} has unknown type {col.type!r}")
+    key = tuple(espec.get("key") or ())
+    staging = [c.staging_name for c in columns]
+    unknown = [k for k in key if k not in staging]
+    if unknown:
+        raise ValueError(f"{path}: {source}.{name} key {unknown} is not among its columns {staging}")
+    return Entity(source=source, name=name, description=espec["description"], department=spec["department"],
+                  file_glob=espec["file_glob"], key=key, columns=columns, **merged)
+
+
+def load_sources(path: Path | None = None, *, include_disabled: bool = False) -> dict[str, Source]:
+    """Read and check the declarations; errors name the file, source, entity and field."""
     path = path or REPO_ROOT / "config" / "sources.yaml"
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     sources: dict[str, Source] = {}
     for name, spec in raw["sources"].items():
         try:
-            columns = tuple(Column(**c) for c in spec["columns"])
-            source = Source(
-                name=name,
-                description=spec["description"],
-                department=spec["department"],
-                file_glob=spec["file_glob"],
-                encoding=spec["encoding"],
-                delimiter=spec["delimiter"],
-                date_format=spec["date_format"],
-                table=spec["table"],
-                key=spec["key"],
-                columns=columns,
-            )
+            entities = tuple(_entity(path, name, spec, ename, espec) for ename, espec in spec["entities"].items())
+            source = Source(name=name, description=spec["description"], department=spec["department"],
+                            enabled=spec.get("enabled", True), entities=entities)
         except (KeyError, TypeError) as exc:
             raise ValueError(f"{path}: source {name!r} is missing or has a wrong field: {exc}") from exc
-        for col in columns:
-            if col.type not in COLUMN_TYPES:
-                raise ValueError(f"{path}: source {name!r} column {col.header!r} has unknown type {col.type!r}")
-        if source.key not in source.staging_columns:
-            raise ValueError(f"{path}: source {name!r} key {source.key!r} is not one of its columns")
-        sources[name] = source
+        if source.enabled or include_disabled:
+            sources[name] = source
     return sources
+
+
+def get_entity(entity_id: str, path: Path | None = None) -> Entity:
+    """``"ydelser.benefit_periods"`` -> its Entity (disabled sources included)."""
+    source, _, entity = entity_id.partition(".")
+    return load_sources(path, include_disabled=True)[source].entity(entity)
