@@ -31,7 +31,7 @@ create table {}.cpr__persons (
 PERIODS_DDL = """
 create table {}.ydelser__benefit_periods (
     period_id text not null, person_key text not null, benefit_code text not null, start_date date not null,
-    end_date date, rate numeric(12,2), amount numeric(14,2), amount_unit text, visitation_category text,
+    end_date date, rate numeric(14,2), amount numeric(14,2), amount_unit text, visitation_category text,
     delivery_date date not null, source_file text not null)
 """
 MARTS_DDL = [
