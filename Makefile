@@ -4,7 +4,7 @@ VENV := .venv
 SUPERSET_VENV := .venv-superset
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: demo test stop deps clean help
+.PHONY: demo test stop bench deps clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ test: deps  ## run the whole test suite
 
 stop:  ## stop Superset, Airflow and the embedded PostgreSQL
 	$(VENV)/bin/helhed stop
+
+bench: deps  ## time generation, load, gates, dbt and publish at 20k and 360k residents; writes docs/benchmarks.md
+	$(VENV)/bin/python -m helhed.bench
 
 clean: stop  ## remove the demo's state and data (keeps the environments)
 	rm -rf .helhed data

@@ -16,8 +16,9 @@ from helhed.sources import get_entity
 
 log = logging.getLogger(__name__)
 
-#: The public marts validated before they are published (schema build_marts).
-MART_SUITES = ("employment_benefits_monthly", "employment_visitation_monthly", "employment_self_support_monthly")
+def mart_suites(settings: Settings) -> list[str]:
+    """Every public mart with a suite ``expectations/marts__<table>.json`` is validated before publishing."""
+    return sorted(p.stem.removeprefix("marts__") for p in settings.expectations_dir.glob("marts__*.json"))
 
 
 def load(entity_id: str, logical_date: date, settings: Settings | None = None) -> dict:
@@ -46,9 +47,10 @@ def gate_staging(entity_id: str, run_id: str, settings: Settings | None = None) 
 def gate_marts(run_id: str, settings: Settings | None = None) -> dict:
     """Validate tonight's public marts in build_marts before anyone can see them."""
     s = settings or Settings.from_env()
-    results = [gates.run_suite(s, f"marts__{table}", "build_marts", table, run_id) for table in MART_SUITES]
+    tables = mart_suites(s)
+    results = [gates.run_suite(s, f"marts__{table}", "build_marts", table, run_id) for table in tables]
     gates.enforce(results)  # one error naming every failed mart, not just the first
-    return {table: {"passed": r.passed, "warnings": list(r.warnings)} for table, r in zip(MART_SUITES, results)}
+    return {table: {"passed": r.passed, "warnings": list(r.warnings)} for table, r in zip(tables, results)}
 
 
 def publish_build(run_id: str, logical_date: date, settings: Settings | None = None) -> list[str]:
