@@ -146,6 +146,36 @@ def test_suite_files_are_gx_suites_with_severities(repo_root: Path) -> None:
     assert gates.load_suite("staging.cpr__persons") == gates.load_suite("staging__cpr__persons")
 
 
+def test_every_declared_entity_has_a_staging_suite_whose_parameters_resolve() -> None:
+    from helhed.parsing import code_lists, entity_rules
+    from helhed.sources import SQL_TYPES, load_sources
+
+    gx_types = {"text": "TEXT", "cpr": "TEXT", "date": "DATE", "decimal": "NUMERIC(14, 2)", "integer": "BIGINT"}
+    assert {"paragraphs", "placement_types", "benefit_groups"} <= set(gates.parameter_names())
+    for source in load_sources(include_disabled=True).values():
+        for entity in source.entities:
+            suite = gates.load_suite(f"staging.{entity.table}")
+            params = gates.suite_parameters(suite)
+            assert all(isinstance(v, (list, str)) and v for v in params.values()), entity.id
+            # The column contract is the declaration: names, order-free, and types.
+            columns = next(e for e in suite["expectations"] if e["type"] == "expect_table_columns_to_match_set")
+            assert columns["kwargs"]["column_set"] == [*entity.staging_columns, "delivery_date", "source_file"]
+            types = {e["kwargs"]["column"]: e["kwargs"]["type_"] for e in suite["expectations"]
+                     if e["type"] == "expect_column_values_to_be_of_type"}
+            assert {c.staging_name: gx_types[c.type] for c in entity.columns}.items() <= types.items(), entity.id
+            assert set(gx_types) == set(SQL_TYPES)
+            # Every column the loader checks against a value code list is checked by the suite too.
+            for column, code_list in entity_rules(entity).codes:
+                if code_list.values is None:
+                    continue
+                checks = [e for e in suite["expectations"] if e["type"] == "expect_column_values_to_be_in_set"
+                          and e["kwargs"]["column"] == column]
+                assert checks, f"{entity.id}: {column} is checked at load time but not in the suite"
+    with pytest.raises(ValueError, match="unknown \\$PARAMETER"):
+        gates.suite_parameters({"name": "x", "expectations": [{"kwargs": {"value_set": {"$PARAMETER": "nope"}}}]})
+    assert sorted(code_lists()["placement_types"].values) == sorted(["1", "21", "22", "9", "8", "27", "11", "6"])
+
+
 def test_benefit_groups_come_from_the_seed(seed: Path, tmp_path: Path) -> None:
     assert gates.benefit_groups(seed) == BENEFIT_GROUPS
     bad = tmp_path / "benefit_groups.csv"

@@ -104,10 +104,15 @@ def test_wrong_encoding_and_missing_column_reject_the_file(clean: Settings):
                    ["P1;0101801234;kontanthjaelp;15-01-2024;;1,00;1,00;kr. pr. måned;"], encoding="utf-16")
     folder = clean.landing_dir / "ydelser" / "2025-01-01"
     (folder / "ydelsesperioder_b.csv").write_text("Periode-id;CPR-nummer\nP1;0101801234\n", encoding="utf-8-sig")
+    reordered = ";".join(reversed(HEADER.split(";")))
+    (folder / "ydelsesperioder_c.csv").write_text(f"{reordered}\n;;;;;;;;\n", encoding="utf-8-sig")
     summary = loading.load_entity(clean, source, date(2025, 1, 1))
     assert [(f.status, f.rejection.split(":")[0]) for f in summary.files] == [
-        ("rejected", "wrong_encoding"), ("rejected", "wrong_header")]
-    assert fetch(clean, "select count(*) from audit.delivery_files where status = 'rejected'") == [(2,)]
+        ("rejected", "wrong_encoding"), ("rejected", "missing_columns"), ("rejected", "wrong_header")]
+    assert fetch(clean, "select count(*) from audit.delivery_files where status = 'rejected'") == [(3,)]
+    # A rejected file's rows all count as quarantined (none loaded): delivered = loaded + quarantined.
+    assert fetch(clean, "select rows_delivered, rows_loaded, rows_quarantined from audit.delivery_files "
+                        "where file_name like '%b.csv'") == [(1, 0, 1)]
 
 
 def test_a_failure_mid_file_rolls_the_file_back(clean: Settings, monkeypatch):

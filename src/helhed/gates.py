@@ -47,11 +47,19 @@ SEVERITIES = ("critical", "warning")
 #: The code list of benefit groups (a dbt seed with a column ``benefit_group``).
 DEFAULT_BENEFIT_GROUPS_SEED = REPO_ROOT / "dbt_project" / "seeds" / "benefit_groups.csv"
 
-#: Run-time parameters a suite may reference as ``{"$PARAMETER": name}``.
+#: Run-time parameters a suite may reference as ``{"$PARAMETER": name}``. Besides these, every
+#: value code list under ``code_lists:`` in ``config/sources.yaml`` is a parameter of the same
+#: name (the loader quarantines unknown codes with the same lists): see :func:`parameter_names`.
 PARAMETERS = {
     "benefit_groups": "the codes in the benefit_group column of dbt_project/seeds/benefit_groups.csv",
     "today": "today's date (ISO format)",
 }
+
+#: Delivery checks run with every staging suite against the loader's ``staging`` schema.
+DEFAULT_MAX_QUARANTINE_RATE = 0.01
+#: A single quarantined row never fails the quarantine-rate check (1 bad line of a 12-line file is 8 %).
+QUARANTINE_ROWS_TOLERATED = 1
+DEFAULT_VOLUME = {"history": 30, "min_ratio": 0.5, "max_ratio": 2.0, "empty": "critical"}
 
 AUDIT_TABLE_DDL = """
 create table if not exists audit.gate_results (
@@ -224,14 +232,29 @@ def _parameter_names(value: Any) -> set[str]:
     return set()
 
 
+def _value_code_lists() -> dict[str, Any]:
+    from helhed.parsing import code_lists
+
+    return {name: cl for name, cl in code_lists().items() if cl.values is not None}
+
+
+def parameter_names() -> list[str]:
+    """Every name a suite may use as ``{"$PARAMETER": name}``."""
+    return sorted(set(PARAMETERS) | set(_value_code_lists()))
+
+
 def suite_parameters(suite: Mapping[str, Any], *, seed_path: Path | None = None,
                      today: dt.date | None = None) -> dict[str, Any]:
     """Values for the ``$PARAMETER`` references in a suite."""
     names = _parameter_names([e["kwargs"] for e in suite["expectations"]])
-    unknown = names - set(PARAMETERS)
+    lists = _value_code_lists() if names - set(PARAMETERS) else {}
+    unknown = names - set(PARAMETERS) - set(lists)
     if unknown:
-        raise ValueError(f"suite {suite['name']}: unknown $PARAMETER(s) {sorted(unknown)}; known: {sorted(PARAMETERS)}")
+        known = sorted(set(PARAMETERS) | set(lists) | set(_value_code_lists()))
+        raise ValueError(f"suite {suite['name']}: unknown $PARAMETER(s) {sorted(unknown)}; known: {known}")
     values: dict[str, Any] = {}
+    for name in sorted(names - set(PARAMETERS)):
+        values[name] = sorted(lists[name].values)
     if "benefit_groups" in names:
         values["benefit_groups"] = benefit_groups(seed_path)
     if "today" in names:
@@ -488,10 +511,151 @@ def _validate(settings: Settings, suite: dict[str, Any], schema: str, table: str
     return outcomes, docs_index
 
 
+# --------------------------------------------------------------------------- delivery checks
+
+
+def _entity_of(table: str):
+    """The declared entity whose staging table is ``<source>__<entity>``, or None."""
+    from helhed.sources import get_entity
+
+    source, sep, name = table.partition("__")
+    if not sep:
+        return None
+    try:
+        return get_entity(f"{source}.{name}")
+    except KeyError:
+        return None
+
+
+def _delivery_settings(entity) -> tuple[float, dict[str, Any]]:
+    from helhed.parsing import entity_rules
+
+    rules = entity_rules(entity)
+    rate = DEFAULT_MAX_QUARANTINE_RATE if rules.max_quarantine_rate is None else rules.max_quarantine_rate
+    volume = {**DEFAULT_VOLUME, **rules.volume}
+    if volume["empty"] not in SEVERITIES:
+        raise ValueError(f"{entity.id}: volume.empty must be one of {SEVERITIES}, not {volume['empty']!r}")
+    return rate, volume
+
+
+def _median(values: list[int]) -> float:
+    ordered = sorted(values)
+    n = len(ordered)
+    if n == 0:
+        return 0.0
+    return float(ordered[n // 2]) if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
+
+
+def _delivery_outcome(schema: str, table: str, expectation_type: str, severity: str, success: bool,
+                      kwargs: dict[str, Any], observed: dict[str, Any], description: str, failure: str) -> ExpectationOutcome:
+    outcome = ExpectationOutcome(expectation_type=expectation_type, column=None, kwargs=_jsonable(kwargs),
+                                 severity=severity, success=success, observed=_jsonable(observed),
+                                 description=description)
+    if not success:
+        outcome = replace(outcome, message=f"{schema}.{table}: {expectation_type} ({description}) [{severity}] failed: {failure}")
+    return outcome
+
+
+def delivery_checks(settings: Settings, table: str, *, schema: str = "staging") -> list[ExpectationOutcome]:
+    """The volume and quarantine checks of the newest delivery of the entity behind ``table``.
+
+    Read from ``audit.delivery_files`` (one row per delivered file, see :mod:`helhed.loading`):
+
+    - ``expect_delivery_row_count_to_be_near_history`` (warning): the rows delivered in the
+      newest delivery (files loaded, quarantined rows included) lie within
+      [``min_ratio`` × median, ``max_ratio`` × median] of the previous ``history`` deliveries.
+    - ``expect_delivery_to_have_rows`` (``volume.empty``, default critical): a delivery of an
+      entity that normally has rows (median of the previous deliveries > 0) is not empty.
+    - ``expect_file_quarantine_rate_to_be_below`` (critical): in every loaded file of the
+      newest delivery, quarantined / delivered rows <= ``max_quarantine_rate`` (a single
+      quarantined row is tolerated).
+    - ``expect_no_rejected_files`` (warning): no file of the newest delivery was rejected.
+
+    Settings come from ``config/sources.yaml`` (entity, then source), defaults from this module.
+    """
+    entity = _entity_of(table)
+    if entity is None:
+        return []
+    max_rate, volume = _delivery_settings(entity)
+    history = int(volume["history"])
+    with psycopg.connect(settings.url("helhed")) as conn:
+        exists = conn.execute("select to_regclass('audit.delivery_files')").fetchone()[0]
+        deliveries = [] if not exists else conn.execute(
+            "select delivery_date, coalesce(sum(rows_delivered) filter (where status = 'loaded'), 0)::bigint "
+            "from audit.delivery_files where entity = %s group by delivery_date order by delivery_date desc limit %s",
+            (entity.id, history + 1),
+        ).fetchall()
+        files = [] if not deliveries else conn.execute(
+            "select file_name, status, rows_delivered, rows_quarantined, rejection from audit.delivery_files "
+            "where entity = %s and delivery_date = %s order by file_name",
+            (entity.id, deliveries[0][0]),
+        ).fetchall()
+    base = {"entity": entity.id}
+    if not deliveries:
+        observed = {"deliveries": 0}
+        return [
+            _delivery_outcome(schema, table, "expect_delivery_row_count_to_be_near_history", "warning", True,
+                              {**base, "history": history}, observed, "row volume against the last deliveries", ""),
+            _delivery_outcome(schema, table, "expect_delivery_to_have_rows", volume["empty"], True, base, observed,
+                              "a delivery that normally has rows is not empty", ""),
+            _delivery_outcome(schema, table, "expect_file_quarantine_rate_to_be_below", "critical", True,
+                              {**base, "max_quarantine_rate": max_rate}, observed, "quarantined share of each file", ""),
+            _delivery_outcome(schema, table, "expect_no_rejected_files", "warning", True, base, observed,
+                              "every file of the delivery was loaded", ""),
+        ]
+    day, rows = deliveries[0][0], int(deliveries[0][1])
+    previous = [int(r[1]) for r in deliveries[1:]]
+    median = _median(previous)
+    base["delivery_date"] = day.isoformat()
+    lo, hi = float(volume["min_ratio"]) * median, float(volume["max_ratio"]) * median
+    observed = {"rows": rows, "median_of_previous": median, "previous_deliveries": len(previous),
+                "ratio": round(rows / median, 4) if median else None}
+    in_range = not previous or lo <= rows <= hi
+    outcomes = [
+        _delivery_outcome(
+            schema, table, "expect_delivery_row_count_to_be_near_history", "warning", in_range,
+            {**base, "history": history, "min_ratio": volume["min_ratio"], "max_ratio": volume["max_ratio"]}, observed,
+            f"row volume against the last {history} deliveries",
+            f"{rows} rows delivered on {day}, outside [{lo:g}, {hi:g}] "
+            f"({volume['min_ratio']}-{volume['max_ratio']} x the median {median:g} of {len(previous)} previous deliveries)"),
+        _delivery_outcome(
+            schema, table, "expect_delivery_to_have_rows", volume["empty"], not (rows == 0 and median > 0),
+            base, observed, "a delivery that normally has rows is not empty",
+            f"the delivery of {day} has no rows in a loaded file; the previous {len(previous)} deliveries had a median of {median:g} rows"),
+    ]
+    over = []
+    for name, status, delivered, quarantined, _ in files:
+        if status != "loaded" or not delivered:
+            continue
+        rate = quarantined / delivered
+        if rate > max_rate and quarantined > QUARANTINE_ROWS_TOLERATED:
+            over.append({"file": name, "delivered": delivered, "quarantined": quarantined, "rate": round(rate, 4)})
+    rates = [{"file": n, "delivered": d, "quarantined": q, "rate": round(q / d, 4) if d else 0.0}
+             for n, s, d, q, _ in files if s == "loaded"]
+    outcomes.append(_delivery_outcome(
+        schema, table, "expect_file_quarantine_rate_to_be_below", "critical", not over,
+        {**base, "max_quarantine_rate": max_rate}, {"files": rates, "over_threshold": over},
+        f"quarantined share of each file at most {max_rate:g}",
+        "; ".join(f"{o['file']}: {o['quarantined']} of {o['delivered']} rows quarantined ({o['rate']:.2%})" for o in over)
+        + " (see landing.quarantine for the lines and rules)"))
+    rejected = [{"file": n, "rejection": (r or "").split(":")[0]} for n, s, _, _, r in files if s == "rejected"]
+    outcomes.append(_delivery_outcome(
+        schema, table, "expect_no_rejected_files", "warning", not rejected, base, {"rejected": rejected},
+        "every file of the delivery was loaded",
+        "; ".join(f"{r['file']} rejected ({r['rejection']})" for r in rejected)
+        + " (see audit.delivery_files.rejection)"))
+    return outcomes
+
+
 def run_suite(settings: Settings, suite_name: str, schema: str, table: str, run_id: str, *,
               seed_path: Path | None = None, expectations_dir: Path | None = None,
-              data_docs: bool = True, today: dt.date | None = None) -> GateResult:
+              data_docs: bool = True, today: dt.date | None = None,
+              delivery_checks_enabled: bool | None = None) -> GateResult:
     """Run the suite ``suite_name`` against ``schema.table``, record it in ``audit.gate_results``.
+
+    A staging suite run against the loader's ``staging`` schema also runs the entity's
+    :func:`delivery_checks` (row volume, quarantine rate, rejected files) and records them with
+    the suite's results; ``delivery_checks_enabled`` forces them on or off.
 
     ``suite_name`` is the suite's name (``staging.cpr__persons``) or its file stem
     (``staging__cpr__persons``). Marts suites run against the build schema before publication:
@@ -514,6 +678,10 @@ def run_suite(settings: Settings, suite_name: str, schema: str, table: str, run_
     else:
         docs_site = _docs_dir(settings) / _stem(suite["name"]) if data_docs else None
         result.outcomes, result.data_docs = _validate(settings, suite, schema, table, run_id, parameters, docs_site)
+    if delivery_checks_enabled is None:
+        delivery_checks_enabled = schema == "staging" and suite["name"].startswith("staging.")
+    if delivery_checks_enabled:
+        result.outcomes.extend(delivery_checks(settings, table, schema=schema))
     result.duration_seconds = time.monotonic() - started
     _write_audit(settings, result)
     (log.info if result.passed and not result.warnings else log.warning)("%s", result.summary())

@@ -20,7 +20,7 @@ from psycopg import sql
 
 from helhed.config import Settings
 from helhed.keys import check_chain
-from helhed.parsing import BadRow, FileRejected, ParsedRow, check_row_rules, parse_file
+from helhed.parsing import BadRow, EntityRules, FileRejected, ParsedRow, check_row_rules, count_data_lines, entity_rules, parse_file
 from helhed.pseudonymise import Pseudonymiser
 from helhed.sources import SQL_TYPES, Entity
 
@@ -160,8 +160,14 @@ def _same_bytes_as(conn: psycopg.Connection, entity: Entity, sha: str) -> str | 
     return row[0] if row else None
 
 
-def load_file(conn: psycopg.Connection, entity: Entity, day: date, path: Path, pseudo: Pseudonymiser) -> FileSummary:
-    """Load one file in the caller's transaction."""
+def load_file(conn: psycopg.Connection, entity: Entity, day: date, path: Path, pseudo: Pseudonymiser,
+              rules: EntityRules | None = None) -> FileSummary:
+    """Load one file in the caller's transaction.
+
+    A rejected file is registered with its reason; all its rows count as quarantined (none is
+    loaded), so that for every file delivered = loaded + quarantined.
+    """
+    rules = rules if rules is not None else entity_rules(entity)
     sha = sha256_of(path)
     if _already_loaded(conn, entity, path, sha):
         return FileSummary(entity.id, path, "skipped")
@@ -178,12 +184,15 @@ def load_file(conn: psycopg.Connection, entity: Entity, day: date, path: Path, p
             raise FileRejected(path, "duplicate_file", f"the same bytes were loaded before as {earlier}")
         rows = list(parse_file(path, entity))
     except FileRejected as exc:
+        lines = count_data_lines(path)
         conn.execute(
-            "update audit.delivery_files set status = 'rejected', rejection = %s where file_id = %s",
-            (f"{exc.rule}: {exc.detail}", file_id),
+            "update audit.delivery_files set status = 'rejected', rejection = %s, rows_delivered = %s, "
+            "rows_loaded = 0, rows_quarantined = %s where file_id = %s",
+            (f"{exc.rule}: {exc.detail}", lines, lines, file_id),
         )
         log.warning("rejected %s", exc)
         summary.status, summary.rejection = "rejected", f"{exc.rule}: {exc.detail}"
+        summary.delivered = summary.quarantined = lines
         return summary
 
     key_positions = [entity.staging_columns.index(k) for k in entity.key]
@@ -193,13 +202,14 @@ def load_file(conn: psycopg.Connection, entity: Entity, day: date, path: Path, p
     landing_rows: list[list[object]] = []
     for row in rows:
         if isinstance(row, ParsedRow):
-            problem = check_row_rules(entity, row)
+            problem = check_row_rules(entity, row, rules)
             if problem:
                 bad.append(problem)
                 continue
             values = list(row.values)
             for pos in cpr_positions:
-                values[pos] = pseudo.pseudonymise_cpr(values[pos])
+                if values[pos] is not None:      # an optional CPR (a posting without recipient)
+                    values[pos] = pseudo.pseudonymise_cpr(values[pos])
             # Append-only entities key rows by line: every line is its own event.
             key = tuple(values[i] for i in key_positions) if key_positions else row.line_no
             if key in good:
@@ -248,6 +258,7 @@ def load_file(conn: psycopg.Connection, entity: Entity, day: date, path: Path, p
 def load_entity(s: Settings, entity: Entity, up_to: date) -> EntitySummary:
     """Load every new delivery of ``entity`` dated on or before ``up_to``, one transaction per file."""
     pseudo = Pseudonymiser.from_secrets(s.secrets)
+    rules = entity_rules(entity)
     summary = EntitySummary(entity.id)
     with psycopg.connect(s.url("helhed")) as conn:
         with conn.transaction():
@@ -255,7 +266,7 @@ def load_entity(s: Settings, entity: Entity, up_to: date) -> EntitySummary:
             check_chain(conn, pseudo)
         for day, path in delivery_files(s, entity, up_to):
             with conn.transaction():
-                result = load_file(conn, entity, day, path, pseudo)
+                result = load_file(conn, entity, day, path, pseudo, rules)
             if result.status != "skipped":
                 log.info("%s %s: %d loaded, %d quarantined", result.status, path, result.loaded, result.quarantined)
             summary.files.append(result)

@@ -2,20 +2,52 @@
 
 Returns typed rows for the good lines and a quarantine entry (line, rule, raw line) for each bad
 one, so that a file is never half-loaded silently: delivered = loaded + quarantined.
+
+Whole-file checks (before any row is read) reject a file that is not what its source exports:
+
+- ``wrong_encoding``: the bytes are not the source's encoding. ``utf-8-sig`` means UTF-8 *with*
+  a byte-order mark (what the source systems export); a single-byte encoding such as ``cp1252``
+  rejects a file that is really UTF-8 (it would otherwise load as mojibake).
+- ``truncated_file``: the last line has no line break. Every source ends every line with one,
+  so a file cut off in transfer is recognised even when the cut falls on a field boundary.
+- ``missing_columns`` / ``wrong_header``: the header is not exactly the declared one.
+- ``empty_file``: not even a header line.
+
+Row rules (a bad row is quarantined, the rest of the file loads): ``wrong_field_count``,
+``missing_value``, ``invalid_cpr``, ``invalid_date``/``invalid_decimal``/``invalid_integer``,
+``end_before_start`` and ``unknown_code`` (a value outside the column's code list, see
+:func:`entity_rules`). ``duplicate_key`` is checked by the loader.
+
+The code lists and the per-entity rules live in ``config/sources.yaml`` next to the formats:
+a top-level ``code_lists:`` section (values, a dbt seed or reference file column, or a regular
+expression), and per entity ``codes: {column: code_list}``, optional ``date_order`` pairs and the
+gate thresholds (``max_quarantine_rate``, ``volume``) that :mod:`helhed.gates` reads.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
+import yaml
+
+from helhed.config import REPO_ROOT
 from helhed.pseudonymise import is_valid_cpr, normalise_cpr
 from helhed.sources import Entity
+
+SOURCES_FILE = REPO_ROOT / "config" / "sources.yaml"
+
+#: Date pairs checked for order when both columns exist in an entity (unless it sets ``date_order``).
+DEFAULT_DATE_ORDER = (("start_date", "end_date"), ("moved_in", "moved_out"), ("period_from", "period_to"))
+
+_BOM = b"\xef\xbb\xbf"
 
 
 class FileRejected(Exception):
@@ -41,6 +73,126 @@ class BadRow:
     raw_line: str
 
 
+# --------------------------------------------------------------------------- code lists and rules
+
+
+@dataclass(frozen=True)
+class CodeList:
+    """A named list of allowed codes: fixed values and/or a seed column, or a regular expression."""
+
+    name: str
+    values: frozenset[str] | None = None
+    pattern: str | None = None
+    origin: str = ""
+
+    def allows(self, value: object) -> bool:
+        text = str(value)
+        if self.values is not None and text in self.values:
+            return True
+        if self.pattern is not None and re.fullmatch(self.pattern, text):
+            return True
+        return False
+
+    def describe(self) -> str:
+        if self.values is not None:
+            return f"code list {self.name!r} ({len(self.values)} codes from {self.origin})"
+        return f"code list {self.name!r} (pattern {self.pattern})"
+
+
+@dataclass(frozen=True)
+class EntityRules:
+    """Per-entity rules and thresholds from ``config/sources.yaml`` (beyond the file format)."""
+
+    codes: tuple[tuple[str, CodeList], ...] = ()
+    date_order: tuple[tuple[str, str], ...] = ()
+    max_quarantine_rate: float | None = None
+    volume: dict[str, Any] = field(default_factory=dict)
+
+
+def _read_seed_column(path: Path, column: str) -> list[str]:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        if column not in (reader.fieldnames or []):
+            raise ValueError(f"{path}: no column {column!r} (columns: {reader.fieldnames})")
+        return [row[column].strip() for row in reader if (row[column] or "").strip()]
+
+
+def _code_list(name: str, spec: dict[str, Any], base: Path) -> CodeList:
+    if not isinstance(spec, dict) or not ({"values", "seed", "pattern"} & set(spec)):
+        raise ValueError(f"code list {name!r} needs 'values', 'seed' (with 'column') or 'pattern'")
+    values: set[str] | None = None
+    origins = []
+    if "seed" in spec:
+        seed = base / spec["seed"]
+        values = set(_read_seed_column(seed, spec.get("column", name)))
+        origins.append(f"{spec['seed']}:{spec.get('column', name)}")
+    if "values" in spec:
+        values = (values or set()) | {str(v) for v in spec["values"]}
+        origins.append("config/sources.yaml")
+    return CodeList(name=name, values=frozenset(values) if values is not None else None,
+                    pattern=spec.get("pattern"), origin=" + ".join(origins))
+
+
+_CACHE: dict[tuple[str, float], dict[str, Any]] = {}
+
+
+def _config(path: Path | None = None) -> dict[str, Any]:
+    """The parsed sources file with its code lists resolved (cached by path and mtime)."""
+    path = Path(path) if path else SOURCES_FILE
+    key = (str(path), path.stat().st_mtime)
+    if key not in _CACHE:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        base = path.resolve().parents[1] if path.resolve().parent.name == "config" else REPO_ROOT
+        lists = {name: _code_list(name, spec, base) for name, spec in (raw.get("code_lists") or {}).items()}
+        _CACHE.clear()
+        _CACHE[key] = {"raw": raw, "code_lists": lists}
+    return _CACHE[key]
+
+
+def code_lists(path: Path | None = None) -> dict[str, CodeList]:
+    """Every code list declared under ``code_lists:`` in ``config/sources.yaml``."""
+    return _config(path)["code_lists"]
+
+
+def entity_rules(entity: Entity, path: Path | None = None) -> EntityRules:
+    """The code-list, date-order and gate settings of ``entity`` (entity settings override its source's)."""
+    config = _config(path)
+    source_spec = (config["raw"].get("sources") or {}).get(entity.source) or {}
+    spec = (source_spec.get("entities") or {}).get(entity.name) or {}
+    names = {c.name for c in entity.columns}
+    lists = config["code_lists"]
+    codes = []
+    for column, list_name in (spec.get("codes") or {}).items():
+        if column not in names:
+            raise ValueError(f"{entity.id}: codes refers to unknown column {column!r}")
+        if list_name not in lists:
+            raise ValueError(f"{entity.id}: column {column!r} refers to unknown code list {list_name!r}")
+        codes.append((column, lists[list_name]))
+    if "date_order" in spec:
+        order = tuple((str(a), str(b)) for a, b in spec["date_order"])
+        unknown = [c for pair in order for c in pair if c not in names]
+        if unknown:
+            raise ValueError(f"{entity.id}: date_order refers to unknown columns {unknown}")
+    else:
+        order = tuple(p for p in DEFAULT_DATE_ORDER if p[0] in names and p[1] in names)
+    rate = spec.get("max_quarantine_rate", source_spec.get("max_quarantine_rate"))
+    volume = {**(source_spec.get("volume") or {}), **(spec.get("volume") or {})}
+    return EntityRules(codes=tuple(codes), date_order=order,
+                       max_quarantine_rate=float(rate) if rate is not None else None, volume=volume)
+
+
+# --------------------------------------------------------------------------- values
+
+_CPR_LIKE = re.compile(r"\d{6}-?\d{4}")
+
+
+def _safe(value: object) -> str:
+    """A value for a quarantine detail, with anything shaped like a CPR number masked: details
+    outlive the raw line (which the purge removes), so they must never hold a CPR."""
+    return _CPR_LIKE.sub("<cpr-like value>", str(value))
+
+
+
 def _parse_decimal(text: str) -> Decimal:
     """Danish decimal comma with optional thousands dots: ``1.234,50`` -> 1234.50."""
     return Decimal(text.replace(".", "").replace(",", ".")) if "," in text else Decimal(text)
@@ -54,21 +206,57 @@ def parse_value(kind: str, text: str, date_format: str) -> object:
     if kind == "integer":
         return int(text)
     if kind == "cpr":
-        if not is_valid_cpr(text):
+        # The source systems deliver ten digits; a dash or a short number is a damaged value.
+        if len(text) != 10 or not text.isdigit() or not is_valid_cpr(text):
             raise ValueError("not a valid CPR number")
         return normalise_cpr(text)
     return text
 
 
-def read_text(path: Path, source: Entity) -> str:
+# --------------------------------------------------------------------------- files
+
+
+def _looks_like_utf8(raw: bytes) -> bool:
+    if raw.startswith(_BOM):
+        return True
+    if raw.isascii():
+        return False
     try:
-        return path.read_bytes().decode(source.encoding)
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def count_data_lines(path: Path) -> int:
+    """The number of non-empty lines after the header, readable in any encoding (for rejected files)."""
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    lines = text.splitlines()
+    return sum(1 for line in lines[1:] if line.strip("\x00 \t\ufeff"))
+
+
+def read_text(path: Path, source: Entity) -> str:
+    raw = path.read_bytes()
+    encoding = source.encoding.lower().replace("_", "-")
+    if encoding in ("utf-8-sig", "utf8-sig"):
+        if raw and not raw.startswith(_BOM):
+            raise FileRejected(path, "wrong_encoding", "expected UTF-8 with a byte-order mark, the file has none")
+    elif encoding not in ("utf-8", "utf8") and _looks_like_utf8(raw):
+        raise FileRejected(path, "wrong_encoding", f"the file is UTF-8, expected {source.encoding}")
+    try:
+        text = raw.decode(source.encoding)
     except UnicodeDecodeError as exc:
         raise FileRejected(path, "wrong_encoding", f"not valid {source.encoding} at byte {exc.start}") from exc
+    if text and not text.endswith(("\n", "\r")):
+        raise FileRejected(path, "truncated_file", "the last line has no line break: the file was cut off")
+    return text
 
 
 def parse_file(path: Path, source: Entity) -> Iterator[ParsedRow | BadRow]:
-    """Yield a ParsedRow or a BadRow for every data line of ``path``."""
+    """Yield a ParsedRow or a BadRow for every data line of ``path``.
+
+    Raises :class:`FileRejected` before the first row when the file as a whole is unusable.
+    """
     text = read_text(path, source)
     lines = text.splitlines()
     if not lines:
@@ -76,35 +264,50 @@ def parse_file(path: Path, source: Entity) -> Iterator[ParsedRow | BadRow]:
     header = next(csv.reader([lines[0]], delimiter=source.delimiter))
     if header != source.headers:
         missing = [h for h in source.headers if h not in header]
-        raise FileRejected(path, "wrong_header", f"missing columns {missing}; got {header}")
+        extra = [h for h in header if h not in source.headers]
+        if missing:
+            raise FileRejected(path, "missing_columns", f"missing columns {missing}; got {header}")
+        raise FileRejected(path, "wrong_header", f"unexpected columns {extra} or order; got {header}")
+    return _rows(text, source)
+
+
+def _rows(text: str, source: Entity) -> Iterator[ParsedRow | BadRow]:
     width = len(source.columns)
     reader = csv.reader(io.StringIO(text), delimiter=source.delimiter)
     next(reader)
+    kinds = [(c.type, c.required, c.header) for c in source.columns]
+    date_format = source.date_format
     for fields in reader:
         line_no = reader.line_num
-        raw_line = source.delimiter.join(fields)
         if not any(f.strip() for f in fields):
             continue
         if len(fields) != width:
-            yield BadRow(line_no, "wrong_field_count", f"expected {width} fields, got {len(fields)}", raw_line)
+            yield BadRow(line_no, "wrong_field_count", f"expected {width} fields, got {len(fields)}",
+                         source.delimiter.join(fields))
             continue
         values: list[object] = []
         bad: BadRow | None = None
-        for col, field in zip(source.columns, fields):
-            text_value = field.strip()
+        for (kind, required, header), field_text in zip(kinds, fields):
+            text_value = field_text.strip()
             if not text_value:
-                if col.required:
-                    bad = BadRow(line_no, "missing_value", f"{col.header} is empty", raw_line)
+                if required:
+                    bad = BadRow(line_no, "missing_value", f"{header} is empty", source.delimiter.join(fields))
                     break
                 values.append(None)
                 continue
+            if kind == "text":
+                values.append(text_value)
+                continue
             try:
-                values.append(parse_value(col.type, text_value, source.date_format))
-            except (ValueError, InvalidOperation) as exc:
-                if col.type == "cpr":  # never echo a CPR-like value outside the raw line
-                    bad = BadRow(line_no, "invalid_cpr", f"{col.header} is not a valid CPR number", raw_line)
+                values.append(parse_value(kind, text_value, date_format))
+            except (ValueError, InvalidOperation):
+                if kind == "cpr":  # never echo a CPR-like value outside the raw line
+                    bad = BadRow(line_no, "invalid_cpr", f"{header} is not a valid CPR number",
+                                 source.delimiter.join(fields))
                 else:
-                    bad = BadRow(line_no, f"invalid_{col.type}", f"{col.header}={text_value!r}: {exc}", raw_line)
+                    expected = f"date ({date_format})" if kind == "date" else kind
+                    bad = BadRow(line_no, f"invalid_{kind}", f"{header}={_safe(text_value)!r} is not a valid {expected}",
+                                 source.delimiter.join(fields))
                 break
         if bad:
             yield bad
@@ -112,12 +315,19 @@ def parse_file(path: Path, source: Entity) -> Iterator[ParsedRow | BadRow]:
             yield ParsedRow(line_no, fields, values)
 
 
-def check_row_rules(source: Entity, row: ParsedRow) -> BadRow | None:
-    """Cross-field rules that hold for every source: an end date is not before its start."""
+def check_row_rules(source: Entity, row: ParsedRow, rules: EntityRules | None = None) -> BadRow | None:
+    """Cross-field and code-list rules: an end date is not before its start; codes are known."""
+    rules = rules if rules is not None else entity_rules(source)
     named = dict(zip((c.name for c in source.columns), row.values))
-    for start, end in (("start_date", "end_date"), ("moved_in", "moved_out")):
+    for start, end in rules.date_order:
         s, e = named.get(start), named.get(end)
         if isinstance(s, date) and isinstance(e, date) and e < s:
             return BadRow(row.line_no, "end_before_start", f"{end}={e} is before {start}={s}",
+                          source.delimiter.join(row.raw_values))
+    for column, code_list in rules.codes:
+        value = named.get(column)
+        if value is not None and not code_list.allows(value):
+            header = next(c.header for c in source.columns if c.name == column)
+            return BadRow(row.line_no, "unknown_code", f"{header}={_safe(value)!r} is not in the {code_list.describe()}",
                           source.delimiter.join(row.raw_values))
     return None

@@ -1,76 +1,29 @@
 {#-
-    One row per person and month with at least one benefit day. The ftp_<benefit_group>
-    columns are generated from the rows of the benefit_groups seed, so the seed has to be
-    loaded before this model is compiled (`dbt build` and `dbt seed` both do that).
+    The person-month fact (domain brief section 4), published to `restricted`: one row per
+    person and month with a benefit day, a service, attributed cost, or a month of a
+    programme participant's follow-up window. A copy of the incremental int_person_months
+    with the target-group flags of int_person_month_target_groups (publishing swaps the
+    whole schema every night, so the incremental state lives in build_int).
+    Generated columns: ftp_<benefit_group> (seed benefit_groups), is_active_<department>
+    and cost_*_<department> (seed departments), tg_<target_group> (seed
+    target_group_definitions); the contract lists them, so a new code needs a contract line.
 -#}
-{%- set benefit_groups_relation = ref('benefit_groups') -%}
-{%- set benefit_groups = [] -%}
-{%- if execute -%}
-    {%- if load_relation(benefit_groups_relation) is none -%}
-        {{ exceptions.raise_compiler_error("Seed benefit_groups is not loaded into " ~ benefit_groups_relation ~ "; run `dbt seed` (or `dbt build`) first.") }}
-    {%- endif -%}
-    {%- set result = run_query("select benefit_group from " ~ benefit_groups_relation ~ " order by benefit_group") -%}
-    {%- set benefit_groups = result.columns[0].values() -%}
-    {%- for benefit_group in benefit_groups -%}
-        {%- if not modules.re.fullmatch('[a-z][a-z0-9_]*', benefit_group) -%}
-            {{ exceptions.raise_compiler_error("benefit_group '" ~ benefit_group ~ "' is not a valid column suffix") }}
-        {%- endif -%}
-    {%- endfor -%}
-{%- endif -%}
+{%- set benefit_groups = seed_values('benefit_groups', 'benefit_group') -%}
+{%- set service_departments = seed_values('departments', 'department', where='is_service_department') -%}
+{%- set cost_departments = seed_values('departments', 'department', where='is_cost_department') -%}
+{%- set target_groups = current_target_groups() %}
 
 with
 
-group_days as (
-
-    select * from {{ ref('int_benefit_groups_aggregated_to_person_months') }}
-
-),
-
-clipped_periods as (
-
-    select * from {{ ref('int_benefit_periods_clipped_to_months') }}
-
-),
-
 person_months as (
 
-    select
-        person_key,
-        month,
-        max(days_in_month)::integer                                        as days_in_month,
-        sum(benefit_days)::integer                                         as benefit_days,
-        coalesce(sum(benefit_days) filter (where is_income_support), 0)::integer
-                                                                           as income_support_days
-        {%- for benefit_group in benefit_groups %},
-        coalesce(sum(benefit_days) filter (where benefit_group = '{{ benefit_group }}'), 0)
-                                                                           as days_{{ benefit_group }}
-        {%- endfor %}
-    from group_days
-    group by person_key, month
+    select * from {{ ref('int_person_months') }}
 
 ),
 
-primary_benefit_group as (
+target_groups as (
 
-    -- The group with most days in the month; ties go to the first code alphabetically.
-    select distinct on (person_key, month)
-        person_key,
-        month,
-        benefit_group
-    from group_days
-    order by person_key, month, benefit_days desc, benefit_group
-
-),
-
-last_period as (
-
-    -- The last period overlapping the month: latest start, then latest end, then period_id.
-    select distinct on (person_key, month)
-        person_key,
-        month,
-        visitation_category
-    from clipped_periods
-    order by person_key, month, start_date desc, effective_end_date desc, period_id desc
+    select * from {{ ref('int_person_month_target_groups') }}
 
 )
 
@@ -80,24 +33,51 @@ select
     person_months.days_in_month,
     person_months.benefit_days,
     person_months.income_support_days,
-    round(
-        least(person_months.benefit_days::numeric / person_months.days_in_month, 1), 4
-    )::numeric(5, 4)                                         as full_time_person_share,
-    primary_benefit_group.benefit_group                      as primary_benefit_group,
-    last_period.visitation_category,
-    person_months.income_support_days = 0                    as is_self_supporting
-    {%- for benefit_group in benefit_groups %},
-    round(
-        person_months.days_{{ benefit_group }}::numeric
-        / greatest(person_months.benefit_days, person_months.days_in_month), 4
-    )::numeric(5, 4)                                         as ftp_{{ benefit_group }}
+    person_months.full_time_person_share,
+    person_months.primary_benefit_group,
+    person_months.visitation_category,
+    person_months.is_self_supporting,
+    {%- for benefit_group in benefit_groups %}
+    person_months.ftp_{{ benefit_group }},
+    {%- endfor %}
+    person_months.is_resident,
+    person_months.age_years,
+    person_months.household_key,
+    person_months.departments_active,
+    {%- for department in service_departments %}
+    person_months.is_active_{{ department }},
+    {%- endfor %}
+    person_months.concurrent_services,
+    person_months.contact_points,
+    person_months.network_meetings,
+    person_months.parallel_services,
+    person_months.service_codes,
+    person_months.is_in_ordinary_employment,
+    person_months.is_in_education,
+    person_months.is_placed_outside_home,
+    person_months.placement_type,
+    person_months.has_child_placed_outside_home,
+    person_months.latest_progression_score,
+    person_months.programme_code,
+    person_months.enrolment_id,
+    person_months.months_since_enrolment,
+    person_months.is_enrolled,
+    person_months.cost_direct,
+    person_months.cost_imputed,
+    person_months.cost_total,
+    {%- for department in cost_departments %}
+    person_months.cost_direct_{{ department }},
+    person_months.cost_imputed_{{ department }},
+    person_months.cost_total_{{ department }},
+    {%- endfor %}
+    person_months.trailing_12m_cost,
+    target_groups.cost_rank
+    {%- for definition in target_groups %},
+    target_groups.tg_{{ definition['target_group'] }}
     {%- endfor %}
 from person_months
-inner join primary_benefit_group
-    on  person_months.person_key = primary_benefit_group.person_key
-    and person_months.month = primary_benefit_group.month
-inner join last_period
-    on  person_months.person_key = last_period.person_key
-    and person_months.month = last_period.month
+inner join target_groups
+    on  person_months.person_key = target_groups.person_key
+    and person_months.month = target_groups.month
 -- Rows in primary-key order make the index build of the contract's primary key cheap.
 order by person_months.person_key, person_months.month

@@ -1,0 +1,649 @@
+{#-
+    The person-month grain (domain brief section 4), incremental by month.
+
+    One row per person and month in which the person has a benefit day, a service record
+    (DUBU, Sensum, health and care, programme), or attributed cost; and every month of a
+    programme participant's follow-up window, from var('programme_baseline_months') (12)
+    months before the enrolment's start month to the as-of date, even when nothing happens
+    (zero-cost months are kept, so parts add up to totals).
+
+    Columns per benefit group (ftp_<group>), service department (is_active_<department>)
+    and cost department (cost_direct_/cost_imputed_/cost_total_<department>) are generated
+    from the seeds benefit_groups and departments.
+
+    Incremental: each run recomputes the months from macros/incremental.sql's batch start
+    and keeps the months before it; months that fell out of int_months are deleted.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='month',
+    on_schema_change='fail',
+    post_hook=[
+        "delete from {{ this }} where month < (select min(month) from {{ ref('int_months') }})",
+        "{{ ensure_index(['month']) }}",
+        "{{ analyze_table() }}",
+    ],
+) }}
+
+{%- set batch_start = incremental_batch_start() -%}
+{%- set benefit_groups = seed_values('benefit_groups', 'benefit_group') -%}
+{%- set service_departments = seed_values('departments', 'department', where='is_service_department') -%}
+{%- set cost_departments = seed_values('departments', 'department', where='is_cost_department') -%}
+{%- set baseline_months = var('programme_baseline_months', 12) | int %}
+
+with
+
+months as (
+
+    select * from {{ ref('int_months') }}
+    where {{ in_batch('month', batch_start) }}
+
+),
+
+group_days as (
+
+    select * from {{ ref('int_benefit_groups_aggregated_to_person_months') }}
+    where {{ in_batch('month', batch_start) }}
+
+),
+
+clipped_periods as (
+
+    select * from {{ ref('int_benefit_periods_clipped_to_months') }}
+    where {{ in_batch('month', batch_start) }}
+
+),
+
+service_months as (
+
+    select * from {{ ref('int_services_clipped_to_months') }}
+    where {{ in_batch('month', batch_start) }}
+
+),
+
+enrolment_months as (
+
+    select * from {{ ref('int_programme_enrolments_clipped_to_months') }}
+    where {{ in_batch('month', batch_start) }}
+
+),
+
+placement_months as (
+
+    select * from {{ ref('int_placements_clipped_to_months') }}
+    where {{ in_batch('month', batch_start) }}
+
+),
+
+person_costs as (
+
+    select * from {{ ref('int_cost_aggregated_to_person_months') }}
+    where {{ in_batch('month', batch_start, months_before=11) }}
+
+),
+
+persons as (
+
+    select * from {{ ref('stg_cpr__persons') }}
+
+),
+
+relations as (
+
+    select * from {{ ref('stg_cpr__relations') }}
+
+),
+
+enrolments as (
+
+    select * from {{ ref('stg_helhed__enrolments') }}
+
+),
+
+network_meetings as (
+
+    select * from {{ ref('stg_helhed__network_meetings') }}
+
+),
+
+progression as (
+
+    select * from {{ ref('int_progression_scores_averaged') }}
+
+),
+
+employments as (
+
+    select * from {{ ref('stg_eindkomst__employments') }}
+
+),
+
+education as (
+
+    select * from {{ ref('stg_uddannelse__education_status') }}
+    where education_status = 'I uddannelse'
+
+),
+
+household_members as (
+
+    select * from {{ ref('int_household_members') }}
+
+),
+
+catalogue as (
+
+    select * from {{ ref('service_catalogue') }}
+
+),
+
+benefit_group_codes as (
+
+    select * from {{ ref('benefit_groups') }}
+
+),
+
+departments as (
+
+    select * from {{ ref('departments') }}
+
+),
+
+functions as (
+
+    select * from {{ ref('int_kontoplan_functions_mapped_to_departments') }}
+
+),
+
+-- Benefits: days, full-time person shares, primary group, visitation (Jobindsats rules).
+
+benefit_totals as (
+
+    select
+        person_key,
+        month,
+        max(days_in_month)::integer                                        as days_in_month,
+        sum(benefit_days)::integer                                         as benefit_days,
+        coalesce(sum(benefit_days) filter (where is_income_support), 0)::integer
+                                                                           as income_support_days
+        {%- for benefit_group in benefit_groups %},
+        coalesce(sum(benefit_days) filter (where benefit_group = '{{ benefit_group }}'), 0)
+                                                                           as days_{{ benefit_group }}
+        {%- endfor %}
+    from group_days
+    group by person_key, month
+
+),
+
+primary_benefit_group as (
+
+    -- The group with most days in the month; ties go to the first code alphabetically.
+    select distinct on (person_key, month)
+        person_key,
+        month,
+        benefit_group
+    from group_days
+    order by person_key, month, benefit_days desc, benefit_group
+
+),
+
+last_period as (
+
+    -- The last period overlapping the month: latest start, then latest end, then period_id.
+    select distinct on (person_key, month)
+        person_key,
+        month,
+        visitation_category
+    from clipped_periods
+    order by person_key, month, start_date desc, effective_end_date desc, period_id desc
+
+),
+
+benefits as (
+
+    select
+        benefit_totals.*,
+        primary_benefit_group.benefit_group  as primary_benefit_group,
+        last_period.visitation_category
+    from benefit_totals
+    inner join primary_benefit_group
+        on  benefit_totals.person_key = primary_benefit_group.person_key
+        and benefit_totals.month = primary_benefit_group.month
+    inner join last_period
+        on  benefit_totals.person_key = last_period.person_key
+        and benefit_totals.month = last_period.month
+
+),
+
+-- Activities: every benefit group, service and enrolment active in the month, with the
+-- department that grants it, its purpose and the caseworker (a contact point).
+
+activities as (
+
+    select
+        group_days.person_key,
+        group_days.month,
+        coalesce(functions.department, 'oevrige')    as department,
+        group_days.benefit_group                     as service_key,
+        'income_support'::text                       as purpose,
+        null::text                                   as caseworker_id,
+        true                                         as counts_as_service,
+        true                                         as is_benefit
+    from group_days
+    inner join benefit_group_codes
+        on group_days.benefit_group = benefit_group_codes.benefit_group
+    left join functions
+        on benefit_group_codes.kontoplan_function = functions.kontoplan_function
+
+    union all
+
+    select
+        person_key,
+        month,
+        department,
+        coalesce(service_code, source || ':' || service_label),
+        purpose,
+        caseworker_id,
+        counts_as_service,
+        false
+    from service_months
+
+    union all
+
+    select
+        enrolment_months.person_key,
+        enrolment_months.month,
+        coalesce(catalogue.department, 'helhed'),
+        enrolment_months.programme_code,
+        coalesce(catalogue.purpose, 'coordination'),
+        enrolment_months.coordinator_id,
+        true,
+        false
+    from enrolment_months
+    left join catalogue
+        on enrolment_months.programme_code = catalogue.service_code
+
+),
+
+activity_summary as (
+
+    select
+        activities.person_key,
+        activities.month,
+        count(distinct activities.department) filter (where departments.is_service_department)
+                                                                           as departments_active
+        {%- for department in service_departments %},
+        bool_or(activities.department = '{{ department }}')                as is_active_{{ department }}
+        {%- endfor %},
+        count(distinct activities.service_key) filter (where activities.counts_as_service)
+                                                                           as concurrent_services,
+        count(distinct activities.caseworker_id)                           as caseworkers,
+        array_agg(distinct activities.service_key order by activities.service_key)
+                                                                           as service_codes,
+        array_agg(distinct activities.purpose order by activities.purpose)
+            filter (where activities.purpose is not null)                  as service_purposes,
+        array_agg(distinct activities.department order by activities.department)
+            filter (where not activities.is_benefit)                       as service_departments
+    from activities
+    left join departments
+        on activities.department = departments.department
+    group by activities.person_key, activities.month
+
+),
+
+parallel_purposes as (
+
+    -- Purposes served by services of two or more departments in the same month.
+    select person_key, month, purpose
+    from activities
+    where purpose is not null and counts_as_service
+    group by person_key, month, purpose
+    having count(distinct department) >= 2
+
+),
+
+parallel as (
+
+    select person_key, month, count(*)::integer as parallel_services
+    from parallel_purposes
+    group by person_key, month
+
+),
+
+-- Programme participation: cohort follow-up windows and enrolment months.
+
+enrolment_windows as (
+
+    select
+        enrolment_id,
+        person_key,
+        programme_code,
+        start_date,
+        date_trunc('month', start_date)::date                                         as start_month,
+        (date_trunc('month', start_date) - interval '{{ baseline_months }} months')::date  as window_start
+    from enrolments
+
+),
+
+cohort_months as (
+
+    select
+        enrolment_windows.person_key,
+        months.month,
+        enrolment_windows.enrolment_id,
+        enrolment_windows.programme_code,
+        enrolment_windows.start_date,
+        enrolment_windows.start_month
+    from enrolment_windows
+    inner join months
+        on months.month >= enrolment_windows.window_start
+
+),
+
+programme as (
+
+    -- The latest enrolment started by the month; in baseline months, the next one to start.
+    select distinct on (person_key, month)
+        person_key,
+        month,
+        programme_code,
+        enrolment_id,
+        (
+            (extract(year from month) - extract(year from start_month)) * 12
+            + extract(month from month) - extract(month from start_month)
+        )::integer                                                         as months_since_enrolment
+    from cohort_months
+    order by person_key, month, (start_month <= month) desc,
+        case when start_month <= month then start_date end desc nulls last, start_date, enrolment_id
+
+),
+
+enrolled as (
+
+    select distinct person_key, month
+    from enrolment_months
+    where enrolment_days > 0
+
+),
+
+meetings as (
+
+    select
+        enrolments.person_key,
+        date_trunc('month', network_meetings.meeting_date)::date  as month,
+        count(*)::integer                                         as network_meetings
+    from network_meetings
+    inner join enrolments
+        on network_meetings.enrolment_id = enrolments.enrolment_id
+    where {{ in_batch('network_meetings.meeting_date', batch_start) }}
+    group by 1, 2
+
+),
+
+-- Placements outside the home: the person's own, and a child's (parents via CPR links).
+
+placed as (
+
+    select
+        person_key,
+        month,
+        (array_agg(placement_type order by start_date desc, service_record_id desc))[1]  as placement_type
+    from placement_months
+    group by person_key, month
+
+),
+
+child_placed as (
+
+    select distinct
+        relations.parent_person_key  as person_key,
+        placed.month
+    from placed
+    inner join relations
+        on placed.person_key = relations.child_person_key
+
+),
+
+-- Cost per department (direct, imputed) and the trailing 12-month total.
+
+costs as (
+
+    select
+        person_key,
+        month,
+        sum(cost_direct)   as cost_direct,
+        sum(cost_imputed)  as cost_imputed,
+        sum(cost_total)    as cost_total
+        {%- for department in cost_departments %},
+        coalesce(sum(cost_direct) filter (where department = '{{ department }}'), 0)   as cost_direct_{{ department }},
+        coalesce(sum(cost_imputed) filter (where department = '{{ department }}'), 0)  as cost_imputed_{{ department }},
+        coalesce(sum(cost_total) filter (where department = '{{ department }}'), 0)    as cost_total_{{ department }}
+        {%- endfor %}
+    from person_costs
+    group by person_key, month
+
+),
+
+-- The spine: every person-month with a benefit, an activity, cost or a follow-up month.
+
+spine_keys as (
+
+    select person_key, month from benefits
+    union
+    select person_key, month from activity_summary
+    union
+    select person_key, month from costs where {{ in_batch('month', batch_start) }}
+    union
+    select person_key, month from cohort_months
+
+),
+
+spine as (
+
+    select
+        spine_keys.person_key,
+        months.month,
+        months.month_end,
+        months.days_in_month,
+        months.as_of_date
+    from spine_keys
+    inner join months
+        on spine_keys.month = months.month
+
+),
+
+trailing_cost as (
+
+    select person_key, month, trailing_12m_cost
+    from (
+        select
+            person_key,
+            month,
+            sum(cost_total) over (
+                partition by person_key
+                order by month
+                range between interval '11 months' preceding and current row
+            )                                                              as trailing_12m_cost,
+            is_spine
+        from (
+            select person_key, month, sum(cost_total) as cost_total, bool_or(is_spine) as is_spine
+            from (
+                select person_key, month, cost_total, false as is_spine from costs
+                union all
+                select person_key, month, 0, true from spine
+            ) as unioned
+            group by person_key, month
+        ) as monthly
+    ) as windowed
+    where is_spine
+
+),
+
+-- Outcomes on the first day of the month (DST convention): employment and education.
+
+employed as (
+
+    select
+        spine.person_key,
+        spine.month,
+        bool_or(employments.employment_type = 'Ordinær')  as is_in_ordinary_employment
+    from spine
+    inner join employments
+        on  employments.person_key = spine.person_key
+        and employments.start_date <= spine.month
+        and coalesce(employments.end_date, 'infinity'::date) >= spine.month
+    group by spine.person_key, spine.month
+
+),
+
+in_education as (
+
+    select distinct
+        spine.person_key,
+        spine.month
+    from spine
+    inner join education
+        on  education.person_key = spine.person_key
+        and education.start_date <= spine.month
+        and coalesce(education.end_date, 'infinity'::date) >= spine.month
+
+),
+
+latest_score as (
+
+    select
+        spine.person_key,
+        spine.month,
+        max(progression.mean_score)  as latest_progression_score
+    from spine
+    inner join progression
+        on  progression.person_key = spine.person_key
+        and progression.score_date <= spine.month_end
+        and coalesce(progression.valid_until, 'infinity'::date) >= spine.month_end
+    group by spine.person_key, spine.month
+
+),
+
+households as (
+
+    select
+        spine.person_key,
+        spine.month,
+        min(household_members.household_key)  as household_key
+    from spine
+    inner join household_members
+        on  household_members.person_key = spine.person_key
+        and household_members.valid_from <= spine.month_end
+        and household_members.valid_to >= spine.month
+    group by spine.person_key, spine.month
+
+)
+
+select
+    spine.person_key,
+    spine.month,
+    spine.as_of_date,
+    spine.days_in_month,
+
+    -- residence and age on the 1st (same rule as int_residents_monthly)
+    coalesce(
+        persons.birth_date <= spine.month
+        and coalesce(persons.moved_in_date, persons.birth_date) <= spine.month
+        and (persons.moved_out_date is null or persons.moved_out_date >= spine.month)
+        and (persons.death_date is null or persons.death_date >= spine.month),
+        false
+    )                                                                      as is_resident,
+    case when persons.birth_date <= spine.month
+        then date_part('year', age(spine.month, persons.birth_date))::integer
+    end                                                                    as age_years,
+    households.household_key,
+
+    -- benefits
+    coalesce(benefits.benefit_days, 0)                                     as benefit_days,
+    coalesce(benefits.income_support_days, 0)                              as income_support_days,
+    round(
+        least(coalesce(benefits.benefit_days, 0)::numeric / spine.days_in_month, 1), 4
+    )::numeric(5, 4)                                                       as full_time_person_share,
+    benefits.primary_benefit_group,
+    benefits.visitation_category,
+    coalesce(benefits.income_support_days, 0) = 0                          as is_self_supporting
+    {%- for benefit_group in benefit_groups %},
+    round(
+        coalesce(benefits.days_{{ benefit_group }}, 0)::numeric
+        / greatest(coalesce(benefits.benefit_days, 0), spine.days_in_month), 4
+    )::numeric(5, 4)                                                       as ftp_{{ benefit_group }}
+    {%- endfor %},
+
+    -- departments, services, contact points
+    coalesce(activity_summary.departments_active, 0)::integer              as departments_active
+    {%- for department in service_departments %},
+    coalesce(activity_summary.is_active_{{ department }}, false)           as is_active_{{ department }}
+    {%- endfor %},
+    coalesce(activity_summary.concurrent_services, 0)::integer             as concurrent_services,
+    (coalesce(activity_summary.caseworkers, 0) + coalesce(activity_summary.departments_active, 0))::integer
+                                                                           as contact_points,
+    coalesce(meetings.network_meetings, 0)                                 as network_meetings,
+    coalesce(parallel.parallel_services, 0)                                as parallel_services,
+    coalesce(activity_summary.service_codes, '{}'::text[])                 as service_codes,
+    coalesce(activity_summary.service_purposes, '{}'::text[])              as service_purposes,
+    coalesce(activity_summary.service_departments, '{}'::text[])           as service_departments,
+
+    -- outcomes
+    coalesce(employed.is_in_ordinary_employment, false)                    as is_in_ordinary_employment,
+    in_education.person_key is not null                                    as is_in_education,
+    placed.person_key is not null                                          as is_placed_outside_home,
+    placed.placement_type,
+    child_placed.person_key is not null                                    as has_child_placed_outside_home,
+    latest_score.latest_progression_score,
+
+    -- programme
+    programme.programme_code,
+    programme.enrolment_id,
+    programme.months_since_enrolment,
+    enrolled.person_key is not null                                        as is_enrolled,
+
+    -- cost
+    coalesce(costs.cost_direct, 0)::numeric(16, 2)                         as cost_direct,
+    coalesce(costs.cost_imputed, 0)::numeric(16, 2)                        as cost_imputed,
+    coalesce(costs.cost_total, 0)::numeric(16, 2)                          as cost_total
+    {%- for department in cost_departments %},
+    coalesce(costs.cost_direct_{{ department }}, 0)::numeric(16, 2)        as cost_direct_{{ department }},
+    coalesce(costs.cost_imputed_{{ department }}, 0)::numeric(16, 2)       as cost_imputed_{{ department }},
+    coalesce(costs.cost_total_{{ department }}, 0)::numeric(16, 2)         as cost_total_{{ department }}
+    {%- endfor %},
+    coalesce(trailing_cost.trailing_12m_cost, 0)::numeric(16, 2)           as trailing_12m_cost
+
+from spine
+left join persons
+    on spine.person_key = persons.person_key
+left join households
+    on spine.person_key = households.person_key and spine.month = households.month
+left join benefits
+    on spine.person_key = benefits.person_key and spine.month = benefits.month
+left join activity_summary
+    on spine.person_key = activity_summary.person_key and spine.month = activity_summary.month
+left join parallel
+    on spine.person_key = parallel.person_key and spine.month = parallel.month
+left join meetings
+    on spine.person_key = meetings.person_key and spine.month = meetings.month
+left join employed
+    on spine.person_key = employed.person_key and spine.month = employed.month
+left join in_education
+    on spine.person_key = in_education.person_key and spine.month = in_education.month
+left join placed
+    on spine.person_key = placed.person_key and spine.month = placed.month
+left join child_placed
+    on spine.person_key = child_placed.person_key and spine.month = child_placed.month
+left join latest_score
+    on spine.person_key = latest_score.person_key and spine.month = latest_score.month
+left join programme
+    on spine.person_key = programme.person_key and spine.month = programme.month
+left join enrolled
+    on spine.person_key = enrolled.person_key and spine.month = enrolled.month
+left join costs
+    on spine.person_key = costs.person_key and spine.month = costs.month
+left join trailing_cost
+    on spine.person_key = trailing_cost.person_key and spine.month = trailing_cost.month
+-- Rows in key order make the fact tables' primary-key index builds cheap.
+order by spine.person_key, spine.month
