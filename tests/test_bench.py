@@ -65,8 +65,8 @@ def test_limits_and_ratios_are_computed(report):
     assert copy["rows"] == run["phases"]["load"]["rows"]
     assert transform["seconds"] > 0 and transform["rows"] > 0
     assert "generate_series" in transform["statement"]
-    # the single statement and the fact have the same grain: person x month with benefit days
-    assert transform["rows"] == run["phases"]["dbt_full"]["fact"]["rows"]
+    # every person-month with a benefit day is a row of the fact (whose grain may be wider)
+    assert run["phases"]["dbt_full"]["fact"]["rows"] >= transform["rows"]
     for key in ("load_vs_copy", "fact_vs_statement", "fact_chain_vs_statement"):
         assert run["ratios"][key] > 0, key
     for key, target in run["targets"].items():

@@ -610,6 +610,13 @@ def bench_size(residents: int, years: int, *, seed: int = 1, end_date: dt.date =
             limits["transform"] = transform_limit(s)
             say(f"statement: {limits['transform']['seconds']:.1f} s, {limits['transform']['rows']:,} rows")
 
+            # the first night's publication: the incremental night then starts from what
+            # production has after a publish (build_restricted and build_marts renamed away)
+            first = Phase()
+            with timed(sampler, first):
+                first.detail = _gate_marts_and_publish(s, f"{run_id}_full", end_date)
+            say(f"publish after the full build: {first.seconds:.1f} s")
+
             # 5. incremental night -----------------------------------------------------------
             inc = phases["incremental"]
             with timed(sampler, inc):
@@ -626,39 +633,32 @@ def bench_size(residents: int, years: int, *, seed: int = 1, end_date: dt.date =
                 started = time.perf_counter()
                 inc_gates = _run_staging_gates(s, entities, f"{run_id}_night", say)
                 gate_seconds = time.perf_counter() - started
+                say("dbt build (incremental)")
+                log_size = dbt_log.stat().st_size
                 inc_run = run_dbt(["build"], env, target, dbt_log, dbt_project)
+            batches = [line.split("  ", 1)[-1].strip() for line in
+                       dbt_log.read_text(errors="replace")[log_size:].splitlines() if "incremental batch" in line]
             inc.rows = sum(e["rows"] for e in inc_entities.values())
             inc.detail = {
                 "delivery_date": day.isoformat(), "entities": inc_entities,
                 "load_seconds": round(load_seconds, 3), "gates_seconds": round(gate_seconds, 3),
                 "dbt_build_seconds": round(inc_run.seconds, 3), "dbt_rows_affected": _rows_affected(inc_run.results),
                 **_node_summary(inc_run.results), "fact": _fact_chain(target, inc_run.results),
-                "gates_skipped": inc_gates["skipped"],
+                "incremental_batches": batches, "gates_skipped": inc_gates["skipped"],
+                "gates_failed": inc_gates["failed"],
             }
             say(f"incremental night: {inc.seconds:.1f} s (load {load_seconds:.1f}, gates {gate_seconds:.1f}, "
                 f"dbt build {inc_run.seconds:.1f})")
 
             # 6. publish ---------------------------------------------------------------------
             with timed(sampler, phases["publish"]) as ph:
-                started = time.perf_counter()
-                from helhed.pipeline import mart_suites
-
-                mart_results = [gates.run_suite(s, f"marts__{t}", "build_marts", t, f"{run_id}_night")
-                                for t in mart_suites(s)]
-                mart_gate_seconds = time.perf_counter() - started
-                started = time.perf_counter()
-                published = publish.publish(s, f"{run_id}_night", day)
-                swap_seconds = time.perf_counter() - started
-            with psycopg.connect(s.url("helhed"), autocommit=True) as conn:
-                tables = conn.execute("select schemaname, tablename from pg_tables where schemaname = any(%s)",
-                                      (published,)).fetchall()
-                ph.rows = sum(_count(conn, schema, table) for schema, table in tables)
-            ph.detail = {"mart_gates_seconds": round(mart_gate_seconds, 3), "swap_seconds": round(swap_seconds, 3),
-                         "tables": len(tables), "schemas": published,
-                         "mart_gates": {r.table: {"passed": r.passed, "seconds": round(r.duration_seconds, 3)}
-                                        for r in mart_results}}
-            say(f"publish: {ph.seconds:.1f} s (mart gates {mart_gate_seconds:.1f} s, swap {swap_seconds:.2f} s), "
-                f"{len(tables)} tables")
+                ph.detail = _gate_marts_and_publish(s, f"{run_id}_night", day)
+            ph.rows = ph.detail.pop("rows")
+            ph.detail["after_full_build"] = {"seconds": round(first.seconds, 3), **{
+                k: v for k, v in first.detail.items() if k in ("mart_gates_seconds", "swap_seconds", "rows")}}
+            say(f"publish: {ph.seconds:.1f} s (mart gates {ph.detail['mart_gates_seconds']:.1f} s, "
+                f"swap {ph.detail['swap_seconds']:.2f} s), {ph.detail['tables']} tables")
+            phases["incremental"].detail["night_seconds"] = round(inc.seconds + ph.seconds, 3)
 
             # misses: plans for the notes ---------------------------------------------------
             fact_ratio = _ratio(fact.get("seconds"), limits["transform"]["seconds"])
@@ -687,6 +687,33 @@ def bench_size(residents: int, years: int, *, seed: int = 1, end_date: dt.date =
     }
     result["targets"] = evaluate_targets(result)
     return result
+
+
+def _gate_marts_and_publish(s: Settings, run_id: str, logical_date: dt.date) -> dict[str, Any]:
+    """What the nightly does after dbt: gate every public mart in build_marts, then swap schemas."""
+    from helhed import gates, publish
+    from helhed.pipeline import mart_suites
+
+    started = time.perf_counter()
+    mart_results = []
+    for table in mart_suites(s):
+        try:
+            mart_results.append(gates.run_suite(s, f"marts__{table}", "build_marts", table, run_id))
+        except Exception as exc:  # reported, not fatal: the bench times, the nightly enforces
+            mart_results.append(gates.GateResult(suite=f"marts.{table}", schema="build_marts", table=table,
+                                                 run_id=f"error: {type(exc).__name__}: {exc}"[:300]))
+    mart_gate_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    published = publish.publish(s, run_id, logical_date)
+    swap_seconds = time.perf_counter() - started
+    with psycopg.connect(s.url("helhed"), autocommit=True) as conn:
+        tables = conn.execute("select schemaname, tablename from pg_tables where schemaname = any(%s)",
+                              (published,)).fetchall()
+        rows = sum(_count(conn, schema, table) for schema, table in tables)
+    return {"mart_gates_seconds": round(mart_gate_seconds, 3), "swap_seconds": round(swap_seconds, 3),
+            "tables": len(tables), "rows": rows, "schemas": published,
+            "mart_gates": {r.table: {"passed": r.passed and bool(r.outcomes), "seconds": round(r.duration_seconds, 3)}
+                           for r in mart_results}}
 
 
 def _ratio(ours: float | None, limit: float | None) -> float | None:
@@ -726,7 +753,7 @@ def evaluate_targets(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
     phases, ratios = run["phases"], run["ratios"]
     values = {
         "dbt_full_seconds": phases["dbt_full"]["seconds"],
-        "incremental_seconds": phases["incremental"]["seconds"],
+        "incremental_seconds": phases["incremental"].get("night_seconds", phases["incremental"]["seconds"]),
         "load_vs_copy": ratios["load_vs_copy"],
         "fact_vs_statement": ratios["fact_vs_statement"],
     }
@@ -805,9 +832,10 @@ def notes_for(run: dict[str, Any]) -> list[str]:
         inc = ph["incremental"]
         slow = inc.get("slowest", [])[:5]
         notes.append(
-            f"**Incremental night {_fmt_s(inc['seconds'])}** (target {_fmt_s(TARGETS['incremental_seconds'])}): "
-            f"load {_fmt_s(inc.get('load_seconds'))}, gates {_fmt_s(inc.get('gates_seconds'))}, dbt build "
-            f"{_fmt_s(inc.get('dbt_build_seconds'))}. Slowest nodes: "
+            f"**Incremental night {_fmt_s(inc.get('night_seconds'))}** (target "
+            f"{_fmt_s(TARGETS['incremental_seconds'])}): load {_fmt_s(inc.get('load_seconds'))}, staging gates "
+            f"{_fmt_s(inc.get('gates_seconds'))}, dbt build {_fmt_s(inc.get('dbt_build_seconds'))}, mart gates and "
+            f"publish {_fmt_s(ph['publish']['seconds'])}. Slowest nodes: "
             + ", ".join(f"`{n['node'].split('.')[-1]}` {_fmt_s(n['seconds'])}" for n in slow)
             + ". Models by materialization: "
             + (", ".join(f"{k} {v}" for k, v in (ph['dbt_full'].get('materializations') or {}).items()) or "?")
@@ -865,7 +893,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += [header, "|---|" + "---:|" * len(runs)]
         names = {
             "dbt_full_seconds": "dbt full build < 10 min",
-            "incremental_seconds": "incremental night < 2 min",
+            "incremental_seconds": "incremental night < 2 min (load, gates, dbt build, mart gates, publish)",
             "load_vs_copy": "load ≤ 2x raw COPY",
             "fact_vs_statement": f"`{FACT_MODEL}` ≤ 3x one statement",
         }
@@ -899,7 +927,8 @@ def render_markdown(report: dict[str, Any]) -> str:
                                     for k, v in ph['dbt_full'].get('nodes_by_type', {}).items()),
             "incremental": f"load {_fmt_s(ph['incremental'].get('load_seconds'))}, gates "
                            f"{_fmt_s(ph['incremental'].get('gates_seconds'))}, dbt build "
-                           f"{_fmt_s(ph['incremental'].get('dbt_build_seconds'))}",
+                           f"{_fmt_s(ph['incremental'].get('dbt_build_seconds'))}; with publish "
+                           f"{_fmt_s(ph['incremental'].get('night_seconds'))}",
             "publish": f"mart gates {_fmt_s(ph['publish'].get('mart_gates_seconds'))}, swap "
                        f"{_fmt_s(ph['publish'].get('swap_seconds'))}, {ph['publish'].get('tables')} tables",
         }

@@ -1,19 +1,39 @@
 {#-
-    Attributed cost per person, month and (cost) department: direct (ledger postings with
-    the person's CPR) and imputed (activity x unit price), each summed over the department's
-    kontoplan functions.
+    Attributed cost per person and month: direct (ledger postings with the person's CPR)
+    and imputed (activity x unit price), in total and per cost department (one
+    cost_direct_/cost_imputed_/cost_total_<department> column per row of the departments
+    seed with is_cost_department). Incremental by month like int_person_months.
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='month',
+    on_schema_change='fail',
+    post_hook=["{{ ensure_index(['month']) }}", "{{ analyze_table() }}"],
+) }}
+
+{%- set batch_start = incremental_batch_start() -%}
+{%- set cost_departments = seed_values('departments', 'department', where='is_cost_department') %}
+
 with
 
 direct as (
 
     select * from {{ ref('int_direct_cost_aggregated_to_person_months') }}
+    where {{ in_batch('month', batch_start) }}
 
 ),
 
 imputed as (
 
     select * from {{ ref('int_imputed_cost_aggregated_to_person_months') }}
+    where {{ in_batch('month', batch_start) }}
+
+),
+
+months as (
+
+    select max(as_of_date) as as_of_date from {{ ref('int_months') }}
 
 ),
 
@@ -26,11 +46,21 @@ unioned as (
 )
 
 select
-    person_key,
-    month,
-    department,
-    sum(direct_cost)::numeric(16, 2)                     as cost_direct,
-    sum(imputed_cost)::numeric(16, 2)                    as cost_imputed,
-    (sum(direct_cost) + sum(imputed_cost))::numeric(16, 2)  as cost_total
+    unioned.person_key,
+    unioned.month,
+    max(months.as_of_date)                                   as as_of_date,
+    sum(unioned.direct_cost)::numeric(16, 2)                 as cost_direct,
+    sum(unioned.imputed_cost)::numeric(16, 2)                as cost_imputed,
+    (sum(unioned.direct_cost) + sum(unioned.imputed_cost))::numeric(16, 2)
+                                                             as cost_total
+    {%- for department in cost_departments %},
+    coalesce(sum(unioned.direct_cost) filter (where unioned.department = '{{ department }}'), 0)::numeric(16, 2)
+                                                             as cost_direct_{{ department }},
+    coalesce(sum(unioned.imputed_cost) filter (where unioned.department = '{{ department }}'), 0)::numeric(16, 2)
+                                                             as cost_imputed_{{ department }},
+    coalesce(sum(unioned.direct_cost + unioned.imputed_cost) filter (where unioned.department = '{{ department }}'), 0)::numeric(16, 2)
+                                                             as cost_total_{{ department }}
+    {%- endfor %}
 from unioned
-group by 1, 2, 3
+cross join months
+group by unioned.person_key, unioned.month

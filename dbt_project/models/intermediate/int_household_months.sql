@@ -178,4 +178,3 @@ from aggregated
 inner join member_counts
     on  aggregated.household_key = member_counts.household_key
     and aggregated.month = member_counts.month
-order by aggregated.household_key, aggregated.month

@@ -105,4 +105,3 @@ select
     coalesce({{ target_group_condition(definition) }}, false)  as tg_{{ definition['target_group'] }}
     {%- endfor %}
 from ranked
-order by person_key, month

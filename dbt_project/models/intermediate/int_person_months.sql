@@ -1,15 +1,17 @@
 {#-
     The person-month grain (domain brief section 4), incremental by month.
 
-    One row per person and month in which the person has a benefit day, a service record
-    (DUBU, Sensum, health and care, programme), or attributed cost; and every month of a
+    One row per person and month in which the person has a benefit day, an activity (a
+    service record or a programme enrolment), or attributed cost; and every month of a
     programme participant's follow-up window, from var('programme_baseline_months') (12)
     months before the enrolment's start month to the as-of date, even when nothing happens
     (zero-cost months are kept, so parts add up to totals).
 
+    It joins the person-month aggregates (benefits, activities, cost) with residence and
+    age, household, employment and education on the 1st, placements (own and a child's),
+    the latest progression score, network meetings and programme participation.
     Columns per benefit group (ftp_<group>), service department (is_active_<department>)
-    and cost department (cost_direct_/cost_imputed_/cost_total_<department>) are generated
-    from the seeds benefit_groups and departments.
+    and cost department (cost_*_<department>) come from the seeds.
 
     Incremental: each run recomputes the months from macros/incremental.sql's batch start
     and keeps the months before it; months that fell out of int_months are deleted.
@@ -41,24 +43,24 @@ months as (
 
 ),
 
-group_days as (
+benefits as (
 
-    select * from {{ ref('int_benefit_groups_aggregated_to_person_months') }}
+    select * from {{ ref('int_benefits_aggregated_to_person_months') }}
     where {{ in_batch('month', batch_start) }}
 
 ),
 
-clipped_periods as (
+activities as (
 
-    select * from {{ ref('int_benefit_periods_clipped_to_months') }}
+    select * from {{ ref('int_activities_aggregated_to_person_months') }}
     where {{ in_batch('month', batch_start) }}
 
 ),
 
-service_months as (
+costs as (
 
-    select * from {{ ref('int_services_clipped_to_months') }}
-    where {{ in_batch('month', batch_start) }}
+    select * from {{ ref('int_cost_aggregated_to_person_months') }}
+    where {{ in_batch('month', batch_start, months_before=11) }}
 
 ),
 
@@ -73,13 +75,6 @@ placement_months as (
 
     select * from {{ ref('int_placements_clipped_to_months') }}
     where {{ in_batch('month', batch_start) }}
-
-),
-
-person_costs as (
-
-    select * from {{ ref('int_cost_aggregated_to_person_months') }}
-    where {{ in_batch('month', batch_start, months_before=11) }}
 
 ),
 
@@ -132,212 +127,21 @@ household_members as (
 
 ),
 
-catalogue as (
-
-    select * from {{ ref('service_catalogue') }}
-
-),
-
-benefit_group_codes as (
-
-    select * from {{ ref('benefit_groups') }}
-
-),
-
-departments as (
-
-    select * from {{ ref('departments') }}
-
-),
-
-functions as (
-
-    select * from {{ ref('int_kontoplan_functions_mapped_to_departments') }}
-
-),
-
--- Benefits: days, full-time person shares, primary group, visitation (Jobindsats rules).
-
-benefit_totals as (
-
-    select
-        person_key,
-        month,
-        max(days_in_month)::integer                                        as days_in_month,
-        sum(benefit_days)::integer                                         as benefit_days,
-        coalesce(sum(benefit_days) filter (where is_income_support), 0)::integer
-                                                                           as income_support_days
-        {%- for benefit_group in benefit_groups %},
-        coalesce(sum(benefit_days) filter (where benefit_group = '{{ benefit_group }}'), 0)
-                                                                           as days_{{ benefit_group }}
-        {%- endfor %}
-    from group_days
-    group by person_key, month
-
-),
-
-primary_benefit_group as (
-
-    -- The group with most days in the month; ties go to the first code alphabetically.
-    select distinct on (person_key, month)
-        person_key,
-        month,
-        benefit_group
-    from group_days
-    order by person_key, month, benefit_days desc, benefit_group
-
-),
-
-last_period as (
-
-    -- The last period overlapping the month: latest start, then latest end, then period_id.
-    select distinct on (person_key, month)
-        person_key,
-        month,
-        visitation_category
-    from clipped_periods
-    order by person_key, month, start_date desc, effective_end_date desc, period_id desc
-
-),
-
-benefits as (
-
-    select
-        benefit_totals.*,
-        primary_benefit_group.benefit_group  as primary_benefit_group,
-        last_period.visitation_category
-    from benefit_totals
-    inner join primary_benefit_group
-        on  benefit_totals.person_key = primary_benefit_group.person_key
-        and benefit_totals.month = primary_benefit_group.month
-    inner join last_period
-        on  benefit_totals.person_key = last_period.person_key
-        and benefit_totals.month = last_period.month
-
-),
-
--- Activities: every benefit group, service and enrolment active in the month, with the
--- department that grants it, its purpose and the caseworker (a contact point).
-
-activities as (
-
-    select
-        group_days.person_key,
-        group_days.month,
-        coalesce(functions.department, 'oevrige')    as department,
-        group_days.benefit_group                     as service_key,
-        'income_support'::text                       as purpose,
-        null::text                                   as caseworker_id,
-        true                                         as counts_as_service,
-        true                                         as is_benefit
-    from group_days
-    inner join benefit_group_codes
-        on group_days.benefit_group = benefit_group_codes.benefit_group
-    left join functions
-        on benefit_group_codes.kontoplan_function = functions.kontoplan_function
-
-    union all
-
-    select
-        person_key,
-        month,
-        department,
-        coalesce(service_code, source || ':' || service_label),
-        purpose,
-        caseworker_id,
-        counts_as_service,
-        false
-    from service_months
-
-    union all
-
-    select
-        enrolment_months.person_key,
-        enrolment_months.month,
-        coalesce(catalogue.department, 'helhed'),
-        enrolment_months.programme_code,
-        coalesce(catalogue.purpose, 'coordination'),
-        enrolment_months.coordinator_id,
-        true,
-        false
-    from enrolment_months
-    left join catalogue
-        on enrolment_months.programme_code = catalogue.service_code
-
-),
-
-activity_summary as (
-
-    select
-        activities.person_key,
-        activities.month,
-        count(distinct activities.department) filter (where departments.is_service_department)
-                                                                           as departments_active
-        {%- for department in service_departments %},
-        bool_or(activities.department = '{{ department }}')                as is_active_{{ department }}
-        {%- endfor %},
-        count(distinct activities.service_key) filter (where activities.counts_as_service)
-                                                                           as concurrent_services,
-        count(distinct activities.caseworker_id)                           as caseworkers,
-        array_agg(distinct activities.service_key order by activities.service_key)
-                                                                           as service_codes,
-        array_agg(distinct activities.purpose order by activities.purpose)
-            filter (where activities.purpose is not null)                  as service_purposes,
-        array_agg(distinct activities.department order by activities.department)
-            filter (where not activities.is_benefit)                       as service_departments
-    from activities
-    left join departments
-        on activities.department = departments.department
-    group by activities.person_key, activities.month
-
-),
-
-parallel_purposes as (
-
-    -- Purposes served by services of two or more departments in the same month.
-    select person_key, month, purpose
-    from activities
-    where purpose is not null and counts_as_service
-    group by person_key, month, purpose
-    having count(distinct department) >= 2
-
-),
-
-parallel as (
-
-    select person_key, month, count(*)::integer as parallel_services
-    from parallel_purposes
-    group by person_key, month
-
-),
-
--- Programme participation: cohort follow-up windows and enrolment months.
-
-enrolment_windows as (
-
-    select
-        enrolment_id,
-        person_key,
-        programme_code,
-        start_date,
-        date_trunc('month', start_date)::date                                         as start_month,
-        (date_trunc('month', start_date) - interval '{{ baseline_months }} months')::date  as window_start
-    from enrolments
-
-),
+-- Programme participation: cohort follow-up windows.
 
 cohort_months as (
 
     select
-        enrolment_windows.person_key,
+        enrolments.person_key,
         months.month,
-        enrolment_windows.enrolment_id,
-        enrolment_windows.programme_code,
-        enrolment_windows.start_date,
-        enrolment_windows.start_month
-    from enrolment_windows
+        enrolments.enrolment_id,
+        enrolments.programme_code,
+        enrolments.start_date,
+        date_trunc('month', enrolments.start_date)::date  as start_month
+    from enrolments
     inner join months
-        on months.month >= enrolment_windows.window_start
+        on months.month >= (date_trunc('month', enrolments.start_date)
+                            - interval '{{ baseline_months }} months')::date
 
 ),
 
@@ -356,6 +160,30 @@ programme as (
     from cohort_months
     order by person_key, month, (start_month <= month) desc,
         case when start_month <= month then start_date end desc nulls last, start_date, enrolment_id
+
+),
+
+-- The spine: every person-month with a benefit, an activity, cost or a follow-up month.
+
+spine as (
+
+    select
+        keys.person_key,
+        months.month,
+        months.month_end,
+        months.days_in_month,
+        months.as_of_date
+    from (
+        select person_key, month from benefits
+        union
+        select person_key, month from activities
+        union
+        select person_key, month from costs where {{ in_batch('month', batch_start) }}
+        union
+        select person_key, month from cohort_months
+    ) as keys
+    inner join months
+        on keys.month = months.month
 
 ),
 
@@ -405,67 +233,20 @@ child_placed as (
 
 ),
 
--- Cost per department (direct, imputed) and the trailing 12-month total.
-
-costs as (
-
-    select
-        person_key,
-        month,
-        sum(cost_direct)   as cost_direct,
-        sum(cost_imputed)  as cost_imputed,
-        sum(cost_total)    as cost_total
-        {%- for department in cost_departments %},
-        coalesce(sum(cost_direct) filter (where department = '{{ department }}'), 0)   as cost_direct_{{ department }},
-        coalesce(sum(cost_imputed) filter (where department = '{{ department }}'), 0)  as cost_imputed_{{ department }},
-        coalesce(sum(cost_total) filter (where department = '{{ department }}'), 0)    as cost_total_{{ department }}
-        {%- endfor %}
-    from person_costs
-    group by person_key, month
-
-),
-
--- The spine: every person-month with a benefit, an activity, cost or a follow-up month.
-
-spine_keys as (
-
-    select person_key, month from benefits
-    union
-    select person_key, month from activity_summary
-    union
-    select person_key, month from costs where {{ in_batch('month', batch_start) }}
-    union
-    select person_key, month from cohort_months
-
-),
-
-spine as (
-
-    select
-        spine_keys.person_key,
-        months.month,
-        months.month_end,
-        months.days_in_month,
-        months.as_of_date
-    from spine_keys
-    inner join months
-        on spine_keys.month = months.month
-
-),
-
 trailing_cost as (
 
+    -- Cost of the month and the 11 before it; months without cost count as 0.
     select person_key, month, trailing_12m_cost
     from (
         select
             person_key,
             month,
+            is_spine,
             sum(cost_total) over (
                 partition by person_key
                 order by month
                 range between interval '11 months' preceding and current row
-            )                                                              as trailing_12m_cost,
-            is_spine
+            )                                                              as trailing_12m_cost
         from (
             select person_key, month, sum(cost_total) as cost_total, bool_or(is_spine) as is_spine
             from (
@@ -546,7 +327,7 @@ select
     spine.as_of_date,
     spine.days_in_month,
 
-    -- residence and age on the 1st (same rule as int_residents_monthly)
+    -- residence and age on the 1st (the rule of int_residents_monthly)
     coalesce(
         persons.birth_date <= spine.month
         and coalesce(persons.moved_in_date, persons.birth_date) <= spine.month
@@ -562,32 +343,26 @@ select
     -- benefits
     coalesce(benefits.benefit_days, 0)                                     as benefit_days,
     coalesce(benefits.income_support_days, 0)                              as income_support_days,
-    round(
-        least(coalesce(benefits.benefit_days, 0)::numeric / spine.days_in_month, 1), 4
-    )::numeric(5, 4)                                                       as full_time_person_share,
+    coalesce(benefits.full_time_person_share, 0)::numeric(5, 4)            as full_time_person_share,
     benefits.primary_benefit_group,
     benefits.visitation_category,
-    coalesce(benefits.income_support_days, 0) = 0                          as is_self_supporting
+    coalesce(benefits.is_self_supporting, true)                            as is_self_supporting
     {%- for benefit_group in benefit_groups %},
-    round(
-        coalesce(benefits.days_{{ benefit_group }}, 0)::numeric
-        / greatest(coalesce(benefits.benefit_days, 0), spine.days_in_month), 4
-    )::numeric(5, 4)                                                       as ftp_{{ benefit_group }}
+    coalesce(benefits.ftp_{{ benefit_group }}, 0)::numeric(5, 4)           as ftp_{{ benefit_group }}
     {%- endfor %},
 
     -- departments, services, contact points
-    coalesce(activity_summary.departments_active, 0)::integer              as departments_active
+    coalesce(activities.departments_active, 0)                             as departments_active
     {%- for department in service_departments %},
-    coalesce(activity_summary.is_active_{{ department }}, false)           as is_active_{{ department }}
+    coalesce(activities.is_active_{{ department }}, false)                 as is_active_{{ department }}
     {%- endfor %},
-    coalesce(activity_summary.concurrent_services, 0)::integer             as concurrent_services,
-    (coalesce(activity_summary.caseworkers, 0) + coalesce(activity_summary.departments_active, 0))::integer
-                                                                           as contact_points,
+    coalesce(activities.concurrent_services, 0)                            as concurrent_services,
+    coalesce(activities.contact_points, 0)                                 as contact_points,
     coalesce(meetings.network_meetings, 0)                                 as network_meetings,
-    coalesce(parallel.parallel_services, 0)                                as parallel_services,
-    coalesce(activity_summary.service_codes, '{}'::text[])                 as service_codes,
-    coalesce(activity_summary.service_purposes, '{}'::text[])              as service_purposes,
-    coalesce(activity_summary.service_departments, '{}'::text[])           as service_departments,
+    coalesce(activities.parallel_services, 0)                              as parallel_services,
+    coalesce(activities.service_codes, '{}'::text[])                       as service_codes,
+    coalesce(activities.service_purposes, '{}'::text[])                    as service_purposes,
+    coalesce(activities.service_departments, '{}'::text[])                 as service_departments,
 
     -- outcomes
     coalesce(employed.is_in_ordinary_employment, false)                    as is_in_ordinary_employment,
@@ -621,10 +396,8 @@ left join households
     on spine.person_key = households.person_key and spine.month = households.month
 left join benefits
     on spine.person_key = benefits.person_key and spine.month = benefits.month
-left join activity_summary
-    on spine.person_key = activity_summary.person_key and spine.month = activity_summary.month
-left join parallel
-    on spine.person_key = parallel.person_key and spine.month = parallel.month
+left join activities
+    on spine.person_key = activities.person_key and spine.month = activities.month
 left join meetings
     on spine.person_key = meetings.person_key and spine.month = meetings.month
 left join employed
@@ -645,5 +418,3 @@ left join costs
     on spine.person_key = costs.person_key and spine.month = costs.month
 left join trailing_cost
     on spine.person_key = trailing_cost.person_key and spine.month = trailing_cost.month
--- Rows in key order make the fact tables' primary-key index builds cheap.
-order by spine.person_key, spine.month
