@@ -73,7 +73,8 @@ def draw_enrolments(world: World, spells: Spells, families: Families, comp: np.n
             chosen = np.sort(rng.choice(cand, size=n, replace=False, p=w / w.sum()))
             for p in chosen.tolist():
                 enrolled[p] = True
-                s = int(rng.integers(m.first, m.last + 1))
+                # Start while the person still lives here, so the end (cut at moving out) is never before it.
+                s = int(rng.integers(m.first, min(m.last, int(resident_until[p])) + 1))
                 lo_m, hi_m = (int(x) for x in prog["duration_months"])
                 e = s + int(rng.uniform(lo_m, hi_m) * MONTH)
                 e = min(e, int(resident_until[p]))
