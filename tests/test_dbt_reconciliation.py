@@ -264,7 +264,7 @@ def test_departments_active_and_target_group_counts_match_the_truth(warehouse: W
 def test_top_cost_target_groups_have_their_share_of_residents(warehouse: Warehouse) -> None:
     rows = warehouse.rows(
         f"select t.month, t.target_group, t.persons, r.residents from {SNAPSHOT}.fct_target_groups_monthly t"
-        " join (select month, count(*) as residents from build_int.int_residents_monthly group by month) r using (month)"
+        " join (select month, sum(residents) as residents from build_int.int_residents_aggregated_to_months group by month) r using (month)"
         " where t.target_group in ('top_1_pct_cost', 'top_3_pct_cost') and t.month >= %s",
         date(END.year - YEARS + 2, 1, 1),  # a full trailing year of cost
     )

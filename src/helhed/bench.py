@@ -325,7 +325,8 @@ def _fact_chain(target: Path, results: list[dict[str, Any]]) -> dict[str, Any]:
         "node": fact,
         "seconds": round(times[fact], 3),
         "chain_seconds": round(sum(times.get(u, 0.0) for u in chain), 3),
-        "chain": sorted(u.split(".")[-1] for u in chain),
+        "chain": [{"model": u.split(".")[-1], "seconds": round(times.get(u, 0.0), 3)}
+                  for u in sorted(chain, key=lambda u: -times.get(u, 0.0))],
     }
 
 
@@ -808,9 +809,10 @@ def notes_for(run: dict[str, Any]) -> list[str]:
                                                                        "Unique", "Disk:"))][:7]
         notes.append(
             f"**{FACT_MODEL} {t['fact_vs_statement']['value']}x the single statement** "
-            f"({_fmt_s(fact.get('seconds'))} against {_fmt_s(lim['transform']['seconds'])}; the model with its "
-            f"upstream chain {', '.join(f'`{c}`' for c in fact.get('chain', []))} takes "
-            f"{_fmt_s(fact.get('chain_seconds'))}). The model has {_fmt_n(fact.get('rows'))} rows, the statement "
+            f"({_fmt_s(fact.get('seconds'))} against {_fmt_s(lim['transform']['seconds'])}; with the "
+            f"{len(fact.get('chain', []))} models it is built from, {_fmt_s(fact.get('chain_seconds'))}, the "
+            "slowest being " + ", ".join(f"`{c['model']}` {_fmt_s(c['seconds'])}" for c in fact.get('chain', [])[:4])
+            + f"). The model has {_fmt_n(fact.get('rows'))} rows, the statement "
             f"{_fmt_n(lim['transform']['rows'])}."
             + (" Plan hot spots (EXPLAIN ANALYZE of the model's select): " + "; ".join(f"`{h}`" for h in hot) + "."
                if hot else "")
@@ -867,8 +869,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         "## What is measured",
         "",
-        "Per size, on a private embedded PostgreSQL in a temporary directory, with 6 years of history "
-        "unless stated:",
+        "Per size, on a private embedded PostgreSQL in a temporary directory (the nightly's order; the "
+        "full build is published once before the incremental night, as in production):",
         "",
     ]
     for name in PHASES:

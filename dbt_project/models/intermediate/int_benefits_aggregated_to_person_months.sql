@@ -90,10 +90,10 @@ select
     person_months.income_support_days = 0                    as is_self_supporting
     {%- for benefit_group in benefit_groups %},
     person_months.days_{{ benefit_group }}::integer          as days_{{ benefit_group }},
-    round(
+    (case when person_months.days_{{ benefit_group }} = 0 then 0 else round(
         person_months.days_{{ benefit_group }}::numeric
         / greatest(person_months.benefit_days, person_months.days_in_month), 4
-    )::numeric(5, 4)                                         as ftp_{{ benefit_group }}
+    ) end)::numeric(5, 4)                                    as ftp_{{ benefit_group }}
     {%- endfor %}
 from person_months
 inner join last_period

@@ -38,8 +38,8 @@ person_months as (
 
 residents as (
 
-    select month, count(*) as residents_in_month
-    from {{ ref('int_residents_monthly') }}
+    select month, sum(residents) as residents_in_month
+    from {{ ref('int_residents_aggregated_to_months') }}
     where {{ in_batch('month', batch_start) }}
     group by month
 
