@@ -424,6 +424,39 @@ def copy_limit(s: Settings, entities, up_to: dt.date) -> dict[str, Any]:
             "entities": per_entity}
 
 
+def parse_probe(s: Settings, entity, up_to: dt.date) -> dict[str, Any]:
+    """Where the loader's time goes for one entity: the Python work alone (parse, row rules,
+    pseudonymise), without the database. The rest of its load time is writing to PostgreSQL."""
+    from helhed import parsing
+    from helhed.loading import delivery_files
+    from helhed.pseudonymise import Pseudonymiser
+
+    pseudo = Pseudonymiser.from_secrets(s.secrets)
+    cpr_positions = [i for i, c in enumerate(entity.columns) if c.type == "cpr"]
+    try:
+        rules = parsing.entity_rules(entity)
+    except Exception:  # older parsing modules have no per-entity rules
+        rules = None
+    parse = check = hmac = 0.0
+    rows = 0
+    for _, path in delivery_files(s, entity, up_to):
+        started = time.perf_counter()
+        parsed = [r for r in parsing.parse_file(path, entity) if isinstance(r, parsing.ParsedRow)]
+        parse += time.perf_counter() - started
+        started = time.perf_counter()
+        for row in parsed:
+            parsing.check_row_rules(entity, row, rules) if rules is not None else parsing.check_row_rules(entity, row)
+        check += time.perf_counter() - started
+        started = time.perf_counter()
+        for row in parsed:
+            for pos in cpr_positions:
+                pseudo.pseudonymise_cpr(row.values[pos])
+        hmac += time.perf_counter() - started
+        rows += len(parsed)
+    return {"entity": entity.id, "rows": rows, "parse_seconds": round(parse, 3), "rules_seconds": round(check, 3),
+            "pseudonymise_seconds": round(hmac, 3), "python_seconds": round(parse + check + hmac, 3)}
+
+
 def transform_statement(benefit_codes: list[str], first_month: dt.date, as_of: dt.date) -> sql.Composed:
     """One statement: person x month benefit days, full-time share and share per benefit group."""
     per_group = sql.SQL("").join(
@@ -579,8 +612,15 @@ def bench_size(residents: int, years: int, *, seed: int = 1, end_date: dt.date =
             limits["copy"]["rows_per_second"] = (round(limits["copy"]["rows"] / limits["copy"]["seconds"])
                                                  if limits["copy"]["seconds"] else 0)
             say(f"COPY: {limits['copy']['seconds']:.1f} s, {limits['copy']['rows']:,} rows")
-            biggest = max(per_entity, key=lambda k: per_entity[k]["rows"])
-            limits["copy"]["largest_entity"] = biggest
+            slowest = max(per_entity, key=lambda k: per_entity[k]["seconds"])
+            try:
+                probe = parse_probe(s, next(e for e in entities if e.id == slowest), end_date)
+                probe["load_seconds"] = per_entity[slowest]["seconds"]
+            except Exception as exc:  # the probe explains a miss; it must not stop the bench
+                probe = {"entity": slowest, "error": f"{type(exc).__name__}: {exc}"[:300]}
+            phases["load"].detail["python_probe"] = probe
+            say(f"load probe {slowest}: Python alone {probe.get('python_seconds', '?')} s of "
+                f"{per_entity[slowest]['seconds']:.1f} s")
 
             # 3. gates -----------------------------------------------------------------------
             with timed(sampler, phases["gates"]) as ph:
@@ -791,7 +831,9 @@ def notes_for(run: dict[str, Any]) -> list[str]:
                           f"(COPY {_fmt_s(lim['copy']['entities'].get(k, {}).get('seconds'))})" for k, v in ents)
         notes.append(
             f"**Load {t['load_vs_copy']['value']}x raw COPY** ({_fmt_n(load.get('rows_per_second'))} rows/s against "
-            f"{_fmt_n(lim['copy'].get('rows_per_second'))} rows/s). Slowest entities: {worst}. The loader parses every "
+            f"{_fmt_n(lim['copy'].get('rows_per_second'))} rows/s). Slowest entities: {worst}. "
+            + _probe_text(load.get("python_probe") or {})
+            + "The loader parses every "
             "line in one Python process (csv, `strptime` per date, `Decimal` per amount, HMAC-SHA256 per CPR, a dict "
             "of keys), then writes each row twice with `write_row` (landing and staging) and, for keyed entities, "
             "once more through a temp table with delete + insert. Only the raw COPY is bound by the server. "
@@ -846,6 +888,16 @@ def notes_for(run: dict[str, Any]) -> list[str]:
               "look-back window) for the person-month chain, and gates that check only tonight's rows "
               "(a batch filtered on `source_file`).")
     return notes
+
+
+def _probe_text(probe: dict[str, Any]) -> str:
+    if not probe.get("python_seconds") or not probe.get("load_seconds"):
+        return ""
+    share = probe["python_seconds"] / probe["load_seconds"]
+    return (f"Of `{probe['entity']}`'s {_fmt_s(probe['load_seconds'])}, the Python work alone (measured without the "
+            f"database) is {_fmt_s(probe['python_seconds'])} ({share:.0%}): parsing {_fmt_s(probe['parse_seconds'])}, "
+            f"row rules {_fmt_s(probe['rules_seconds'])}, HMAC pseudonyms {_fmt_s(probe['pseudonymise_seconds'])}; "
+            "the rest is writing rows to PostgreSQL. ")
 
 
 def render_markdown(report: dict[str, Any]) -> str:

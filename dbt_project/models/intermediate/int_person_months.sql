@@ -21,6 +21,7 @@
     incremental_strategy='delete+insert',
     unique_key='month',
     on_schema_change='fail',
+    pre_hook="{{ big_work_mem() }}",
     post_hook=[
         "delete from {{ this }} where month < (select min(month) from {{ ref('int_months') }})",
         "{{ ensure_index(['month']) }}",
@@ -60,7 +61,7 @@ activities as (
 costs as (
 
     select * from {{ ref('int_cost_aggregated_to_person_months') }}
-    where {{ in_batch('month', batch_start, months_before=11) }}
+    where {{ in_batch('month', batch_start) }}
 
 ),
 
@@ -163,27 +164,10 @@ programme as (
 
 ),
 
--- The spine: every person-month with a benefit, an activity, cost or a follow-up month.
+spine as not materialized (
 
-spine as (
-
-    select
-        keys.person_key,
-        months.month,
-        months.month_end,
-        months.days_in_month,
-        months.as_of_date
-    from (
-        select person_key, month from benefits
-        union
-        select person_key, month from activities
-        union
-        select person_key, month from costs where {{ in_batch('month', batch_start) }}
-        union
-        select person_key, month from cohort_months
-    ) as keys
-    inner join months
-        on keys.month = months.month
+    select * from {{ ref('int_person_month_spine') }}
+    where {{ in_batch('month', batch_start) }}
 
 ),
 
@@ -230,34 +214,6 @@ child_placed as (
     from placed
     inner join relations
         on placed.person_key = relations.child_person_key
-
-),
-
-trailing_cost as (
-
-    -- Cost of the month and the 11 before it; months without cost count as 0.
-    select person_key, month, trailing_12m_cost
-    from (
-        select
-            person_key,
-            month,
-            is_spine,
-            sum(cost_total) over (
-                partition by person_key
-                order by month
-                range between interval '11 months' preceding and current row
-            )                                                              as trailing_12m_cost
-        from (
-            select person_key, month, sum(cost_total) as cost_total, bool_or(is_spine) as is_spine
-            from (
-                select person_key, month, cost_total, false as is_spine from costs
-                union all
-                select person_key, month, 0, true from spine
-            ) as unioned
-            group by person_key, month
-        ) as monthly
-    ) as windowed
-    where is_spine
 
 ),
 
@@ -387,7 +343,7 @@ select
     coalesce(costs.cost_imputed_{{ department }}, 0)::numeric(16, 2)       as cost_imputed_{{ department }},
     coalesce(costs.cost_total_{{ department }}, 0)::numeric(16, 2)         as cost_total_{{ department }}
     {%- endfor %},
-    coalesce(trailing_cost.trailing_12m_cost, 0)::numeric(16, 2)           as trailing_12m_cost
+    spine.trailing_12m_cost
 
 from spine
 left join persons
@@ -416,5 +372,3 @@ left join enrolled
     on spine.person_key = enrolled.person_key and spine.month = enrolled.month
 left join costs
     on spine.person_key = costs.person_key and spine.month = costs.month
-left join trailing_cost
-    on spine.person_key = trailing_cost.person_key and spine.month = trailing_cost.month
