@@ -204,10 +204,12 @@ def economy_rows() -> dict[str, list[dict]]:
         for code, label, ledger, coverage, persons in DEPARTMENTS:
             if (code, month) == SUPPRESSED_DEPARTMENT_MONTH:
                 persons = 3
+            elif persons:
+                persons += i
             departments.append({"month": month, "department": code, "department_label": label,
-                                 **_amounts(ledger * (1 + 0.01 * i), coverage, persons + i if persons >= MIN_CELL else persons)})
+                                **_amounts(ledger * (1 + 0.01 * i), coverage, persons)})
         for department, function, label, share, persons in FUNCTIONS:
-            ledger, coverage = next((l, c) for d, _, l, c, _ in DEPARTMENTS if d == department)
+            ledger, coverage = next((amount, cov) for code, _, amount, cov, _ in DEPARTMENTS if code == department)
             functions.append({"month": month, "department": department, "department_label": labels[department],
                               "kontoplan_function": function, "function_label": label,
                               **_amounts(ledger * share * (1 + 0.01 * i), coverage, persons)})

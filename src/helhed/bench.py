@@ -908,6 +908,10 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"Written by `make bench` (`python -m helhed.bench {report['command_args']}`) on "
         f"{report['date']}; every number is in [`benchmarks.json`](benchmarks.json). Re-running overwrites both.",
         "",
+        "Run it: `make bench` (20,000 and 360,000 residents, 6 years), or `.venv/bin/python -m helhed.bench "
+        "--sizes 20000,100000 --years 6 [--out docs/] [--keep]`; `--help` lists the options. The code is "
+        "`src/helhed/bench.py`; `tests/test_bench.py` runs it at 1,500 residents x 2 years.",
+        "",
         "## Machine",
         "",
         f"- {m['cores']} cores, {m['memory_gb']} GB memory, CPU: {m['cpu_model']}",
