@@ -686,7 +686,8 @@ def bench_size(residents: int, years: int, *, seed: int = 1, end_date: dt.date =
                 "dbt_build_seconds": round(inc_run.seconds, 3), "dbt_rows_affected": _rows_affected(inc_run.results),
                 **_node_summary(inc_run.results), "fact": _fact_chain(target, inc_run.results),
                 "incremental_batches": batches, "gates_skipped": inc_gates["skipped"],
-                "gates_failed": inc_gates["failed"],
+                "gates_failed": {n: inc_gates["suites"][n].get("error") or inc_gates["suites"][n]["failures"]
+                                 for n in inc_gates["failed"]},
             }
             say(f"incremental night: {inc.seconds:.1f} s (load {load_seconds:.1f}, gates {gate_seconds:.1f}, "
                 f"dbt build {inc_run.seconds:.1f})")
@@ -842,7 +843,10 @@ def notes_for(run: dict[str, Any]) -> list[str]:
             "`where` clauses into quarantine), pseudonymise with `hmac()` from pgcrypto (the key passed as a "
             "session parameter, never stored), and load independent entities in parallel (the DAG already "
             "can: one task per entity).")
-    if not t["fact_vs_statement"]["met"]:
+    if t["fact_vs_statement"]["value"] is None:
+        notes.append(f"**`{FACT_MODEL}` was not built** in this run (see the dbt problems above), so its ratio "
+                     "to the single statement is not measured.")
+    elif not t["fact_vs_statement"]["met"]:
         fact = ph["dbt_full"].get("fact", {})
         plan = lim.get("transform", {}).get("fact_plan") or []
         hot = [line.strip() for line in plan if "Execution Time" in line]
@@ -1030,6 +1034,14 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += ["", "Slowest dbt nodes (incremental night):", "", "| node | seconds | rows |", "|---|---:|---:|"]
         for n in ph["incremental"].get("slowest", [])[:5]:
             lines.append(f"| `{n['node']}` | {n['seconds']:.1f} | {_fmt_n(n['rows'])} |")
+        failed_gates = {**{n: g.get("error") or g["failures"] for n, g in ph["gates"].get("suites", {}).items()
+                           if not g["passed"]}, **{f"{n} (night)": v for n, v in
+                                                   (ph["incremental"].get("gates_failed") or {}).items()}}
+        failed_gates.update({f"marts__{n}": "failed or table missing" for n, g in
+                             (ph["publish"].get("mart_gates") or {}).items() if not g["passed"]})
+        if failed_gates:
+            lines += ["", "**Gates that did not pass** (timed all the same; the nightly would stop): "
+                      + "; ".join(f"`{n}`: {str(v)[:200]}" for n, v in failed_gates.items())]
         for label, key in (("full build", "dbt_full"), ("incremental night", "incremental")):
             probs = ph[key].get("problems") or []
             skipped = (ph[key].get("statuses") or {}).get("skipped", 0)

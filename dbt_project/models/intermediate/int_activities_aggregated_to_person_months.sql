@@ -62,12 +62,6 @@ catalogue as (
 
 ),
 
-departments as (
-
-    select * from {{ ref('departments') }}
-
-),
-
 functions as (
 
     select * from {{ ref('int_kontoplan_functions_mapped_to_departments') }}
@@ -129,26 +123,26 @@ activities as (
 
 activities_flagged as (
 
+    -- One row per person, month and service (a service active twice in a month is one).
     select
-        activities.*,
-        coalesce(departments.is_service_department, false)  as is_service_department
+        activities.person_key,
+        activities.month,
+        activities.service_key,
+        min(activities.department)                                         as department,
+        min(activities.purpose)                                            as purpose,
+        bool_or(activities.counts_as_service)                              as counts_as_service,
+        bool_or(activities.is_benefit)                                     as is_benefit
     from activities
-    left join departments
-        on activities.department = departments.department
+    group by activities.person_key, activities.month, activities.service_key
 
 ),
 
-parallel as (
+caseworkers as (
 
-    -- Purposes served by services of two or more departments in the same month.
-    select person_key, month, count(*)::integer as parallel_services
-    from (
-        select person_key, month, purpose
-        from activities_flagged
-        where purpose is not null and counts_as_service
-        group by person_key, month, purpose
-        having count(distinct department) >= 2
-    ) as parallel_purposes
+    -- Only Sensum records and enrolments name a caseworker: a small part of the activities.
+    select person_key, month, count(distinct caseworker_id)::integer  as caseworkers
+    from activities
+    where caseworker_id is not null
     group by person_key, month
 
 ),
@@ -158,20 +152,41 @@ summary as (
     select
         person_key,
         month,
-        count(distinct department) filter (where is_service_department)::integer
-                                                                           as departments_active
+        (0
+        {%- for department in service_departments %}
+            + bool_or(department = '{{ department }}')::integer
+        {%- endfor %}
+        )                                                                  as departments_active
         {%- for department in service_departments %},
         bool_or(department = '{{ department }}')                           as is_active_{{ department }}
         {%- endfor %},
-        count(distinct service_key) filter (where counts_as_service)::integer
-                                                                           as concurrent_services,
-        count(distinct caseworker_id)::integer                             as caseworkers,
-        array_agg(distinct service_key)                                    as service_codes,
-        coalesce(array_agg(distinct purpose) filter (where purpose is not null), '{}')
+        count(*) filter (where counts_as_service)::integer                 as concurrent_services,
+        array_agg(service_key order by service_key)                        as service_codes,
+        coalesce(array_agg(purpose order by purpose) filter (where purpose is not null), '{}')
                                                                            as service_purposes,
-        coalesce(array_agg(distinct department) filter (where not is_benefit), '{}')
+        coalesce(array_agg(department order by department) filter (where not is_benefit), '{}')
                                                                            as service_departments
     from activities_flagged
+    group by person_key, month
+
+),
+
+parallel as (
+
+    -- Purposes served by services of two or more departments in the same month; only a
+    -- person active in two or more departments can have one.
+    select person_key, month, count(*)::integer as parallel_services
+    from (
+        select activities_flagged.person_key, activities_flagged.month, activities_flagged.purpose
+        from activities_flagged
+        inner join summary
+            on  activities_flagged.person_key = summary.person_key
+            and activities_flagged.month = summary.month
+            and summary.departments_active >= 2
+        where activities_flagged.purpose is not null and activities_flagged.counts_as_service
+        group by activities_flagged.person_key, activities_flagged.month, activities_flagged.purpose
+        having min(activities_flagged.department) <> max(activities_flagged.department)
+    ) as parallel_purposes
     group by person_key, month
 
 )
@@ -185,8 +200,8 @@ select
     summary.is_active_{{ department }}
     {%- endfor %},
     summary.concurrent_services,
-    summary.caseworkers,
-    summary.caseworkers + summary.departments_active                       as contact_points,
+    coalesce(caseworkers.caseworkers, 0)                                   as caseworkers,
+    coalesce(caseworkers.caseworkers, 0) + summary.departments_active      as contact_points,
     coalesce(parallel.parallel_services, 0)                                as parallel_services,
     summary.service_codes,
     summary.service_purposes,
@@ -197,3 +212,6 @@ inner join months
 left join parallel
     on  summary.person_key = parallel.person_key
     and summary.month = parallel.month
+left join caseworkers
+    on  summary.person_key = caseworkers.person_key
+    and summary.month = caseworkers.month

@@ -41,6 +41,22 @@ attributed_rows as (
 
 ),
 
+attributed_persons as (
+
+    -- One row per function, month and person first: counting distinct persons is then a
+    -- plain count.
+    select
+        month,
+        department,
+        kontoplan_function,
+        person_key,
+        sum(direct_cost)                 as direct_cost,
+        sum(imputed_cost)                as imputed_cost
+    from attributed_rows
+    group by 1, 2, 3, 4
+
+),
+
 attributed as (
 
     select
@@ -49,8 +65,8 @@ attributed as (
         kontoplan_function,
         sum(direct_cost)                 as direct_cost,
         sum(imputed_cost)                as imputed_cost,
-        count(distinct person_key)       as persons_attributed
-    from attributed_rows
+        count(*)                         as persons_attributed
+    from attributed_persons
     group by 1, 2, 3
 
 ),

@@ -13,7 +13,6 @@
     incremental_strategy='delete+insert',
     unique_key='month',
     on_schema_change='fail',
-    pre_hook="{{ big_work_mem() }}",
     post_hook=[
         "delete from {{ this }} where month < (select min(month) from {{ ref('int_months') }})",
         "{{ ensure_index(['month']) }}",
@@ -43,12 +42,7 @@ costs as (
 
 keys as (
 
-    select person_key, month
-    from {{ ref('int_benefits_aggregated_to_person_months') }}
-    where {{ in_batch('month', batch_start) }}
-
-    union
-
+    -- Every benefit group of a month is an activity, so the activities cover the benefits.
     select person_key, month
     from {{ ref('int_activities_aggregated_to_person_months') }}
     where {{ in_batch('month', batch_start) }}

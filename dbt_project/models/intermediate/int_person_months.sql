@@ -21,7 +21,6 @@
     incremental_strategy='delete+insert',
     unique_key='month',
     on_schema_change='fail',
-    pre_hook="{{ big_work_mem() }}",
     post_hook=[
         "delete from {{ this }} where month < (select min(month) from {{ ref('int_months') }})",
         "{{ ensure_index(['month']) }}",

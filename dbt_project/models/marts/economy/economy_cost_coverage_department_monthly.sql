@@ -29,22 +29,31 @@ departments as (
 
 {%- set cost_departments = seed_values('departments', 'department', where='is_cost_department') %}
 
+persons_wide as (
+
+    -- Persons with cost per department and month, one filtered count per department.
+    select
+        month
+        {%- for department in cost_departments %},
+        count(*) filter (where cost_direct_{{ department }} <> 0 or cost_imputed_{{ department }} <> 0)
+                                                                  as persons_{{ department }}
+        {%- endfor %}
+    from person_costs
+    group by month
+
+),
+
 persons as (
 
-    select
-        person_costs.month,
-        flags.department,
-        count(*) filter (where flags.has_cost)::integer  as persons
-    from person_costs
-    cross join lateral (
-        values
-        {%- for department in cost_departments %}
-            ('{{ department }}'::text, person_costs.cost_direct_{{ department }} <> 0 or person_costs.cost_imputed_{{ department }} <> 0){{ "," if not loop.last }}
-        {%- else %}
-            (null::text, false)
-        {%- endfor %}
-    ) as flags (department, has_cost)
-    group by person_costs.month, flags.department
+    {%- for department in cost_departments %}
+    select month, '{{ department }}'::text as department, persons_{{ department }}::integer as persons
+    from persons_wide
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- else %}
+    select null::date as month, null::text as department, 0 as persons where false
+    {%- endfor %}
 
 ),
 

@@ -2,16 +2,29 @@
     The person-month fact (domain brief section 4), published to `restricted`: one row per
     person and month with a benefit day, a service, attributed cost, or a month of a
     programme participant's follow-up window. A copy of the incremental int_person_months
-    with the target-group flags of int_person_month_target_groups (publishing swaps the
-    whole schema every night, so the incremental state lives in build_int).
+    (publishing swaps the whole schema every night, so the incremental state lives in
+    build_int) with the target-group flags of the definitions in force
+    (seed target_group_definitions, macro target_group_condition):
+    - the cost rules rank persons within the month by trailing 12-month cost among
+      residents on the 1st with any such cost (cost_rank, 1 = most expensive, ties by person
+      key) and take the top ceil(residents x p / 100), residents counted by
+      int_residents_aggregated_to_months; only persons with a row in the month are ranked;
+    - a person is in a complex family in a month when any household they belong to is one
+      (int_household_months).
     Generated columns: ftp_<benefit_group> (seed benefit_groups), is_active_<department>
-    and cost_*_<department> (seed departments), tg_<target_group> (seed
-    target_group_definitions); the contract lists them, so a new code needs a contract line.
+    and cost_*_<department> (seed departments), tg_<target_group>; the contract lists them,
+    so a new code needs a contract line.
 -#}
+{{ config(pre_hook="{{ big_work_mem() }}") }}
+
 {%- set benefit_groups = seed_values('benefit_groups', 'benefit_group') -%}
 {%- set service_departments = seed_values('departments', 'department', where='is_service_department') -%}
 {%- set cost_departments = seed_values('departments', 'department', where='is_cost_department') -%}
-{%- set target_groups = current_target_groups() %}
+{%- set target_groups = current_target_groups() -%}
+{%- set complex_family_groups = current_target_groups(rule='complex_family') %}
+-- depends_on: {{ ref('int_household_months') }}
+-- depends_on: {{ ref('int_household_members') }}
+-- depends_on: {{ ref('int_months') }}
 
 with
 
@@ -21,63 +34,118 @@ person_months as (
 
 ),
 
-target_groups as (
+residents as (
 
-    select * from {{ ref('int_person_month_target_groups') }}
+    select month, sum(residents) as residents_in_month
+    from {{ ref('int_residents_aggregated_to_months') }}
+    group by month
+
+),
+
+cost_ranks as (
+
+    -- Ranked on a narrow projection: only residents with trailing cost take part.
+    select
+        person_key,
+        month,
+        row_number() over (partition by month order by trailing_12m_cost desc, person_key)  as cost_rank
+    from person_months
+    where is_resident and trailing_12m_cost > 0
+
+),
+
+{%- if complex_family_groups %}
+
+household_flags as (
+
+    select
+        members.person_key,
+        household_months.month
+        {%- for definition in complex_family_groups %},
+        bool_or(household_months.tg_{{ definition['target_group'] }})  as household_tg_{{ definition['target_group'] }}
+        {%- endfor %}
+    from {{ ref('int_household_months') }} as household_months
+    inner join {{ ref('int_months') }} as months
+        on household_months.month = months.month
+    inner join {{ ref('int_household_members') }} as members
+        on  members.household_key = household_months.household_key
+        and members.valid_from <= months.month_end
+        and members.valid_to >= months.month
+    group by members.person_key, household_months.month
+
+),
+
+{%- endif %}
+
+evaluated as (
+
+    select
+        person_months.*,
+        cost_ranks.cost_rank,
+        coalesce(residents.residents_in_month, 0)  as residents_in_month
+        {%- for definition in complex_family_groups %},
+        household_flags.household_tg_{{ definition['target_group'] }}
+        {%- endfor %}
+    from person_months
+    left join cost_ranks
+        on  person_months.person_key = cost_ranks.person_key
+        and person_months.month = cost_ranks.month
+    left join residents
+        on person_months.month = residents.month
+    {%- if complex_family_groups %}
+    left join household_flags
+        on  person_months.person_key = household_flags.person_key
+        and person_months.month = household_flags.month
+    {%- endif %}
 
 )
 
 select
-    person_months.person_key,
-    person_months.month,
-    person_months.days_in_month,
-    person_months.benefit_days,
-    person_months.income_support_days,
-    person_months.full_time_person_share,
-    person_months.primary_benefit_group,
-    person_months.visitation_category,
-    person_months.is_self_supporting,
+    person_key,
+    month,
+    days_in_month,
+    benefit_days,
+    income_support_days,
+    full_time_person_share,
+    primary_benefit_group,
+    visitation_category,
+    is_self_supporting,
     {%- for benefit_group in benefit_groups %}
-    person_months.ftp_{{ benefit_group }},
+    ftp_{{ benefit_group }},
     {%- endfor %}
-    person_months.is_resident,
-    person_months.age_years,
-    person_months.household_key,
-    person_months.departments_active,
+    is_resident,
+    age_years,
+    household_key,
+    departments_active,
     {%- for department in service_departments %}
-    person_months.is_active_{{ department }},
+    is_active_{{ department }},
     {%- endfor %}
-    person_months.concurrent_services,
-    person_months.contact_points,
-    person_months.network_meetings,
-    person_months.parallel_services,
-    person_months.service_codes,
-    person_months.is_in_ordinary_employment,
-    person_months.is_in_education,
-    person_months.is_placed_outside_home,
-    person_months.placement_type,
-    person_months.has_child_placed_outside_home,
-    person_months.latest_progression_score,
-    person_months.programme_code,
-    person_months.enrolment_id,
-    person_months.months_since_enrolment,
-    person_months.is_enrolled,
-    person_months.cost_direct,
-    person_months.cost_imputed,
-    person_months.cost_total,
+    concurrent_services,
+    contact_points,
+    network_meetings,
+    parallel_services,
+    service_codes,
+    is_in_ordinary_employment,
+    is_in_education,
+    is_placed_outside_home,
+    placement_type,
+    has_child_placed_outside_home,
+    latest_progression_score,
+    programme_code,
+    enrolment_id,
+    months_since_enrolment,
+    is_enrolled,
+    cost_direct,
+    cost_imputed,
+    cost_total,
     {%- for department in cost_departments %}
-    person_months.cost_direct_{{ department }},
-    person_months.cost_imputed_{{ department }},
-    person_months.cost_total_{{ department }},
+    cost_direct_{{ department }},
+    cost_imputed_{{ department }},
+    cost_total_{{ department }},
     {%- endfor %}
-    person_months.trailing_12m_cost,
-    target_groups.cost_rank
+    trailing_12m_cost,
+    cost_rank::integer                                                as cost_rank
     {%- for definition in target_groups %},
-    target_groups.tg_{{ definition['target_group'] }}
+    coalesce({{ target_group_condition(definition) }}, false)         as tg_{{ definition['target_group'] }}
     {%- endfor %}
-from person_months
-inner join target_groups
-    on  person_months.person_key = target_groups.person_key
-    and person_months.month = target_groups.month
--- Rows in primary-key order make the index build of the contract's primary key cheap.
-order by person_months.person_key, person_months.month
+from evaluated

@@ -8,6 +8,7 @@
     postings to the as-of date); shares of an incomplete year cover its months so far.
     Not suppressed (BI role only); economy_cost_concentration_yearly is.
 -#}
+{{ config(pre_hook="{{ big_work_mem() }}") }}
 {%- set percentiles = [1, 3, 5, 10] %}
 
 with

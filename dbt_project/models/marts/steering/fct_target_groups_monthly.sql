@@ -9,7 +9,7 @@ with
 
 memberships as (
 
-    select * from {{ ref('int_person_month_target_groups') }}
+    select * from {{ ref('fct_person_month') }}
 
 ),
 
