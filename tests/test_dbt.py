@@ -192,6 +192,9 @@ def built(pg: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Db
 
 def test_build_passes_with_only_the_expected_warning(built: DbtRun) -> None:
     statuses = {uid: r["status"] for uid, r in built.results.items()}
+    # Exposures (the Superset dashboards) are part of a build and do nothing: "no-op".
+    assert all(s == "no-op" for uid, s in statuses.items() if uid.startswith("exposure.")), statuses
+    statuses = {uid: s for uid, s in statuses.items() if not uid.startswith("exposure.")}
     assert all(s in {"success", "pass", "warn"} for s in statuses.values()), statuses
     warned = sorted(uid.split(".")[2] for uid, s in statuses.items() if s == "warn")
     # P08's two overlapping uddannelseshjælp periods are a data-quality warning, nothing else is.

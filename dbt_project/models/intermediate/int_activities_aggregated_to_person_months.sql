@@ -161,10 +161,11 @@ summary as (
         bool_or(department = '{{ department }}')                           as is_active_{{ department }}
         {%- endfor %},
         count(*) filter (where counts_as_service)::integer                 as concurrent_services,
-        array_agg(service_key order by service_key)                        as service_codes,
-        coalesce(array_agg(purpose order by purpose) filter (where purpose is not null), '{}')
+        -- Sets (order not defined): the target-group rules test them with && and @>.
+        array_agg(service_key)                                             as service_codes,
+        coalesce(array_agg(purpose) filter (where purpose is not null), '{}')
                                                                            as service_purposes,
-        coalesce(array_agg(department order by department) filter (where not is_benefit), '{}')
+        coalesce(array_agg(department) filter (where not is_benefit), '{}')
                                                                            as service_departments
     from activities_flagged
     group by person_key, month
@@ -173,19 +174,15 @@ summary as (
 
 parallel as (
 
-    -- Purposes served by services of two or more departments in the same month; only a
-    -- person active in two or more departments can have one.
+    -- Purposes served by services of two or more departments in the same month. Benefits
+    -- (income support) come from one department only, so only the other services can be.
     select person_key, month, count(*)::integer as parallel_services
     from (
-        select activities_flagged.person_key, activities_flagged.month, activities_flagged.purpose
-        from activities_flagged
-        inner join summary
-            on  activities_flagged.person_key = summary.person_key
-            and activities_flagged.month = summary.month
-            and summary.departments_active >= 2
-        where activities_flagged.purpose is not null and activities_flagged.counts_as_service
-        group by activities_flagged.person_key, activities_flagged.month, activities_flagged.purpose
-        having min(activities_flagged.department) <> max(activities_flagged.department)
+        select person_key, month, purpose
+        from activities
+        where not is_benefit and purpose is not null and counts_as_service
+        group by person_key, month, purpose
+        having min(department) <> max(department)
     ) as parallel_purposes
     group by person_key, month
 

@@ -43,24 +43,37 @@ unioned as (
     union all
     select person_key, month, department, 0, imputed_cost from imputed
 
+),
+
+per_department as (
+
+    select
+        person_key,
+        month
+        {%- for department in cost_departments %},
+        coalesce(sum(direct_cost) filter (where department = '{{ department }}'), 0)   as cost_direct_{{ department }},
+        coalesce(sum(imputed_cost) filter (where department = '{{ department }}'), 0)  as cost_imputed_{{ department }}
+        {%- endfor %}
+    from unioned
+    group by person_key, month
+
 )
 
 select
-    unioned.person_key,
-    unioned.month,
-    max(months.as_of_date)                                   as as_of_date,
-    sum(unioned.direct_cost)::numeric(16, 2)                 as cost_direct,
-    sum(unioned.imputed_cost)::numeric(16, 2)                as cost_imputed,
-    (sum(unioned.direct_cost) + sum(unioned.imputed_cost))::numeric(16, 2)
+    per_department.person_key,
+    per_department.month,
+    months.as_of_date,
+    (0 {%- for department in cost_departments %} + cost_direct_{{ department }}{% endfor %})::numeric(16, 2)
+                                                             as cost_direct,
+    (0 {%- for department in cost_departments %} + cost_imputed_{{ department }}{% endfor %})::numeric(16, 2)
+                                                             as cost_imputed,
+    (0 {%- for department in cost_departments %} + cost_direct_{{ department }} + cost_imputed_{{ department }}{% endfor %})::numeric(16, 2)
                                                              as cost_total
     {%- for department in cost_departments %},
-    coalesce(sum(unioned.direct_cost) filter (where unioned.department = '{{ department }}'), 0)::numeric(16, 2)
-                                                             as cost_direct_{{ department }},
-    coalesce(sum(unioned.imputed_cost) filter (where unioned.department = '{{ department }}'), 0)::numeric(16, 2)
-                                                             as cost_imputed_{{ department }},
-    coalesce(sum(unioned.direct_cost + unioned.imputed_cost) filter (where unioned.department = '{{ department }}'), 0)::numeric(16, 2)
+    cost_direct_{{ department }}::numeric(16, 2)             as cost_direct_{{ department }},
+    cost_imputed_{{ department }}::numeric(16, 2)            as cost_imputed_{{ department }},
+    (cost_direct_{{ department }} + cost_imputed_{{ department }})::numeric(16, 2)
                                                              as cost_total_{{ department }}
     {%- endfor %}
-from unioned
+from per_department
 cross join months
-group by unioned.person_key, unioned.month

@@ -3,8 +3,10 @@
     day, an activity (service record or programme enrolment) or attributed cost, and every
     month of a programme participant's follow-up window, from
     var('programme_baseline_months') (12) months before the enrolment's start month to the
-    as-of date. With the month's days and the person's trailing 12-month cost (this month and
-    the 11 before it; months without cost count as 0).
+    as-of date. With the month's days, whether the person is resident on the 1st, the
+    trailing 12-month cost (this month and the 11 before it; months without cost count as
+    0) and the rank by it within the month among residents with any (cost_rank, 1 = most
+    expensive, ties by person key): the cost target groups take the top of that ranking.
     Incremental (delete+insert on month); a table of its own so the joins of int_person_months
     are planned on real row counts.
 -#}
@@ -63,11 +65,44 @@ keys as (
 
 ),
 
+spine as (
+
+    select
+        keys.person_key,
+        months.month,
+        months.month_end,
+        months.days_in_month,
+        months.as_of_date,
+        -- resident on the 1st (the rule of int_residents_monthly)
+        coalesce(
+            persons.birth_date <= months.month
+            and coalesce(persons.moved_in_date, persons.birth_date) <= months.month
+            and (persons.moved_out_date is null or persons.moved_out_date >= months.month)
+            and (persons.death_date is null or persons.death_date >= months.month),
+            false
+        )                                                                  as is_resident,
+        coalesce(costs.cost_total, 0)                                      as cost_total
+    from keys
+    inner join months
+        on keys.month = months.month
+    left join {{ ref('stg_cpr__persons') }} as persons
+        on keys.person_key = persons.person_key
+    left join costs
+        on  keys.person_key = costs.person_key
+        and keys.month = costs.month
+
+),
+
 trailing_costs as (
 
+    -- The window also sees the cost of the 11 months before the batch (incremental runs).
     select
         person_key,
         month,
+        month_end,
+        days_in_month,
+        as_of_date,
+        is_resident,
         is_spine,
         sum(cost_total) over (
             partition by person_key
@@ -75,28 +110,32 @@ trailing_costs as (
             range between interval '11 months' preceding and current row
         )                                                              as trailing_12m_cost
     from (
-        select person_key, month, sum(cost_total) as cost_total, bool_or(is_spine) as is_spine
-        from (
-            select person_key, month, cost_total, false as is_spine from costs
-            union all
-            select keys.person_key, keys.month, 0, true
-            from keys
-            inner join months
-                on keys.month = months.month
-        ) as unioned
-        group by person_key, month
-    ) as monthly
+        select person_key, month, month_end, days_in_month, as_of_date, is_resident, cost_total, true as is_spine
+        from spine
+        {%- if batch_start is not none %}
+        union all
+        select person_key, month, null, null, null, null, cost_total, false
+        from costs
+        where month < date '{{ batch_start }}'
+        {%- endif %}
+    ) as unioned
 
 )
 
 select
-    trailing_costs.person_key,
-    months.month,
-    months.month_end,
-    months.days_in_month,
-    months.as_of_date,
-    coalesce(trailing_costs.trailing_12m_cost, 0)::numeric(16, 2)  as trailing_12m_cost
+    person_key,
+    month,
+    month_end,
+    days_in_month,
+    as_of_date,
+    is_resident,
+    trailing_12m_cost::numeric(16, 2)                                      as trailing_12m_cost,
+    -- Rank by trailing 12-month cost among residents with any (1 = most expensive).
+    (case when is_resident and trailing_12m_cost > 0 then
+        row_number() over (
+            partition by month, (is_resident and trailing_12m_cost > 0)
+            order by trailing_12m_cost desc, person_key
+        )
+    end)::integer                                                          as cost_rank
 from trailing_costs
-inner join months
-    on trailing_costs.month = months.month
-where trailing_costs.is_spine
+where is_spine

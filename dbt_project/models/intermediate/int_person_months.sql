@@ -282,14 +282,8 @@ select
     spine.as_of_date,
     spine.days_in_month,
 
-    -- residence and age on the 1st (the rule of int_residents_monthly)
-    coalesce(
-        persons.birth_date <= spine.month
-        and coalesce(persons.moved_in_date, persons.birth_date) <= spine.month
-        and (persons.moved_out_date is null or persons.moved_out_date >= spine.month)
-        and (persons.death_date is null or persons.death_date >= spine.month),
-        false
-    )                                                                      as is_resident,
+    -- residence (int_person_month_spine) and age on the 1st
+    spine.is_resident,
     case when persons.birth_date <= spine.month
         then date_part('year', age(spine.month, persons.birth_date))::integer
     end                                                                    as age_years,
@@ -342,7 +336,8 @@ select
     coalesce(costs.cost_imputed_{{ department }}, 0)::numeric(16, 2)       as cost_imputed_{{ department }},
     coalesce(costs.cost_total_{{ department }}, 0)::numeric(16, 2)         as cost_total_{{ department }}
     {%- endfor %},
-    spine.trailing_12m_cost
+    spine.trailing_12m_cost,
+    spine.cost_rank
 
 from spine
 left join persons

@@ -5,10 +5,10 @@
     (publishing swaps the whole schema every night, so the incremental state lives in
     build_int) with the target-group flags of the definitions in force
     (seed target_group_definitions, macro target_group_condition):
-    - the cost rules rank persons within the month by trailing 12-month cost among
-      residents on the 1st with any such cost (cost_rank, 1 = most expensive, ties by person
-      key) and take the top ceil(residents x p / 100), residents counted by
-      int_residents_aggregated_to_months; only persons with a row in the month are ranked;
+    - the cost rules take the top ceil(residents x p / 100) of the ranking by trailing
+      12-month cost among residents with any (cost_rank, int_person_month_spine), residents
+      counted by int_residents_aggregated_to_months; only persons with a row in the month are
+      ranked;
     - a person is in a complex family in a month when any household they belong to is one
       (int_household_months).
     Generated columns: ftp_<benefit_group> (seed benefit_groups), is_active_<department>
@@ -42,18 +42,6 @@ residents as (
 
 ),
 
-cost_ranks as (
-
-    -- Ranked on a narrow projection: only residents with trailing cost take part.
-    select
-        person_key,
-        month,
-        row_number() over (partition by month order by trailing_12m_cost desc, person_key)  as cost_rank
-    from person_months
-    where is_resident and trailing_12m_cost > 0
-
-),
-
 {%- if complex_family_groups %}
 
 household_flags as (
@@ -81,15 +69,11 @@ evaluated as (
 
     select
         person_months.*,
-        cost_ranks.cost_rank,
         coalesce(residents.residents_in_month, 0)  as residents_in_month
         {%- for definition in complex_family_groups %},
         household_flags.household_tg_{{ definition['target_group'] }}
         {%- endfor %}
     from person_months
-    left join cost_ranks
-        on  person_months.person_key = cost_ranks.person_key
-        and person_months.month = cost_ranks.month
     left join residents
         on person_months.month = residents.month
     {%- if complex_family_groups %}
@@ -124,7 +108,6 @@ select
     contact_points,
     network_meetings,
     parallel_services,
-    service_codes,
     is_in_ordinary_employment,
     is_in_education,
     is_placed_outside_home,
@@ -144,7 +127,7 @@ select
     cost_total_{{ department }},
     {%- endfor %}
     trailing_12m_cost,
-    cost_rank::integer                                                as cost_rank
+    cost_rank
     {%- for definition in target_groups %},
     coalesce({{ target_group_condition(definition) }}, false)         as tg_{{ definition['target_group'] }}
     {%- endfor %}
