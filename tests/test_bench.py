@@ -39,6 +39,7 @@ def test_json_has_every_phase_with_times_rows_and_memory(report):
         assert phase["rows"] > 0, name
         assert phase["peak_memory_mb"]["python_mb"] > 0, name
         assert phase["peak_memory_mb"]["postgres_mb"] > 0, name
+        assert phase["cpu_seconds"]["total"] > 0, name
     assert run["phases"]["dbt_full"]["peak_memory_mb"]["children_mb"] > 0, "dbt's memory is sampled"
     # every declared entity is loaded, the ones with a suite are gated, the others named as missing
     from helhed.sources import load_sources

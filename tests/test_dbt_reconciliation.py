@@ -123,6 +123,9 @@ def warehouse(pg: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(DATABASE)))
         conn.execute(sql.SQL("create database {}").format(sql.Identifier(DATABASE)))
+    with psycopg.connect(settings.url(), autocommit=True) as conn:
+        for schema in ("landing", "audit", "staging"):  # as helhed.database.bootstrap does
+            conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
     manifest = generate(profile="randers", residents=RESIDENTS, years=YEARS, seed=SEED, out=data_dir, end_date=END,
                         daily_increments=NIGHTS, show_progress=False)
     env = {**os.environ, **settings.libpq_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}

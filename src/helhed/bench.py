@@ -141,6 +141,23 @@ class MemorySampler:
             self._postmaster = None
             return []
 
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far: this process, its reaped children (dbt), the PostgreSQL server
+        (the postmaster, its reaped backends and its live ones)."""
+        me = os.times()
+        postgres = 0.0
+        procs = self._postgres()
+        for i, proc in enumerate(procs):
+            try:
+                times = proc.cpu_times()
+            except psutil.Error:
+                continue
+            postgres += times.user + times.system
+            if i == 0:   # the postmaster: add its children that have exited
+                postgres += times.children_user + times.children_system
+        return {"python": me.user + me.system, "children": me.children_user + me.children_system,
+                "postgres": postgres}
+
     def sample(self) -> None:
         phase = self.current
         if phase is None:
@@ -187,17 +204,22 @@ class Phase:
     seconds: float = 0.0
     rows: int = 0
     memory: PhaseMemory = field(default_factory=PhaseMemory)
+    cpu: dict[str, float] = field(default_factory=dict)
     detail: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
+        cpu = {k: round(v, 2) for k, v in self.cpu.items()}
+        if cpu:
+            cpu["total"] = round(sum(self.cpu.values()), 2)
         return {"seconds": round(self.seconds, 3), "rows": self.rows, "peak_memory_mb": self.memory.as_dict(),
-                **self.detail}
+                "cpu_seconds": cpu, **self.detail}
 
 
 @contextmanager
 def timed(sampler: MemorySampler | None, phase: Phase) -> Iterator[Phase]:
     """Time a block into ``phase`` and record its peak memory."""
     reset = _reset_peak_rss()
+    cpu_before = sampler.cpu() if sampler is not None else {}
     if sampler is not None:
         sampler.current = phase.memory
         sampler.sample()
@@ -209,6 +231,9 @@ def timed(sampler: MemorySampler | None, phase: Phase) -> Iterator[Phase]:
         if sampler is not None:
             sampler.sample()
             sampler.current = None
+            cpu_after = sampler.cpu()
+            for key, value in cpu_after.items():
+                phase.cpu[key] = phase.cpu.get(key, 0.0) + max(0.0, value - cpu_before.get(key, 0.0))
         peak = _peak_rss_mb() if reset else None
         if peak is not None:
             phase.memory.python_mb = max(phase.memory.python_mb, peak)
@@ -264,7 +289,12 @@ def run_dbt(args: list[str], env: dict[str, str], target: Path, log: Path, proje
         fh.write(f"\n$ {' '.join(cmd)}\n".encode())
         fh.flush()
         proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
-        proc.wait()
+        try:
+            proc.wait()
+        except BaseException:   # interrupted: do not leave dbt running against a server we stop
+            proc.terminate()
+            proc.wait(timeout=30)
+            raise
     seconds = time.perf_counter() - started
     # exit 1 = the build ran but some node failed: keep the timings and report the failures;
     # anything else (a compilation error, a crash) leaves nothing to time.
@@ -311,8 +341,13 @@ def _fact_chain(target: Path, results: list[dict[str, Any]]) -> dict[str, Any]:
     if fact is None:
         return {}
     chain = {fact}
+    columns, materialized = None, None
     try:
-        parents = json.loads((target / "manifest.json").read_text())["parent_map"]
+        manifest = json.loads((target / "manifest.json").read_text())
+        node = manifest["nodes"].get(fact, {})
+        columns = len(node.get("columns") or {}) or None
+        materialized = (node.get("config") or {}).get("materialized")
+        parents = manifest["parent_map"]
         todo = [fact]
         while todo:
             for parent in parents.get(todo.pop(), []):
@@ -324,6 +359,8 @@ def _fact_chain(target: Path, results: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "node": fact,
         "seconds": round(times[fact], 3),
+        "columns": columns,
+        "materialized": materialized,
         "chain_seconds": round(sum(times.get(u, 0.0) for u in chain), 3),
         "chain": [{"model": u.split(".")[-1], "seconds": round(times.get(u, 0.0), 3)}
                   for u in sorted(chain, key=lambda u: -times.get(u, 0.0))],
@@ -848,50 +885,76 @@ def notes_for(run: dict[str, Any]) -> list[str]:
                      "to the single statement is not measured.")
     elif not t["fact_vs_statement"]["met"]:
         fact = ph["dbt_full"].get("fact", {})
-        plan = lim.get("transform", {}).get("fact_plan") or []
-        hot = [line.strip() for line in plan if "Execution Time" in line]
-        hot += [line.strip() for line in plan if any(w in line for w in ("Sort Method", "HashAggregate",
-                                                                       "GroupAggregate", "Hash Join", "Merge Join",
-                                                                       "Unique", "Disk:"))][:7]
-        notes.append(
-            f"**{FACT_MODEL} {t['fact_vs_statement']['value']}x the single statement** "
-            f"({_fmt_s(fact.get('seconds'))} against {_fmt_s(lim['transform']['seconds'])}; with the "
-            f"{len(fact.get('chain', []))} models it is built from, {_fmt_s(fact.get('chain_seconds'))}, the "
-            "slowest being " + ", ".join(f"`{c['model']}` {_fmt_s(c['seconds'])}" for c in fact.get('chain', [])[:4])
-            + f"). The model has {_fmt_n(fact.get('rows'))} rows, the statement "
-            f"{_fmt_n(lim['transform']['rows'])}."
-            + (" Plan hot spots (EXPLAIN ANALYZE of the model's select): " + "; ".join(f"`{h}`" for h in hot) + "."
-               if hot else "")
-            + " Each separate `distinct on` / `group by` over the clipped periods is another sort or hash of the "
-              "largest intermediate, and dbt adds the contract's primary-key index and column comments. "
-              "Fix: compute the primary group and the last visitation category in the same single pass "
-              "(window or `array_agg(... order by ...)[1]` in the one `group by`), keep the person-month "
-              "aggregate in one model, and make it incremental by month so a night rebuilds only the look-back "
-              "window.")
+        stmt = lim["transform"]
+        plan = stmt.get("fact_plan") or []
+        select_seconds = _execution_seconds(plan)
+        per_row = (_ratio(fact["seconds"] / fact["rows"], stmt["seconds"] / stmt["rows"])
+                   if fact.get("rows") and stmt.get("rows") else None)
+        text = (f"**`{FACT_MODEL}` {t['fact_vs_statement']['value']}x the single statement** "
+                f"({_fmt_s(fact.get('seconds'))} against {_fmt_s(stmt['seconds'])}). They are not the same work: "
+                f"the model ({fact.get('materialized') or '?'}, {_fmt_n(fact.get('rows'))} rows, "
+                f"{fact.get('columns') or '?'} columns) holds every person-month with a benefit, a service, "
+                f"attributed cost or a follow-up month, the statement only the {_fmt_n(stmt['rows'])} benefit "
+                f"person-months; per row the model costs {per_row}x the statement. ")
+        if select_seconds is not None:
+            text += (f"Its select alone runs in {_fmt_s(select_seconds)} (EXPLAIN ANALYZE after the night, full plan in "
+                     f"the JSON); the other "
+                     f"{_fmt_s(max(0.0, fact['seconds'] - select_seconds))} are dbt's work around it (create table "
+                     "as, contract, index, `analyze`, a comment per column, swap of the old table). ")
+        text += (f"The person-month itself is computed upstream: with the {len(fact.get('chain', []))} models it is "
+                 f"built from the chain takes {_fmt_s(fact.get('chain_seconds'))} "
+                 f"({_ratio(fact.get('chain_seconds'), stmt['seconds'])}x the statement), slowest "
+                 + ", ".join(f"`{c['model']}` {_fmt_s(c['seconds'])}" for c in fact.get("chain", [])[:4]) + ". "
+                 "Fix: avoid the nightly full copy of the person-month — keep the fact incremental in a schema "
+                 "the publish step does not swap and publish a view over it (or let publish move that one "
+                 "table) — and compute the target-group and household flags inside the incremental models, so "
+                 "that what is rebuilt each night is the look-back window only.")
+        notes.append(text)
     if not t["dbt_full_seconds"]["met"]:
-        slow = ph["dbt_full"].get("slowest", [])[:5]
+        full = ph["dbt_full"]
+        slow = full.get("slowest", [])[:5]
+        kinds = full.get("nodes_by_type", {})
+        cpu = full.get("cpu_seconds") or {}
         notes.append(
-            f"**dbt full build {_fmt_s(ph['dbt_full']['seconds'])}** (target {_fmt_s(TARGETS['dbt_full_seconds'])}). "
-            "Slowest nodes: " + ", ".join(f"`{n['node'].split('.')[-1]}` {_fmt_s(n['seconds'])}" for n in slow)
-            + ". Fix: fewer passes over person-month (see the fact note), indexes on the join keys of the "
-              "intermediate tables, tests on the facts (`unique`, relationships) as single aggregate queries, "
-              "and `DBT_THREADS=2` on two cores so heavy models do not compete.")
+            f"**dbt full build {_fmt_s(full['seconds'])}** (target {_fmt_s(TARGETS['dbt_full_seconds'])}): "
+            + ", ".join(f"{v['count']} {k}s {_fmt_s(v['seconds'])}" for k, v in kinds.items() if v["count"])
+            + " (summed node times; up to 4 threads run at once). "
+            + (f"CPU: dbt's own Python {_fmt_s(cpu.get('children'))}, PostgreSQL {_fmt_s(cpu.get('postgres'))}. "
+               if cpu else "")
+            + "Slowest nodes: " + ", ".join(f"`{n['node'].split('.')[-1]}` {_fmt_s(n['seconds'])}" for n in slow)
+            + ". Fix: fewer full passes over the person-month tables (see the fact note), data tests on the "
+              "largest tables folded into one query per table (`unique` + `not_null` + ranges), and "
+              "`DBT_THREADS=2` on two cores so heavy models do not thrash each other.")
     if not t["incremental_seconds"]["met"]:
         inc = ph["incremental"]
         slow = inc.get("slowest", [])[:5]
+        batches = sorted({b.split("incremental batch from ")[-1].split(" ")[0] for b in inc.get("incremental_batches", [])})
         notes.append(
             f"**Incremental night {_fmt_s(inc.get('night_seconds'))}** (target "
             f"{_fmt_s(TARGETS['incremental_seconds'])}): load {_fmt_s(inc.get('load_seconds'))}, staging gates "
             f"{_fmt_s(inc.get('gates_seconds'))}, dbt build {_fmt_s(inc.get('dbt_build_seconds'))}, mart gates and "
-            f"publish {_fmt_s(ph['publish']['seconds'])}. Slowest nodes: "
-            + ", ".join(f"`{n['node'].split('.')[-1]}` {_fmt_s(n['seconds'])}" for n in slow)
+            f"publish {_fmt_s(ph['publish']['seconds'])}, for {_fmt_n(inc['rows'])} delivered rows. "
+            + (f"The incremental models recomputed from {', '.join(batches)}; " if batches else "")
+            + "slowest nodes: " + ", ".join(f"`{n['node'].split('.')[-1]}` {_fmt_s(n['seconds'])} "
+                                         f"({_fmt_n(n['rows'])} rows)" for n in slow)
             + ". Models by materialization: "
             + (", ".join(f"{k} {v}" for k, v in (ph['dbt_full'].get('materializations') or {}).items()) or "?")
-            + ". A model that is a `table` is rebuilt in full every night whatever arrived, and each gate "
-              "re-reads its whole table; the fix is incremental models (delete+insert of the months in the "
-              "look-back window) for the person-month chain, and gates that check only tonight's rows "
-              "(a batch filtered on `source_file`).")
+            + ". Every `table` model is rebuilt in full whatever arrived, every data test re-reads its whole "
+              "table, and every gate its whole staging table. Fix: make the tables downstream of the "
+              "incremental person-month models incremental too (or views), test the new months only "
+              "(`where` config on the tests of big incremental models), and gate only tonight's rows (a batch "
+              "filtered on `source_file`).")
     return notes
+
+
+def _execution_seconds(plan: list[str]) -> float | None:
+    for line in plan:
+        if line.strip().startswith("Execution Time:"):
+            try:
+                return float(line.split(":")[1].split()[0]) / 1000
+            except (IndexError, ValueError):
+                return None
+    return None
 
 
 def _probe_text(probe: dict[str, Any]) -> str:
@@ -940,7 +1003,10 @@ def render_markdown(report: dict[str, Any]) -> str:
         "Peak memory is the most of any moment in the phase: *Python* is this process (VmHWM; the "
         "generator, the loader and Great Expectations run in it), *children* the dbt subprocess, "
         "*PostgreSQL* the server's processes (private RSS summed, shared memory counted once); "
-        "children and PostgreSQL are sampled every 0.2 s.",
+        "children and PostgreSQL are sampled every 0.2 s. *CPU* is the CPU time the phase used in this "
+        "process, in dbt and in the PostgreSQL server (its backends included): unlike wall time it does not "
+        "grow when other work shares the machine, so a wall time far above CPU / 2 cores means the phase "
+        "waited (for I/O or for other people's processes; see the load averages).",
         "",
         "Limits: *raw COPY* copies the same files the load reads (decoded per source encoding, CSV, "
         "all columns as text) into unlogged tables; *one statement* builds person x month benefit "
@@ -974,8 +1040,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     for r in runs:
         ph = r["phases"]
         lines += [f"## {r['residents']:,} residents, {r['years']} years (seed {r['seed']}, end {r['end_date']})", "",
-                  "| phase | wall | rows | Python MB | children MB | PostgreSQL MB | detail |",
-                  "|---|---:|---:|---:|---:|---:|---|"]
+                  "| phase | wall | CPU (Python + dbt + PostgreSQL) | rows | Python MB | dbt MB | PostgreSQL MB | detail |",
+                  "|---|---:|---:|---:|---:|---:|---:|---|"]
         details = {
             "generate": f"{ph['generate'].get('files')} files, {ph['generate'].get('bytes', 0) / MB:,.0f} MB",
             "load": f"{_fmt_n(ph['load'].get('rows_per_second'))} rows/s, "
@@ -997,7 +1063,10 @@ def render_markdown(report: dict[str, Any]) -> str:
         for name in PHASES:
             p = ph[name]
             mem = p["peak_memory_mb"]
-            lines.append(f"| {PHASE_LABELS[name]} | {_fmt_s(p['seconds'])} | {_fmt_n(p['rows'])} | "
+            cpu = p.get("cpu_seconds") or {}
+            cpu_text = (f"{_fmt_s(cpu['total'])} ({cpu['python']:.0f} + {cpu['children']:.0f} + {cpu['postgres']:.0f} s)"
+                        if cpu else "–")
+            lines.append(f"| {PHASE_LABELS[name]} | {_fmt_s(p['seconds'])} | {cpu_text} | {_fmt_n(p['rows'])} | "
                          f"{_fmt_n(mem['python_mb'])} | {_fmt_n(mem['children_mb'])} | {_fmt_n(mem['postgres_mb'])} | "
                          f"{details[name]} |")
         lim, ratios = r["limits"], r["ratios"]
@@ -1124,7 +1193,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-explain", dest="explain", action="store_false",
                         help="skip EXPLAIN ANALYZE of the fact model when it misses its target")
     parser.add_argument("--remark", action="append", default=[], help="a remark to print in the report")
+    parser.add_argument("--render", action="store_true",
+                        help="only rewrite <out>/benchmarks.md from <out>/benchmarks.json (no measuring)")
     args = parser.parse_args(argv)
+    if args.render:
+        report = json.loads((args.out / "benchmarks.json").read_text(encoding="utf-8"))
+        report["remarks"] = [*report.get("remarks", []), *[r for r in args.remark if r not in report.get("remarks", [])]]
+        (args.out / "benchmarks.json").write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n",
+                                                  encoding="utf-8")
+        (args.out / "benchmarks.md").write_text(render_markdown(report), encoding="utf-8")
+        return 0
     try:
         sizes = [int(x.replace("_", "")) for x in args.sizes.split(",") if x.strip()]
     except ValueError:
