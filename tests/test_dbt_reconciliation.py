@@ -158,7 +158,9 @@ def months_of(manifest: dict) -> list[str]:
 
 def test_builds_pass(warehouse: Warehouse) -> None:
     for results in (warehouse.initial_results, warehouse.results):
-        failed = {uid: s for uid, s in results.items() if s not in {"success", "pass", "warn"}}
+        # Exposures (the dashboards) are no-ops in a build.
+        failed = {uid: s for uid, s in results.items()
+                  if s not in {"success", "pass", "warn"} and not (uid.startswith("exposure.") and s == "no-op")}
         assert not failed, failed
     assert any(uid.startswith("model.helhed.fct_person_month") for uid in warehouse.results)
 
@@ -287,7 +289,8 @@ def test_tempo_matches_the_truth(warehouse: Warehouse) -> None:
     truth = warehouse.truth["days_referral_to_start_by_source_year"]
     for source, years in truth.items():
         for year, mean in years.items():
-            assert got[(source, year)] == pytest.approx(mean, abs=0.0001), (source, year)
+            # Both round the mean to 4 decimals (the generator in floating point).
+            assert got[(source, year)] == pytest.approx(mean, abs=0.00015), (source, year)
     (plan_mean,) = warehouse.rows(
         f"select avg(days_start_to_joint_plan) from {SNAPSHOT}.fct_programme_enrolments where has_joint_plan"
     )[0]
@@ -300,8 +303,8 @@ def test_programme_follow_up_months_give_the_truths_self_support(warehouse: Ware
     truth = warehouse.truth["programme_effect"]
     end = date.fromisoformat(warehouse.manifest["period"]["initial_delivery"])
     enrolments = warehouse.rows(
-        "select e.programme_code, e.person_key, e.start_date, coalesce(p.moved_in, p.birth_date),"
-        " least(coalesce(p.moved_out, 'infinity'), coalesce(p.death_date, 'infinity'))"
+        "select e.programme, e.person_key, e.start_date, coalesce(p.moved_in, p.birth_date),"
+        " least(coalesce(p.moved_out, '9999-12-31'), coalesce(p.death_date, '9999-12-31'))"
         " from staging.helhed__enrolments e join staging.cpr__persons p using (person_key)"
     )
     support = {
@@ -311,7 +314,7 @@ def test_programme_follow_up_months_give_the_truths_self_support(warehouse: Ware
         )
     }
     delivered = defaultdict(int)
-    for code, n in warehouse.rows("select programme_code, count(*) from staging.helhed__enrolments group by 1"):
+    for code, n in warehouse.rows("select programme, count(*) from staging.helhed__enrolments group by 1"):
         delivered[code] = n
     for code, t in truth.items():
         # Enrolments the loader quarantined (the generator writes a few with an end before the start).

@@ -487,7 +487,8 @@ def parse_probe(s: Settings, entity, up_to: dt.date) -> dict[str, Any]:
         started = time.perf_counter()
         for row in parsed:
             for pos in cpr_positions:
-                pseudo.pseudonymise_cpr(row.values[pos])
+                if row.values[pos] is not None:   # optional CPR (ledger postings without a registrant)
+                    pseudo.pseudonymise_cpr(row.values[pos])
         hmac += time.perf_counter() - started
         rows += len(parsed)
     return {"entity": entity.id, "rows": rows, "parse_seconds": round(parse, 3), "rules_seconds": round(check, 3),
