@@ -14,7 +14,7 @@
       (seed service_purposes; e.g. a mentor and a support contact person);
     - service_codes, service_purposes, service_departments (departments of services other
       than benefits): the sets the target-group rules test.
-    Incremental by month like int_person_months.
+    Keyed by person_id (macro person_id). Incremental by month like int_person_months.
 -#}
 {{ config(
     materialized='incremental',
@@ -77,7 +77,7 @@ months as (
 activities as (
 
     select
-        group_days.person_key,
+        {{ person_id('group_days.person_key') }}     as person_id,
         group_days.month,
         coalesce(functions.department, 'oevrige')    as department,
         group_days.benefit_group                     as service_key,
@@ -94,7 +94,7 @@ activities as (
     union all
 
     select
-        person_key,
+        {{ person_id('person_key') }},
         month,
         department,
         coalesce(service_code, source || ':' || service_label),
@@ -107,7 +107,7 @@ activities as (
     union all
 
     select
-        enrolment_months.person_key,
+        {{ person_id('enrolment_months.person_key') }},
         enrolment_months.month,
         coalesce(catalogue.department, 'helhed'),
         enrolment_months.programme_code,
@@ -125,7 +125,7 @@ activities_flagged as (
 
     -- One row per person, month and service (a service active twice in a month is one).
     select
-        activities.person_key,
+        activities.person_id,
         activities.month,
         activities.service_key,
         min(activities.department)                                         as department,
@@ -133,24 +133,24 @@ activities_flagged as (
         bool_or(activities.counts_as_service)                              as counts_as_service,
         bool_or(activities.is_benefit)                                     as is_benefit
     from activities
-    group by activities.person_key, activities.month, activities.service_key
+    group by activities.person_id, activities.month, activities.service_key
 
 ),
 
 caseworkers as (
 
     -- Only Sensum records and enrolments name a caseworker: a small part of the activities.
-    select person_key, month, count(distinct caseworker_id)::integer  as caseworkers
+    select person_id, month, count(distinct caseworker_id)::integer  as caseworkers
     from activities
     where caseworker_id is not null
-    group by person_key, month
+    group by person_id, month
 
 ),
 
 summary as (
 
     select
-        person_key,
+        person_id,
         month,
         (0
         {%- for department in service_departments %}
@@ -168,7 +168,7 @@ summary as (
         coalesce(array_agg(department) filter (where not is_benefit), '{}')
                                                                            as service_departments
     from activities_flagged
-    group by person_key, month
+    group by person_id, month
 
 ),
 
@@ -176,20 +176,20 @@ parallel as (
 
     -- Purposes served by services of two or more departments in the same month. Benefits
     -- (income support) come from one department only, so only the other services can be.
-    select person_key, month, count(*)::integer as parallel_services
+    select person_id, month, count(*)::integer as parallel_services
     from (
-        select person_key, month, purpose
+        select person_id, month, purpose
         from activities
         where not is_benefit and purpose is not null and counts_as_service
-        group by person_key, month, purpose
+        group by person_id, month, purpose
         having min(department) <> max(department)
     ) as parallel_purposes
-    group by person_key, month
+    group by person_id, month
 
 )
 
 select
-    summary.person_key,
+    summary.person_id,
     summary.month,
     months.as_of_date,
     summary.departments_active
@@ -207,8 +207,8 @@ from summary
 inner join months
     on summary.month = months.month
 left join parallel
-    on  summary.person_key = parallel.person_key
+    on  summary.person_id = parallel.person_id
     and summary.month = parallel.month
 left join caseworkers
-    on  summary.person_key = caseworkers.person_key
+    on  summary.person_id = caseworkers.person_id
     and summary.month = caseworkers.month

@@ -6,7 +6,7 @@
     (latest start, then latest end, then period id), self-support, and one
     ftp_<benefit_group> share per row of the benefit_groups seed (group days /
     greatest(benefit_days, days_in_month), so they add up to the full-time person share).
-    Incremental by month like int_person_months.
+    Keyed by person_id (macro person_id). Incremental by month like int_person_months.
 -#}
 {{ config(
     materialized='incremental',
@@ -23,14 +23,16 @@ with
 
 group_days as (
 
-    select * from {{ ref('int_benefit_groups_aggregated_to_person_months') }}
+    select {{ person_id('person_key') }} as person_id, *
+    from {{ ref('int_benefit_groups_aggregated_to_person_months') }}
     where {{ in_batch('month', batch_start) }}
 
 ),
 
 clipped_periods as (
 
-    select * from {{ ref('int_benefit_periods_clipped_to_months') }}
+    select {{ person_id('person_key') }} as person_id, *
+    from {{ ref('int_benefit_periods_clipped_to_months') }}
     where {{ in_batch('month', batch_start) }}
 
 ),
@@ -44,7 +46,7 @@ months as (
 person_months as (
 
     select
-        person_key,
+        person_id,
         month,
         max(days_in_month)::integer                                        as days_in_month,
         sum(benefit_days)::integer                                         as benefit_days,
@@ -58,7 +60,7 @@ person_months as (
                                                                            as days_{{ benefit_group }}
         {%- endfor %}
     from group_days
-    group by person_key, month
+    group by person_id, month
 
 ),
 
@@ -66,17 +68,17 @@ last_period as (
 
     -- The last period overlapping the month: latest start, then latest end, then period_id.
     select
-        person_key,
+        person_id,
         month,
         (array_agg(visitation_category order by start_date desc, effective_end_date desc, period_id desc))[1]
                                                                            as visitation_category
     from clipped_periods
-    group by person_key, month
+    group by person_id, month
 
 )
 
 select
-    person_months.person_key,
+    person_months.person_id,
     person_months.month,
     months.as_of_date,
     person_months.days_in_month,
@@ -97,7 +99,7 @@ select
     {%- endfor %}
 from person_months
 inner join last_period
-    on  person_months.person_key = last_period.person_key
+    on  person_months.person_id = last_period.person_id
     and person_months.month = last_period.month
 inner join months
     on person_months.month = months.month

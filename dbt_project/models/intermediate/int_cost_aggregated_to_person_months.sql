@@ -2,7 +2,8 @@
     Attributed cost per person and month: direct (ledger postings with the person's CPR)
     and imputed (activity x unit price), in total and per cost department (one
     cost_direct_/cost_imputed_/cost_total_<department> column per row of the departments
-    seed with is_cost_department). Incremental by month like int_person_months.
+    seed with is_cost_department). Keyed by person_id (macro person_id). Incremental by month
+    like int_person_months.
 -#}
 {{ config(
     materialized='incremental',
@@ -39,28 +40,28 @@ months as (
 
 unioned as (
 
-    select person_key, month, department, direct_cost, 0::numeric as imputed_cost from direct
+    select {{ person_id('person_key') }} as person_id, month, department, direct_cost, 0::numeric as imputed_cost from direct
     union all
-    select person_key, month, department, 0, imputed_cost from imputed
+    select {{ person_id('person_key') }}, month, department, 0, imputed_cost from imputed
 
 ),
 
 per_department as (
 
     select
-        person_key,
+        person_id,
         month
         {%- for department in cost_departments %},
         coalesce(sum(direct_cost) filter (where department = '{{ department }}'), 0)   as cost_direct_{{ department }},
         coalesce(sum(imputed_cost) filter (where department = '{{ department }}'), 0)  as cost_imputed_{{ department }}
         {%- endfor %}
     from unioned
-    group by person_key, month
+    group by person_id, month
 
 )
 
 select
-    per_department.person_key,
+    per_department.person_id,
     per_department.month,
     months.as_of_date,
     (0 {%- for department in cost_departments %} + cost_direct_{{ department }}{% endfor %})::numeric(16, 2)

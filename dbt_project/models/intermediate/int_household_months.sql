@@ -35,7 +35,8 @@ person_months as (
 
 members as (
 
-    select * from {{ ref('int_household_members') }}
+    select {{ person_id('person_key') }} as person_id, *
+    from {{ ref('int_household_members') }}
 
 ),
 
@@ -51,7 +52,7 @@ active_members as (
     select
         members.household_key,
         members.member_role,
-        person_months.person_key,
+        person_months.person_id,
         person_months.month,
         person_months.as_of_date,
         {%- for department in service_departments %}
@@ -76,7 +77,7 @@ active_members as (
     inner join months
         on person_months.month = months.month
     inner join members
-        on  members.person_key = person_months.person_key
+        on  members.person_id = person_months.person_id
         and members.valid_from <= months.month_end
         and members.valid_to >= months.month
 

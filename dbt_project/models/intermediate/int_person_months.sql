@@ -13,6 +13,7 @@
     Columns per benefit group (ftp_<group>), service department (is_active_<department>)
     and cost department (cost_*_<department>) come from the seeds.
 
+    Keyed by person_id (macro person_id) for speed, with the person_key it stands for.
     Incremental: each run recomputes the months from macros/incremental.sql's batch start
     and keeps the months before it; months that fell out of int_months are deleted.
 -#}
@@ -66,33 +67,40 @@ costs as (
 
 enrolment_months as (
 
-    select * from {{ ref('int_programme_enrolments_clipped_to_months') }}
+    select {{ person_id('person_key') }} as person_id, *
+    from {{ ref('int_programme_enrolments_clipped_to_months') }}
     where {{ in_batch('month', batch_start) }}
 
 ),
 
 placement_months as (
 
-    select * from {{ ref('int_placements_clipped_to_months') }}
+    select {{ person_id('person_key') }} as person_id, *
+    from {{ ref('int_placements_clipped_to_months') }}
     where {{ in_batch('month', batch_start) }}
 
 ),
 
 persons as (
 
-    select * from {{ ref('stg_cpr__persons') }}
+    select {{ person_id('person_key') }} as person_id, *
+    from {{ ref('stg_cpr__persons') }}
 
 ),
 
 relations as (
 
-    select * from {{ ref('stg_cpr__relations') }}
+    select
+        {{ person_id('child_person_key') }}   as child_person_id,
+        {{ person_id('parent_person_key') }}  as parent_person_id
+    from {{ ref('stg_cpr__relations') }}
 
 ),
 
 enrolments as (
 
-    select * from {{ ref('stg_helhed__enrolments') }}
+    select {{ person_id('person_key') }} as person_id, *
+    from {{ ref('stg_helhed__enrolments') }}
 
 ),
 
@@ -104,26 +112,30 @@ network_meetings as (
 
 progression as (
 
-    select * from {{ ref('int_progression_scores_averaged') }}
+    select {{ person_id('person_key') }} as person_id, *
+    from {{ ref('int_progression_scores_averaged') }}
 
 ),
 
 employments as (
 
-    select * from {{ ref('stg_eindkomst__employments') }}
+    select {{ person_id('person_key') }} as person_id, *
+    from {{ ref('stg_eindkomst__employments') }}
 
 ),
 
 education as (
 
-    select * from {{ ref('stg_uddannelse__education_status') }}
+    select {{ person_id('person_key') }} as person_id, *
+    from {{ ref('stg_uddannelse__education_status') }}
     where education_status = 'I uddannelse'
 
 ),
 
 household_members as (
 
-    select * from {{ ref('int_household_members') }}
+    select {{ person_id('person_key') }} as person_id, *
+    from {{ ref('int_household_members') }}
 
 ),
 
@@ -132,7 +144,7 @@ household_members as (
 cohort_months as (
 
     select
-        enrolments.person_key,
+        enrolments.person_id,
         months.month,
         enrolments.enrolment_id,
         enrolments.programme_code,
@@ -148,8 +160,8 @@ cohort_months as (
 programme as (
 
     -- The latest enrolment started by the month; in baseline months, the next one to start.
-    select distinct on (person_key, month)
-        person_key,
+    select distinct on (person_id, month)
+        person_id,
         month,
         programme_code,
         enrolment_id,
@@ -158,7 +170,7 @@ programme as (
             + extract(month from month) - extract(month from start_month)
         )::integer                                                         as months_since_enrolment
     from cohort_months
-    order by person_key, month, (start_month <= month) desc,
+    order by person_id, month, (start_month <= month) desc,
         case when start_month <= month then start_date end desc nulls last, start_date, enrolment_id
 
 ),
@@ -172,7 +184,7 @@ spine as not materialized (
 
 enrolled as (
 
-    select distinct person_key, month
+    select distinct person_id, month
     from enrolment_months
     where enrolment_days > 0
 
@@ -181,7 +193,7 @@ enrolled as (
 meetings as (
 
     select
-        enrolments.person_key,
+        enrolments.person_id,
         date_trunc('month', network_meetings.meeting_date)::date  as month,
         count(*)::integer                                         as network_meetings
     from network_meetings
@@ -197,22 +209,22 @@ meetings as (
 placed as (
 
     select
-        person_key,
+        person_id,
         month,
         (array_agg(placement_type order by start_date desc, service_record_id desc))[1]  as placement_type
     from placement_months
-    group by person_key, month
+    group by person_id, month
 
 ),
 
 child_placed as (
 
     select distinct
-        relations.parent_person_key  as person_key,
+        relations.parent_person_id  as person_id,
         placed.month
     from placed
     inner join relations
-        on placed.person_key = relations.child_person_key
+        on placed.person_id = relations.child_person_id
 
 ),
 
@@ -221,26 +233,26 @@ child_placed as (
 employed as (
 
     select
-        spine.person_key,
+        spine.person_id,
         spine.month,
         bool_or(employments.employment_type = 'Ordinær')  as is_in_ordinary_employment
     from spine
     inner join employments
-        on  employments.person_key = spine.person_key
+        on  employments.person_id = spine.person_id
         and employments.start_date <= spine.month
         and coalesce(employments.end_date, 'infinity'::date) >= spine.month
-    group by spine.person_key, spine.month
+    group by spine.person_id, spine.month
 
 ),
 
 in_education as (
 
     select distinct
-        spine.person_key,
+        spine.person_id,
         spine.month
     from spine
     inner join education
-        on  education.person_key = spine.person_key
+        on  education.person_id = spine.person_id
         and education.start_date <= spine.month
         and coalesce(education.end_date, 'infinity'::date) >= spine.month
 
@@ -249,34 +261,35 @@ in_education as (
 latest_score as (
 
     select
-        spine.person_key,
+        spine.person_id,
         spine.month,
         max(progression.mean_score)  as latest_progression_score
     from spine
     inner join progression
-        on  progression.person_key = spine.person_key
+        on  progression.person_id = spine.person_id
         and progression.score_date <= spine.month_end
         and coalesce(progression.valid_until, 'infinity'::date) >= spine.month_end
-    group by spine.person_key, spine.month
+    group by spine.person_id, spine.month
 
 ),
 
 households as (
 
     select
-        spine.person_key,
+        spine.person_id,
         spine.month,
         min(household_members.household_key)  as household_key
     from spine
     inner join household_members
-        on  household_members.person_key = spine.person_key
+        on  household_members.person_id = spine.person_id
         and household_members.valid_from <= spine.month_end
         and household_members.valid_to >= spine.month
-    group by spine.person_key, spine.month
+    group by spine.person_id, spine.month
 
 )
 
 select
+    spine.person_id,
     spine.person_key,
     spine.month,
     spine.as_of_date,
@@ -315,17 +328,17 @@ select
 
     -- outcomes
     coalesce(employed.is_in_ordinary_employment, false)                    as is_in_ordinary_employment,
-    in_education.person_key is not null                                    as is_in_education,
-    placed.person_key is not null                                          as is_placed_outside_home,
+    in_education.person_id is not null                                    as is_in_education,
+    placed.person_id is not null                                          as is_placed_outside_home,
     placed.placement_type,
-    child_placed.person_key is not null                                    as has_child_placed_outside_home,
+    child_placed.person_id is not null                                    as has_child_placed_outside_home,
     latest_score.latest_progression_score,
 
     -- programme
     programme.programme_code,
     programme.enrolment_id,
     programme.months_since_enrolment,
-    enrolled.person_key is not null                                        as is_enrolled,
+    enrolled.person_id is not null                                        as is_enrolled,
 
     -- cost
     coalesce(costs.cost_direct, 0)::numeric(16, 2)                         as cost_direct,
@@ -341,28 +354,28 @@ select
 
 from spine
 left join persons
-    on spine.person_key = persons.person_key
+    on spine.person_id = persons.person_id
 left join households
-    on spine.person_key = households.person_key and spine.month = households.month
+    on spine.person_id = households.person_id and spine.month = households.month
 left join benefits
-    on spine.person_key = benefits.person_key and spine.month = benefits.month
+    on spine.person_id = benefits.person_id and spine.month = benefits.month
 left join activities
-    on spine.person_key = activities.person_key and spine.month = activities.month
+    on spine.person_id = activities.person_id and spine.month = activities.month
 left join meetings
-    on spine.person_key = meetings.person_key and spine.month = meetings.month
+    on spine.person_id = meetings.person_id and spine.month = meetings.month
 left join employed
-    on spine.person_key = employed.person_key and spine.month = employed.month
+    on spine.person_id = employed.person_id and spine.month = employed.month
 left join in_education
-    on spine.person_key = in_education.person_key and spine.month = in_education.month
+    on spine.person_id = in_education.person_id and spine.month = in_education.month
 left join placed
-    on spine.person_key = placed.person_key and spine.month = placed.month
+    on spine.person_id = placed.person_id and spine.month = placed.month
 left join child_placed
-    on spine.person_key = child_placed.person_key and spine.month = child_placed.month
+    on spine.person_id = child_placed.person_id and spine.month = child_placed.month
 left join latest_score
-    on spine.person_key = latest_score.person_key and spine.month = latest_score.month
+    on spine.person_id = latest_score.person_id and spine.month = latest_score.month
 left join programme
-    on spine.person_key = programme.person_key and spine.month = programme.month
+    on spine.person_id = programme.person_id and spine.month = programme.month
 left join enrolled
-    on spine.person_key = enrolled.person_key and spine.month = enrolled.month
+    on spine.person_id = enrolled.person_id and spine.month = enrolled.month
 left join costs
-    on spine.person_key = costs.person_key and spine.month = costs.month
+    on spine.person_id = costs.person_id and spine.month = costs.month

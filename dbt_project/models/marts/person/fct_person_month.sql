@@ -47,7 +47,7 @@ residents as (
 household_flags as (
 
     select
-        members.person_key,
+        {{ person_id('members.person_key') }}  as person_id,
         household_months.month
         {%- for definition in complex_family_groups %},
         bool_or(household_months.tg_{{ definition['target_group'] }})  as household_tg_{{ definition['target_group'] }}
@@ -59,7 +59,7 @@ household_flags as (
         on  members.household_key = household_months.household_key
         and members.valid_from <= months.month_end
         and members.valid_to >= months.month
-    group by members.person_key, household_months.month
+    group by 1, household_months.month
 
 ),
 
@@ -78,7 +78,7 @@ evaluated as (
         on person_months.month = residents.month
     {%- if complex_family_groups %}
     left join household_flags
-        on  person_months.person_key = household_flags.person_key
+        on  person_months.person_id = household_flags.person_id
         and person_months.month = household_flags.month
     {%- endif %}
 

@@ -16,7 +16,7 @@ with
 persons as (
 
     select
-        person_key,
+        {{ person_id('person_key') }}                                           as person_id,
         coalesce(moved_in_date, birth_date)                                   as resident_from,
         least(coalesce(moved_out_date, 'infinity'::date), coalesce(death_date, 'infinity'::date))
                                                                               as resident_until
@@ -54,7 +54,7 @@ residents as (
 
     select
         years.year,
-        persons.person_key
+        persons.person_id
     from years
     inner join persons
         on  persons.resident_from <= make_date(years.year, 12, 31)
@@ -66,7 +66,7 @@ yearly_costs as (
 
     select
         extract(year from month)::integer  as year,
-        person_key,
+        person_id,
         sum(cost_total)                    as cost_total
     from person_costs
     group by 1, 2
@@ -80,13 +80,13 @@ ranked as (
         coalesce(yearly_costs.cost_total, 0)                                  as cost_total,
         row_number() over (
             partition by residents.year
-            order by coalesce(yearly_costs.cost_total, 0) desc, residents.person_key
+            order by coalesce(yearly_costs.cost_total, 0) desc, residents.person_id
         )                                                                     as cost_rank,
         count(*) over (partition by residents.year)                           as residents
     from residents
     left join yearly_costs
         on  yearly_costs.year = residents.year
-        and yearly_costs.person_key = residents.person_key
+        and yearly_costs.person_id = residents.person_id
 
 ),
 
