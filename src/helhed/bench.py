@@ -646,7 +646,10 @@ def bench_size(residents: int, years: int, *, seed: int = 1, end_date: dt.date =
 
             # limit (a): raw COPY of the same files ------------------------------------------
             say("load limit: COPY of the same raw files into unlogged text tables")
-            limits["copy"] = copy_limit(s, entities, end_date)
+            copy_phase = Phase()
+            with timed(sampler, copy_phase):
+                limits["copy"] = copy_limit(s, entities, end_date)
+            limits["copy"]["cpu_seconds"] = copy_phase.as_dict()["cpu_seconds"]
             limits["copy"]["rows_per_second"] = (round(limits["copy"]["rows"] / limits["copy"]["seconds"])
                                                  if limits["copy"]["seconds"] else 0)
             say(f"COPY: {limits['copy']['seconds']:.1f} s, {limits['copy']['rows']:,} rows")
@@ -764,6 +767,8 @@ def bench_size(residents: int, years: int, *, seed: int = 1, end_date: dt.date =
         "load_vs_copy": _ratio(phases["load"].seconds, limits["copy"]["seconds"]),
         "fact_vs_statement": _ratio(fact.get("seconds"), limits["transform"]["seconds"]),
         "fact_chain_vs_statement": _ratio(fact.get("chain_seconds"), limits["transform"]["seconds"]),
+        "load_vs_copy_cpu": _ratio(phases["load"].as_dict()["cpu_seconds"].get("total"),
+                                   (limits["copy"].get("cpu_seconds") or {}).get("total")),
     }
     result["targets"] = evaluate_targets(result)
     return result
@@ -872,6 +877,13 @@ def notes_for(run: dict[str, Any]) -> list[str]:
             f"**Load {t['load_vs_copy']['value']}x raw COPY** ({_fmt_n(load.get('rows_per_second'))} rows/s against "
             f"{_fmt_n(lim['copy'].get('rows_per_second'))} rows/s). Slowest entities: {worst}. "
             + _probe_text(load.get("python_probe") or {})
+            + (f"Over the whole load the loader used {_fmt_s(load['cpu_seconds']['python'])} of CPU and PostgreSQL "
+               f"{_fmt_s(load['cpu_seconds']['postgres'])}, against {_fmt_s(lim['copy']['cpu_seconds'].get('total'))} "
+               f"in all for the raw COPY ({run['ratios'].get('load_vs_copy_cpu')}x in CPU time): the work, not the "
+               "machine, is the gap. "
+               if load.get("cpu_seconds") and lim["copy"].get("cpu_seconds") is not None else
+               f"Over the whole load the loader used {_fmt_s(load['cpu_seconds']['python'])} of CPU and PostgreSQL "
+               f"{_fmt_s(load['cpu_seconds']['postgres'])}. " if load.get("cpu_seconds") else "")
             + "The loader parses every "
             "line in one Python process (csv, `strptime` per date, `Decimal` per amount, HMAC-SHA256 per CPR, a dict "
             "of keys), then writes each row twice with `write_row` (landing and staging) and, for keyed entities, "
@@ -892,24 +904,40 @@ def notes_for(run: dict[str, Any]) -> list[str]:
         per_row = (_ratio(fact["seconds"] / fact["rows"], stmt["seconds"] / stmt["rows"])
                    if fact.get("rows") and stmt.get("rows") else None)
         text = (f"**`{FACT_MODEL}` {t['fact_vs_statement']['value']}x the single statement** "
-                f"({_fmt_s(fact.get('seconds'))} against {_fmt_s(stmt['seconds'])}). They are not the same work: "
-                f"the model ({fact.get('materialized') or '?'}, {_fmt_n(fact.get('rows'))} rows, "
-                f"{fact.get('columns') or '?'} columns) holds every person-month with a benefit, a service, "
-                f"attributed cost or a follow-up month, the statement only the {_fmt_n(stmt['rows'])} benefit "
-                f"person-months; per row the model costs {per_row}x the statement. ")
+                f"({_fmt_s(fact.get('seconds'))} against {_fmt_s(stmt['seconds'])}). ")
+        same_grain = fact.get("rows") == stmt.get("rows")
+        if same_grain:
+            text += (f"Same grain: both have {_fmt_n(stmt['rows'])} person-months with a benefit day; the model "
+                     f"({fact.get('materialized') or '?'}, {fact.get('columns') or '?'} columns) adds the primary "
+                     "benefit group and the last visitation category. ")
+        else:
+            text += (f"Not the same work: the model ({fact.get('materialized') or '?'}, {_fmt_n(fact.get('rows'))} "
+                     f"rows, {fact.get('columns') or '?'} columns) covers more person-months than the "
+                     f"{_fmt_n(stmt['rows'])} with a benefit day; per row it costs {per_row}x the statement. ")
         if select_seconds is not None:
-            text += (f"Its select alone runs in {_fmt_s(select_seconds)} (EXPLAIN ANALYZE after the night, full plan in "
-                     f"the JSON); the other "
-                     f"{_fmt_s(max(0.0, fact['seconds'] - select_seconds))} are dbt's work around it (create table "
-                     "as, contract, index, `analyze`, a comment per column, swap of the old table). ")
-        text += (f"The person-month itself is computed upstream: with the {len(fact.get('chain', []))} models it is "
-                 f"built from the chain takes {_fmt_s(fact.get('chain_seconds'))} "
+            text += (f"Its select alone runs in {_fmt_s(select_seconds)} (EXPLAIN ANALYZE after the night, plan in "
+                     f"the JSON); the other {_fmt_s(max(0.0, fact['seconds'] - select_seconds))} go to writing the "
+                     "rows into a WAL-logged table (the statement writes an unlogged one), building the "
+                     "contract's primary key and dbt's DDL around it (comments, swap of the old table). ")
+        chain = fact.get("chain", [])
+        text += (f"And the model only finishes the job: with the {len(chain) - 1} models upstream of it the "
+                 f"person-month takes {_fmt_s(fact.get('chain_seconds'))} "
                  f"({_ratio(fact.get('chain_seconds'), stmt['seconds'])}x the statement), slowest "
-                 + ", ".join(f"`{c['model']}` {_fmt_s(c['seconds'])}" for c in fact.get("chain", [])[:4]) + ". "
-                 "Fix: avoid the nightly full copy of the person-month — keep the fact incremental in a schema "
-                 "the publish step does not swap and publish a view over it (or let publish move that one "
-                 "table) — and compute the target-group and household flags inside the incremental models, so "
-                 "that what is rebuilt each night is the look-back window only.")
+                 + ", ".join(f"`{c['model']}` {_fmt_s(c['seconds'])}" for c in chain[:4]) + ". ")
+        plan_text = "\n".join(plan)
+        passes = plan_text.count("Sort Key") + plan_text.count("HashAggregate") + plan_text.count("GroupAggregate")
+        if passes:
+            text += (f"Its plan sorts or hashes the person-month rows {passes} times (separate `group by` and "
+                     "`distinct on` passes joined back together). ")
+        if (ph["dbt_full"].get("materializations") or {}).get("incremental"):
+            text += ("Fix: avoid the nightly full copy of the person-month — keep the fact incremental in a schema "
+                     "the publish step does not swap and publish a view over it — and compute the flags inside the "
+                     "incremental models, so each night rebuilds the look-back window only.")
+        else:
+            text += ("Fix: one pass, as the statement does — compute the days per group, the primary group and "
+                     "the last visitation category in a single `group by person_key, month` over the periods "
+                     "(`array_agg(... order by ...)[1]` / `max() filter`) instead of materialising the clipped "
+                     "periods and aggregating them three times; then make the chain incremental by month.")
         notes.append(text)
     if not t["dbt_full_seconds"]["met"]:
         full = ph["dbt_full"]
@@ -929,23 +957,45 @@ def notes_for(run: dict[str, Any]) -> list[str]:
     if not t["incremental_seconds"]["met"]:
         inc = ph["incremental"]
         slow = inc.get("slowest", [])[:5]
-        batches = sorted({b.split("incremental batch from ")[-1].split(" ")[0] for b in inc.get("incremental_batches", [])})
+        kinds = ph["dbt_full"].get("materializations") or {}
+        batches = sorted({b.split("incremental batch from ")[-1].split(" ")[0]
+                          for b in inc.get("incremental_batches", [])})
+        text = (f"**Incremental night {_fmt_s(inc.get('night_seconds'))}** (target "
+                f"{_fmt_s(TARGETS['incremental_seconds'])}) for {_fmt_n(inc['rows'])} delivered rows: load "
+                f"{_fmt_s(inc.get('load_seconds'))}, staging gates {_fmt_s(inc.get('gates_seconds'))}, dbt build "
+                f"{_fmt_s(inc.get('dbt_build_seconds'))} (the full build's dbt build took "
+                f"{_fmt_s(ph['dbt_full'].get('build_seconds'))}), mart gates and publish "
+                f"{_fmt_s(ph['publish']['seconds'])}. Slowest nodes: "
+                + ", ".join(f"`{_node_name(n['node'])}` {_fmt_s(n['seconds'])}" for n in slow) + ". ")
+        if kinds.get("incremental"):
+            text += ((f"The incremental models recomputed from {', '.join(batches)}; " if batches else "")
+                     + f"{kinds.get('table', 0)} models are still `table`s, rebuilt in full every night. ")
+        else:
+            text += (f"No model is incremental ({', '.join(f'{v} {k}' for k, v in kinds.items())}), so the night "
+                     "redoes the full build whatever arrived; every data test re-reads its whole table, and "
+                     "every staging gate its whole staging table. ")
+        text += ("Fix: incremental models by month (delete+insert with a look-back window for late corrections) "
+                 "for the person-month chain and the resident months; tests on the largest tables limited to the "
+                 "new months (`where` config) or replaced by constraints that hold by construction (the "
+                 "`unique` test on a person x month table is a full sort); gates that check only tonight's rows "
+                 "(a batch filtered on `source_file`), with the full-table checks moved to a weekly run.")
+        notes.append(text)
+    load_mb = ph["load"]["peak_memory_mb"]["python_mb"]
+    if load_mb > 1024:
+        biggest = max(ph["load"].get("entities", {}).items(), key=lambda kv: kv[1]["rows"], default=(None, {}))
         notes.append(
-            f"**Incremental night {_fmt_s(inc.get('night_seconds'))}** (target "
-            f"{_fmt_s(TARGETS['incremental_seconds'])}): load {_fmt_s(inc.get('load_seconds'))}, staging gates "
-            f"{_fmt_s(inc.get('gates_seconds'))}, dbt build {_fmt_s(inc.get('dbt_build_seconds'))}, mart gates and "
-            f"publish {_fmt_s(ph['publish']['seconds'])}, for {_fmt_n(inc['rows'])} delivered rows. "
-            + (f"The incremental models recomputed from {', '.join(batches)}; " if batches else "")
-            + "slowest nodes: " + ", ".join(f"`{n['node'].split('.')[-1]}` {_fmt_s(n['seconds'])} "
-                                         f"({_fmt_n(n['rows'])} rows)" for n in slow)
-            + ". Models by materialization: "
-            + (", ".join(f"{k} {v}" for k, v in (ph['dbt_full'].get('materializations') or {}).items()) or "?")
-            + ". Every `table` model is rebuilt in full whatever arrived, every data test re-reads its whole "
-              "table, and every gate its whole staging table. Fix: make the tables downstream of the "
-              "incremental person-month models incremental too (or views), test the new months only "
-              "(`where` config on the tests of big incremental models), and gate only tonight's rows (a batch "
-              "filtered on `source_file`).")
+            f"**Loader memory {_fmt_n(load_mb)} MB** (no target, but it grows with the largest file: "
+            f"`{biggest[0]}`, {_fmt_n(biggest[1].get('rows'))} rows). `load_file` keeps the parsed rows, the "
+            "typed rows and the landing rows of a whole file in Python lists at once. Fix: stream the file in "
+            "chunks of e.g. 50,000 lines through the same transaction (keys seen so far in a set), or let "
+            "PostgreSQL do the parsing as in the load fix above.")
     return notes
+
+
+def _node_name(unique_id: str) -> str:
+    """``test.helhed.unique_x.3e61796a6c`` -> ``unique_x``; ``model.helhed.m`` -> ``m``."""
+    parts = unique_id.split(".")
+    return parts[2] if parts[0] in ("test", "unit_test") and len(parts) >= 4 else parts[-1]
 
 
 def _execution_seconds(plan: list[str]) -> float | None:
@@ -965,7 +1015,7 @@ def _probe_text(probe: dict[str, Any]) -> str:
     return (f"Of `{probe['entity']}`'s {_fmt_s(probe['load_seconds'])}, the Python work alone (measured without the "
             f"database) is {_fmt_s(probe['python_seconds'])} ({share:.0%}): parsing {_fmt_s(probe['parse_seconds'])}, "
             f"row rules {_fmt_s(probe['rules_seconds'])}, HMAC pseudonyms {_fmt_s(probe['pseudonymise_seconds'])}; "
-            "the rest is writing rows to PostgreSQL. ")
+            "the rest is writing rows to PostgreSQL (and, on a busy machine, waiting for a core). ")
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -1075,7 +1125,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += [
             "",
             f"Limits: raw COPY {_fmt_s(lim['copy']['seconds'])} for {_fmt_n(lim['copy']['rows'])} rows "
-            f"({_fmt_n(lim['copy'].get('rows_per_second'))} rows/s) → load / COPY = **{ratios['load_vs_copy']}x**; "
+            f"({_fmt_n(lim['copy'].get('rows_per_second'))} rows/s) → load / COPY = **{ratios['load_vs_copy']}x**"
+            + (f" (in CPU time {ratios['load_vs_copy_cpu']}x)" if ratios.get("load_vs_copy_cpu") else "") + "; "
             f"one statement {_fmt_s(lim['transform']['seconds'])} for {_fmt_n(lim['transform']['rows'])} person-months "
             f"→ `{FACT_MODEL}` ({_fmt_s(fact.get('seconds'))}, {_fmt_n(fact.get('rows'))} rows) / statement = "
             f"**{ratios['fact_vs_statement']}x** (with its upstream models {_fmt_s(fact.get('chain_seconds'))}: "
