@@ -42,6 +42,8 @@ import pytest
 from psycopg import sql
 
 from helhed.config import REPO_ROOT, Settings
+from helhed.loading import ensure_tables
+from helhed.sources import load_sources
 
 DBT = Path(os.environ.get("HELHED_DBT", REPO_ROOT / ".venv" / "bin" / "dbt"))
 PROJECT_DIR = REPO_ROOT / "dbt_project"
@@ -96,7 +98,8 @@ PERIODS = [
     ("Y18", "P18", "kontanthjaelp", date(2024, 2, 1), date(2024, 2, 29), "jobparat"),
 ]
 
-# The staging contract of docs/architecture.md (the loader owns the real DDL).
+# The staging contract of docs/architecture.md for the two walking-skeleton sources (the loader
+# owns the real DDL; load_dataset creates the other sources' tables empty with it).
 STAGING_DDL = """
 create schema if not exists staging;
 drop table if exists staging.cpr__persons;
@@ -115,6 +118,10 @@ create table staging.ydelser__benefit_periods (
 
 def load_dataset(conn: psycopg.Connection) -> None:
     conn.execute(STAGING_DDL)
+    # Every other declared source is staged empty, as the loader does before a first delivery.
+    for source in load_sources(include_disabled=True).values():
+        for entity in source.entities:
+            ensure_tables(conn, entity)
     with conn.cursor() as cur:
         cur.executemany(
             "insert into staging.cpr__persons values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
@@ -185,6 +192,9 @@ def built(pg: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Db
 
 def test_build_passes_with_only_the_expected_warning(built: DbtRun) -> None:
     statuses = {uid: r["status"] for uid, r in built.results.items()}
+    # Exposures (the Superset dashboards) are part of a build and do nothing: "no-op".
+    assert all(s == "no-op" for uid, s in statuses.items() if uid.startswith("exposure.")), statuses
+    statuses = {uid: s for uid, s in statuses.items() if not uid.startswith("exposure.")}
     assert all(s in {"success", "pass", "warn"} for s in statuses.values()), statuses
     warned = sorted(uid.split(".")[2] for uid, s in statuses.items() if s == "warn")
     # P08's two overlapping uddannelseshjælp periods are a data-quality warning, nothing else is.

@@ -1,12 +1,17 @@
 """Superset as code: init, start, provision superset/assets, and every chart returns data.
 
-End to end against the embedded PostgreSQL of the ``pg`` fixture: the three public employment
-marts are created with a few realistic rows, Superset runs from ``.venv-superset`` on a free
-port with the session's private ``HELHED_HOME``, and the dashboard is imported over the REST API.
+End to end against the embedded PostgreSQL of the ``pg`` fixture: every public mart (the dbt
+models published to schema ``marts``) is created from its enforced dbt contract
+(``dbt_project/models/marts/**/_*.yml``: columns, data types, not-null and primary-key
+constraints) and filled with a few realistic rows, suppressed nulls included. A chart or
+dataset that uses a column the contract lacks therefore fails here. Superset runs from
+``.venv-superset`` on a free port with the session's private ``HELHED_HOME``, and all
+dashboards are imported over the REST API.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import time
@@ -17,8 +22,9 @@ import psycopg
 import pytest
 import requests
 import yaml
+from psycopg import sql
 
-from helhed.config import Settings
+from helhed.config import REPO_ROOT, Settings
 from helhed.superset import provision, server
 
 pytestmark = pytest.mark.slow
@@ -27,8 +33,11 @@ pytestmark = pytest.mark.slow
 # marts other tests publish in `helhed`; provisioning points the connection at it through
 # HELHED_PG_DATABASE, exactly as compose points it at another host.
 MARTS_DB = "helhed_superset_test"
+DBT_PROJECT = REPO_ROOT / "dbt_project"
+PUBLIC_SCHEMA = "marts"
 
 MONTHS = [date(2025, m, 1) for m in range(1, 7)]
+EXPECTED_DASHBOARDS = {"Beskæftigelse", "Økonomi", "Målgrupper", "Helhedsorienterede forløb"}
 
 # (benefit_group, label, persons in January, full-time persons per person)
 BENEFITS = [
@@ -45,57 +54,274 @@ VISITATION = [
     ("uddannelsesparat", "uddannelsesparat", 40),
     (None, "ikke visiteret", 320),
 ]
+# (department, label, ledger per month in kroner, coverage, persons with attributed cost)
+DEPARTMENTS = [
+    ("beskaeftigelse", "Beskæftigelse", 46_000_000, 0.88, 3100),
+    ("boern_familie", "Børn og familie", 31_000_000, 0.84, 820),
+    ("voksen_social", "Voksne og social", 24_000_000, 0.81, 640),
+    ("sundhed", "Sundhed og omsorg", 19_500_000, 0.74, 2900),
+    ("oevrige", "Øvrige", 7_800_000, 0.0, 0),  # overheads: no person carries them
+]
+# (department, function, label, share of the department's ledger, persons)
+FUNCTIONS = [
+    ("beskaeftigelse", "5.57.73", "Kontant- og uddannelseshjælp", 0.45, 1300),
+    ("beskaeftigelse", "5.57.78", "Dagpenge til forsikrede ledige", 0.40, 1500),
+    ("beskaeftigelse", "5.68.90", "Driftsudgifter til den kommunale beskæftigelsesindsats", 0.15, 900),
+    ("boern_familie", "5.28.21", "Forebyggende foranstaltninger for børn og unge", 0.40, 610),
+    ("boern_familie", "5.28.22", "Plejefamilier", 0.35, 95),
+    ("boern_familie", "5.28.23", "Døgninstitutioner for børn og unge", 0.22, 31),
+    ("boern_familie", "5.28.24", "Sikrede døgninstitutioner mv. for børn og unge", 0.03, 2),  # suppressed
+    ("voksen_social", "5.38.42", "Botilbud for personer med særlige sociale problemer", 1.0, 640),
+    ("sundhed", "4.62.81", "Aktivitetsbestemt medfinansiering af sundhedsvæsenet", 0.6, 2700),
+    ("sundhed", "4.62.82", "Kommunal genoptræning og vedligeholdelsestræning", 0.4, 410),
+    ("oevrige", "6.45.51", None, 1.0, 0),  # a function outside the seed: no label
+]
+SUPPRESSED_DEPARTMENT_MONTH = ("sundhed", MONTHS[2])  # 1-4 persons: every amount hidden
+# (target group, version, label, persons in January); mentor_and_contact_person is a small cell
+TARGET_GROUPS = [
+    ("departments_2", 1, "Kontakt med mindst 2 forvaltninger i måneden", 2410),
+    ("departments_3", 1, "Kontakt med mindst 3 forvaltninger i måneden", 615),
+    ("services_7", 1, "Mindst 7 samtidige ydelser", 148),
+    ("complex_family", 1, "Komplekse familier", 905),
+    ("young_vulnerable", 2, "Udsatte unge på offentlig forsørgelse med en social indsats", 312),
+    ("mentor_and_contact_person", 1, "Borgere med både mentor og støtte- og kontaktperson", 3),
+    ("top_1_pct_cost", 1, "De 1 % dyreste borgere (seneste 12 måneder)", 521),
+    ("top_3_pct_cost", 1, "De 3 % dyreste borgere (seneste 12 måneder)", 1562),
+]
+# (programme, label, participants per cohort); the family programme is small, so cells hide
+PROGRAMMES = [
+    ("EN_PLAN", "Én plan - helhedsorienteret indsats", 48),
+    ("FAMILIE", "Helhedsorienteret familieindsats", 9),
+]
+COHORTS = [2021, 2022, 2023, 2024]
+MIN_CELL = 5
 
-MARTS_DDL = """
-revoke all on database helhed_superset_test from public;
-grant connect on database helhed_superset_test to helhed_reader;
-revoke create on schema public from public;
-create schema if not exists marts;
-create table if not exists marts.employment_benefits_monthly (
-    month date not null, benefit_group text not null, benefit_group_label text not null,
-    persons integer, full_time_persons numeric(12,2), is_suppressed boolean not null);
-create table if not exists marts.employment_visitation_monthly (
-    month date not null, visitation_category text, visitation_label text not null,
-    persons integer, is_suppressed boolean not null);
-create table if not exists marts.employment_self_support_monthly (
-    month date not null, residents_16_64 integer, self_supporting integer,
-    self_supporting_share numeric(6,4), is_suppressed boolean not null);
-truncate marts.employment_benefits_monthly, marts.employment_visitation_monthly,
-    marts.employment_self_support_monthly;
-grant usage on schema marts to helhed_reader;
-grant select on all tables in schema marts to helhed_reader;
-"""
+
+# --------------------------------------------------------------------------- dbt contracts
+
+
+def _folder_schema(tree: dict, folders: tuple[str, ...]) -> str | None:
+    """The `+schema` dbt_project.yml gives a model in `folders` (the deepest one wins)."""
+    schema = tree.get("+schema")
+    for folder in folders:
+        tree = tree.get(folder)
+        if not isinstance(tree, dict):
+            break
+        schema = tree.get("+schema", schema)
+    return schema
+
+
+def public_mart_contracts() -> dict[str, dict]:
+    """Every dbt model published to schema `marts`, with its enforced contract.
+
+    A model's schema is its own `config: schema:` in the YAML, else its folder's `+schema` in
+    dbt_project.yml. Returns name -> {"columns": [(name, data_type, not_null)], "primary_key"}.
+    """
+    project = yaml.safe_load((DBT_PROJECT / "dbt_project.yml").read_text(encoding="utf-8"))
+    tree = project["models"][project["name"]]
+    models_dir = DBT_PROJECT / "models"
+    contracts: dict[str, dict] = {}
+    for path in sorted((models_dir / "marts").rglob("_*.yml")):
+        for model in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("models") or []:
+            config = model.get("config") or {}
+            sql_files = list(models_dir.rglob(f"{model['name']}.sql"))
+            folder = (sql_files[0] if sql_files else path).parent.relative_to(models_dir).parts
+            if (config.get("schema") or _folder_schema(tree, folder)) != PUBLIC_SCHEMA:
+                continue
+            columns = []
+            for column in model.get("columns") or []:
+                assert column.get("data_type"), f"{path}: {model['name']}.{column['name']} has no data_type"
+                not_null = any(c.get("type") == "not_null" for c in column.get("constraints") or [])
+                columns.append((column["name"], column["data_type"], not_null))
+            primary_key = next((c["columns"] for c in model.get("constraints") or []
+                                if c.get("type") == "primary_key"), [])
+            contracts[model["name"]] = {"columns": columns, "primary_key": primary_key}
+    return contracts
+
+
+def _normalise_type(data_type: str) -> str:
+    return data_type.upper().replace(" ", "")
+
+
+def _default(data_type: str, month: date):
+    """A value for a contract column the fixture rows do not know yet (a newly added column)."""
+    kind = data_type.lower()
+    if kind.startswith(("int", "bigint", "smallint", "numeric", "decimal", "double", "real", "float")):
+        return 1
+    if kind.startswith("bool"):
+        return False
+    if kind.startswith(("date", "timestamp")):
+        return month
+    return "x"
+
+
+# --------------------------------------------------------------------------- fixture rows
+
+
+def _small(count: int | None) -> bool:
+    return count is None or count < MIN_CELL
+
+
+def employment_rows() -> dict[str, list[dict]]:
+    benefits, visitation, self_support = [], [], []
+    for i, month in enumerate(MONTHS):
+        for code, label, persons, share in BENEFITS:
+            n = persons + (i * 3 if code != "revalidering" else 0)
+            benefits.append({"month": month, "benefit_group": code, "benefit_group_label": label,
+                             "persons": None if _small(n) else n,
+                             "full_time_persons": None if _small(n) else round(n * share, 2),
+                             "is_suppressed": _small(n)})
+        for code, label, persons in VISITATION:
+            visitation.append({"month": month, "visitation_category": code, "visitation_label": label,
+                               "persons": persons - i * 2, "is_suppressed": False})
+        residents = 6200 + i * 4
+        supporting = residents - 700 + i * 9
+        self_support.append({"month": month, "residents_16_64": residents, "self_supporting": supporting,
+                             "self_supporting_share": round(supporting / residents, 4), "is_suppressed": False})
+    return {"employment_benefits_monthly": benefits, "employment_visitation_monthly": visitation,
+            "employment_self_support_monthly": self_support}
+
+
+def _amounts(ledger: float, coverage: float, persons: int) -> dict:
+    """The amounts of an economy row; all hidden when 1-4 persons carry the attributed cost."""
+    suppressed = 1 <= persons < MIN_CELL
+    attributed = round(ledger * coverage, 2)
+    direct = round(attributed * 0.55, 2)
+    amounts = {
+        "ledger_amount": round(ledger, 2), "direct_cost": direct, "imputed_cost": round(attributed - direct, 2),
+        "unattributed_cost": round(ledger - attributed, 2),
+        "coverage": round(attributed / ledger, 4) if ledger else None,
+    }
+    if suppressed:
+        amounts = dict.fromkeys(amounts)
+    return {**amounts, "persons": None if _small(persons) else persons, "is_suppressed": suppressed}
+
+
+def economy_rows() -> dict[str, list[dict]]:
+    labels = {code: label for code, label, *_ in DEPARTMENTS}
+    departments, functions = [], []
+    for i, month in enumerate(MONTHS):
+        for code, label, ledger, coverage, persons in DEPARTMENTS:
+            if (code, month) == SUPPRESSED_DEPARTMENT_MONTH:
+                persons = 3
+            elif persons:
+                persons += i
+            departments.append({"month": month, "department": code, "department_label": label,
+                                **_amounts(ledger * (1 + 0.01 * i), coverage, persons)})
+        for department, function, label, share, persons in FUNCTIONS:
+            ledger, coverage = next((amount, cov) for code, _, amount, cov, _ in DEPARTMENTS if code == department)
+            functions.append({"month": month, "department": department, "department_label": labels[department],
+                              "kontoplan_function": function, "function_label": label,
+                              **_amounts(ledger * share * (1 + 0.01 * i), coverage, persons)})
+    concentration = []
+    for k, year in enumerate(range(2021, 2026)):
+        concentration.append({
+            "year": year, "is_complete_year": year < 2025, "residents": 52_100 + 140 * k,
+            "total_cost": 1_310_000_000 + 25_000_000 * k,
+            "top_1_pct_share": 0.302 + 0.004 * k, "top_3_pct_share": 0.487 + 0.003 * k,
+            "top_5_pct_share": 0.583 + 0.002 * k, "top_10_pct_share": 0.712 + 0.002 * k,
+            "is_suppressed": False,
+        })
+    return {"economy_cost_coverage_department_monthly": departments,
+            "economy_cost_coverage_function_monthly": functions,
+            "economy_cost_concentration_yearly": concentration}
+
+
+def target_group_rows() -> dict[str, list[dict]]:
+    rows = []
+    for i, month in enumerate(MONTHS):
+        for code, version, label, persons in TARGET_GROUPS:
+            n = persons + i * round(persons * 0.01)
+            rows.append({"month": month, "target_group": code, "target_group_label": label,
+                         "definition_version": version, "persons": None if _small(n) else n,
+                         "is_suppressed": _small(n)})
+    return {"target_groups_persons_monthly": rows}
+
+
+def programme_rows() -> dict[str, list[dict]]:
+    """Cohorts followed from 12 months before start to the as-of month (mid-2025), over years."""
+    rows = []
+    for code, label, size in PROGRAMMES:
+        true: dict[str, dict[int, tuple[int, int, float]]] = {}
+        for cohort in COHORTS:
+            true[str(cohort)] = {}
+            for m in range(-12, (2025 - cohort) * 12 + 1):
+                progress = min(max(m, 0), 48) / 48
+                participants = size - max(m, 0) // 12  # a few move away each year
+                self_supporting = round(participants * (0.12 + 0.25 * progress))
+                true[str(cohort)][m] = (participants, self_supporting, participants * (21_000 - 7_000 * progress))
+        pooled: dict[int, tuple[int, int, float]] = {}
+        for cells in true.values():
+            for m, (p, s, c) in cells.items():
+                total = pooled.get(m, (0, 0, 0.0))
+                pooled[m] = (total[0] + p, total[1] + s, total[2] + c)
+        true["alle"] = pooled
+        for cohort, cells in true.items():
+            for m, (p, s, c) in sorted(cells.items()):
+                smallest = min(p, s, p - s if p - s else p)
+                rows.append({
+                    "programme_code": code, "programme_label": label, "cohort": cohort, "months_since_start": m,
+                    "participants": None if _small(p) else p,
+                    "self_supporting": None if _small(smallest) else s,
+                    "self_supporting_share": None if _small(smallest) else round(s / p, 4),
+                    "cost_total": None if _small(p) else round(c, 2),
+                    "cost_per_participant": None if _small(p) else round(c / p, 2),
+                    "is_suppressed": _small(smallest),
+                })
+    return {"programme_outcomes_months_since_start": rows}
+
+
+def fixture_rows() -> dict[str, list[dict]]:
+    return {**employment_rows(), **economy_rows(), **target_group_rows(), **programme_rows()}
+
+
+def create_marts(s: Settings) -> dict[str, dict]:
+    """Every public mart as its dbt contract defines it, with a few realistic rows, in MARTS_DB.
+
+    Row values for columns the contract lacks are left out (a chart that needs such a column then
+    fails on its own); contract columns the rows do not know get a typed default.
+    """
+    contracts = public_mart_contracts()
+    rows = fixture_rows()
+    with psycopg.connect(s.url("postgres"), autocommit=True) as conn:
+        if not conn.execute("select 1 from pg_database where datname = %s", [MARTS_DB]).fetchone():
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(MARTS_DB)))
+    with psycopg.connect(s.url(MARTS_DB), autocommit=True) as conn:
+        conn.execute(sql.SQL("revoke all on database {} from public").format(sql.Identifier(MARTS_DB)))
+        conn.execute(sql.SQL("grant connect on database {} to helhed_reader").format(sql.Identifier(MARTS_DB)))
+        conn.execute("revoke create on schema public from public")
+        conn.execute("drop schema if exists marts cascade")
+        conn.execute("create schema marts")
+        for name, contract in contracts.items():
+            definitions = [
+                sql.SQL("{} {}{}").format(sql.Identifier(column), sql.SQL(data_type),
+                                          sql.SQL(" not null" if not_null else ""))
+                for column, data_type, not_null in contract["columns"]
+            ]
+            if contract["primary_key"]:
+                definitions.append(sql.SQL("primary key ({})").format(
+                    sql.SQL(", ").join(map(sql.Identifier, contract["primary_key"]))))
+            conn.execute(sql.SQL("create table marts.{} ({})").format(
+                sql.Identifier(name), sql.SQL(", ").join(definitions)))
+            columns = [column for column, _, _ in contract["columns"]]
+            values = [
+                [row[column] if column in row else _default(data_type, MONTHS[0]) if not_null else None
+                 for column, data_type, not_null in contract["columns"]]
+                for row in rows.get(name) or [{}]
+            ]
+            with conn.cursor() as cur:
+                cur.executemany(sql.SQL("insert into marts.{} ({}) values ({})").format(
+                    sql.Identifier(name), sql.SQL(", ").join(map(sql.Identifier, columns)),
+                    sql.SQL(", ").join(sql.Placeholder() * len(columns))), values)
+        conn.execute("grant usage on schema marts to helhed_reader")
+        conn.execute("grant select on all tables in schema marts to helhed_reader")
+    return contracts
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def create_marts(s: Settings) -> None:
-    """The three public marts as dbt would publish them, with six months of rows, in MARTS_DB."""
-    benefits, visitation, self_support = [], [], []
-    for i, month in enumerate(MONTHS):
-        for code, label, persons, share in BENEFITS:
-            n = persons + (i * 3 if code != "revalidering" else 0)
-            small = n < 5
-            benefits.append((month, code, label, None if small else n, None if small else round(n * share, 2), small))
-        for code, label, persons in VISITATION:
-            visitation.append((month, code, label, persons - i * 2, False))
-        residents = 6200 + i * 4
-        supporting = residents - 700 + i * 9
-        self_support.append((month, residents, supporting, round(supporting / residents, 4), False))
-    with psycopg.connect(s.url("postgres"), autocommit=True) as conn:
-        if not conn.execute("select 1 from pg_database where datname = %s", [MARTS_DB]).fetchone():
-            conn.execute(f"create database {MARTS_DB}")
-    with psycopg.connect(s.url(MARTS_DB), autocommit=True) as conn:
-        conn.execute(MARTS_DDL)
-        with conn.cursor() as cur:
-            cur.executemany("insert into marts.employment_benefits_monthly values (%s, %s, %s, %s, %s, %s)", benefits)
-            cur.executemany("insert into marts.employment_visitation_monthly values (%s, %s, %s, %s, %s)", visitation)
-            cur.executemany("insert into marts.employment_self_support_monthly values (%s, %s, %s, %s, %s)",
-                            self_support)
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +348,15 @@ def superset(pg: Settings) -> Iterator[tuple[Settings, dict[str, float]]]:
         print(f"\nSuperset timings: {', '.join(f'{k} {v:.1f}s' for k, v in timings.items())}")
 
 
+def load_assets(kind: str) -> list[dict]:
+    return [yaml.safe_load(p.read_text(encoding="utf-8")) for p in provision.asset_files(provision.ASSETS_DIR / kind)]
+
+
+def dashboard_chart_names(dashboard: dict) -> set[str]:
+    return {node["meta"]["sliceName"] for node in dashboard["position"].values()
+            if isinstance(node, dict) and node.get("type") == "CHART"}
+
+
 def test_bundle_has_no_secrets_and_fills_connection(pg: Settings) -> None:
     files = provision.render_assets(pg)
     assert {name.split("/")[0] for name in files} >= {"metadata.yaml", "databases", "datasets", "charts", "dashboards"}
@@ -132,13 +367,37 @@ def test_bundle_has_no_secrets_and_fills_connection(pg: Settings) -> None:
     )
     for path in provision.asset_files():
         text = path.read_text(encoding="utf-8")
-        for secret in filter(None, pg.secrets.values()):  # an unset rotation chain is ""
+        for secret in (part for value in pg.secrets.values() for part in value.split(",") if part):
             assert secret not in text
     charts = [yaml.safe_load(text) for name, text in files.items() if name.startswith("charts/")]
     assert all(chart["query_context"] for chart in charts), "GET /chart/{id}/data/ needs a saved query_context"
 
 
-def test_dashboard_is_provisioned_and_every_chart_returns_rows(superset) -> None:
+def test_assets_read_only_public_marts_and_match_the_contracts() -> None:
+    """Every dataset is a public mart (no person-level table) and uses its contract's columns."""
+    contracts = public_mart_contracts()
+    assert {"employment_benefits_monthly", "economy_cost_coverage_department_monthly",
+            "target_groups_persons_monthly"} <= set(contracts)
+    datasets = {dataset["uuid"]: dataset for dataset in load_assets("datasets")}
+    for dataset in datasets.values():
+        name = dataset["table_name"]
+        assert dataset["schema"] == PUBLIC_SCHEMA and not dataset.get("sql"), f"{name}: not a physical dataset on marts"
+        assert name in contracts, f"{name}: not a public mart of the dbt project"
+        types = {column: _normalise_type(data_type) for column, data_type, _ in contracts[name]["columns"]}
+        for column in dataset["columns"]:
+            if column.get("expression"):
+                continue  # calculated columns are checked by running the charts
+            assert column["column_name"] in types, f"{name}.{column['column_name']} is not in the dbt contract"
+            assert _normalise_type(column["type"]) == types[column["column_name"]], f"{name}.{column['column_name']}"
+    charts = load_assets("charts")
+    assert len({chart["slice_name"] for chart in charts}) == len(charts), "chart titles must be unique"
+    for chart in charts:
+        assert chart["dataset_uuid"] in datasets, chart["slice_name"]
+    placed = set().union(*(dashboard_chart_names(d) for d in load_assets("dashboards")))
+    assert placed == {chart["slice_name"] for chart in charts}, "every chart on a dashboard, every dashboard chart defined"
+
+
+def test_dashboards_are_provisioned_and_every_chart_returns_rows(superset) -> None:
     s, timings = superset
     first = provision.provision(s)
     timings["provision"] = first.seconds
@@ -146,25 +405,69 @@ def test_dashboard_is_provisioned_and_every_chart_returns_rows(superset) -> None
     timings["re-provision"] = second.seconds
     assert second.dashboards == first.dashboards and second.charts == first.charts
 
-    assert "Beskæftigelse" in first.dashboards
-    assert len(first.charts) >= 3
+    dashboards = {d["dashboard_title"]: d for d in load_assets("dashboards")}
+    assert set(first.dashboards) == set(dashboards) >= EXPECTED_DASHBOARDS
 
     client = provision.SupersetClient(server.base_url(), server.ADMIN_USERNAME, server.admin_password())
-    dashboard_id = first.dashboards["Beskæftigelse"]
-    charts = client.get(f"/api/v1/dashboard/{dashboard_id}/charts")["result"]
-    assert len(charts) >= 3
-    for chart in charts:
-        response = client.request("GET", f"/api/v1/chart/{chart['id']}/data/", params={"force": "true"})
-        assert response.status_code == 200, f"{chart['slice_name']}: {response.status_code} {response.text[:500]}"
-        results = response.json()["result"]
-        assert results and results[0]["rowcount"] >= 1, f"{chart['slice_name']} returned no rows"
-        assert not results[0].get("error"), results[0].get("error")
+    data: dict[str, list[dict]] = {}
+    timings["chart data"] = 0.0
+    for title, dashboard in dashboards.items():
+        charts = client.get(f"/api/v1/dashboard/{first.dashboards[title]}/charts")["result"]
+        assert {chart["slice_name"] for chart in charts} == dashboard_chart_names(dashboard), title
+        for chart in charts:
+            began = time.monotonic()
+            response = client.request("GET", f"/api/v1/chart/{chart['id']}/data/", params={"force": "true"})
+            assert response.status_code == 200, f"{title} / {chart['slice_name']}: {response.status_code} {response.text[:500]}"
+            results = response.json()["result"]
+            assert results and results[0]["rowcount"] >= 1, f"{title} / {chart['slice_name']} returned no rows"
+            assert not results[0].get("error"), results[0].get("error")
+            data[chart["slice_name"]] = results[0]["data"]
+            timings["chart data"] += time.monotonic() - began
+    assert len(data) == len(first.charts)
 
-    # the stacked area has one series per benefit group; the suppressed group has no values
-    benefits = client.get(f"/api/v1/chart/{first.charts['Fuldtidspersoner på ydelse efter ydelsesgruppe']}/data/")
-    rows = benefits["result"][0]["data"]
+    # Beskæftigelse: one series per benefit group; the suppressed group has no values
+    rows = data["Fuldtidspersoner på ydelse efter ydelsesgruppe"]
     assert len(rows) == len(MONTHS)
     assert rows[0]["Førtidspension"] == pytest.approx(210.0)
+
+    # Økonomi: a suppressed department-month stays empty (not 0); a true 0 % is shown as 0
+    rows = data["Dækningsgrad pr. forvaltning (henført til borgere)"]
+    assert len(rows) == len(MONTHS)
+    assert rows[MONTHS.index(SUPPRESSED_DEPARTMENT_MONTH[1])]["Sundhed og omsorg"] is None
+    assert rows[0]["Sundhed og omsorg"] == pytest.approx(0.74, abs=1e-3)
+    assert rows[0]["Beskæftigelse"] == pytest.approx(0.88, abs=1e-3)
+    assert "Øvrige" not in rows[0]  # overheads no person carries: left out of the coverage chart
+    stacked = data["Udgifter pr. forvaltning pr. måned"]
+    assert stacked[MONTHS.index(SUPPRESSED_DEPARTMENT_MONTH[1])]["Sundhed og omsorg"] is None
+    functions = {row["kontoplan_function"]: row for row in data["Udgifter efter kontoplanfunktion"]}
+    assert functions["5.28.24"]["udgifter"] is None and functions["5.28.24"]["diskretionerede_maaneder"] == len(MONTHS)
+    assert functions["5.57.73"]["udgifter"] > 0 and 0.8 < functions["5.57.73"]["daekningsgrad"] < 0.9
+    concentration = {row["aar"]: row for row in data["Udgiftskoncentration: andel brugt af de dyreste borgere"]}
+    assert set(concentration) == {"2021", "2022", "2023", "2024", "2025 (ufuldstændigt)"}
+    assert concentration["2021"]["andel_top_1_pct"] == pytest.approx(0.302)
+
+    # Målgrupper: the definition version is in the series name and the table; small cells stay empty
+    series = data["Personer pr. målgruppe pr. måned"]
+    assert "Udsatte unge på offentlig forsørgelse med en social indsats (version 2)" in series[0]
+    assert all(row["Borgere med både mentor og støtte- og kontaktperson (version 1)"] is None for row in series)
+    versions = {row["target_group_label"]: row for row in data["Målgrupper og definitionsversioner"]}
+    assert versions["Udsatte unge på offentlig forsørgelse med en social indsats"]["definition_version"] == 2
+    assert versions["Komplekse familier"]["seneste_maaned"] == MONTHS[-1].strftime("%Y-%m")
+    assert versions["Komplekse familier"]["personer_seneste_maaned"] == 905 + 5 * 9
+    assert versions["Borgere med både mentor og støtte- og kontaktperson"]["personer_seneste_maaned"] is None
+    latest = data["Personer i komplekse familier, seneste måned"]
+    assert max(latest, key=lambda row: row["month"])["personer"] == 905 + 5 * 9
+
+    # Helhedsorienterede forløb: followed from the baseline over years, not only the first year
+    outcome = data["Selvforsørgelsesandel efter måneder siden start"]
+    months_since_start = [row["months_since_start"] for row in outcome]
+    assert min(months_since_start) == -12 and max(months_since_start) >= 36
+    assert {"Alle årgange", "Årgang 2021", "Årgang 2024"} <= set(outcome[0])
+    follow_up = {row["months_since_start"] for row in data["Selvforsørgelsesandel ved opfølgning, 1 år før til 5 år efter start"]}
+    assert {-12, 12, 24, 36} <= follow_up
+    for row in outcome:
+        for value in row.values():
+            assert value is None or not (isinstance(value, float) and math.isnan(value))
 
     # the connection is the read-only reader, not the superuser
     database = client.get("/api/v1/database/", params={"q": "(filters:!((col:database_name,opr:eq,value:'helhed – datavarehus')))"})

@@ -1,7 +1,10 @@
 {#-
     The calendar months the warehouse reports on: from the month of the earliest benefit start
     to the month of the as-of date (the latest benefit delivery), but never more than
-    var('months_of_history') months back.
+    var('months_of_history') months back, and not before the first month of the flow data
+    (ledger postings, co-financing bills) when they are delivered: those exist only for the
+    history the sources cover, while benefit periods and services that were already running
+    reach further back with only the part of the population that was still on them.
 -#}
 with
 
@@ -11,12 +14,25 @@ benefit_periods as (
 
 ),
 
+flow_start as (
+
+    select least(
+        (select min(coalesce(period_from, period_to)) from {{ ref('stg_oekonomi__postings') }}),
+        (select min(month) from {{ ref('stg_sundhed__cofinancing') }})
+    ) as first_flow_date
+
+),
+
 bounds as (
 
     select
-        max(delivery_date)                           as as_of_date,
-        date_trunc('month', min(start_date))::date   as first_benefit_month
+        max(benefit_periods.delivery_date)                                as as_of_date,
+        greatest(
+            date_trunc('month', min(benefit_periods.start_date))::date,
+            coalesce(date_trunc('month', max(flow_start.first_flow_date))::date, '-infinity'::date)
+        )                                                                 as first_data_month
     from benefit_periods
+    cross join flow_start
 
 ),
 
@@ -25,7 +41,7 @@ window_ as (
     select
         as_of_date,
         greatest(
-            first_benefit_month,
+            first_data_month,
             (date_trunc('month', as_of_date)
                 - make_interval(months => {{ var('months_of_history', 120) | int }} - 1))::date
         )                                           as first_month,

@@ -1,9 +1,12 @@
 {#-
     Residents on the first day of each month: moved in on or before the 1st (a missing
     moving-in date means resident since birth), not moved out before the 1st, not dead before
-    the 1st. Age is whole years on the 1st. Kept narrow (person x month is the largest table
-    of the build); sex and district are in dim_person.
+    the 1st. Age is whole years on the 1st. Sex and district are in dim_person.
+    A view: person x month is by far the largest relation of the warehouse (360,000 residents
+    x 72 months = 26 million rows), and nothing needs it stored: the marts read the counts of
+    int_residents_aggregated_to_months and the residence flag of the person-month facts.
 -#}
+{{ config(materialized='view') }}
 with
 
 persons as (

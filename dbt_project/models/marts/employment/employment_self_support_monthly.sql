@@ -1,8 +1,11 @@
 {#-
     Residents aged 16-64 on the first day of the month, and how many of them have no day of
-    public income support in the month (self-supporting). Besides the counts themselves, the
-    complement (residents who are not self-supporting) must not be a small non-zero cell,
-    or it could be derived by subtraction.
+    public income support in the month (self-supporting). Residents come from
+    int_residents_aggregated_to_months; the residents who are not self-supporting are the
+    rows of fct_person_month with a day of income support whose person is resident and
+    16-64 on the 1st (the same rule and age as int_residents_monthly). Besides the counts
+    themselves, the complement (residents who are not self-supporting) must not be a small
+    non-zero cell, or it could be derived by subtraction.
 -#}
 with
 
@@ -14,14 +17,19 @@ months as (
 
 residents as (
 
-    select * from {{ ref('int_residents_monthly') }}
+    select month, sum(residents) as residents_16_64
+    from {{ ref('int_residents_aggregated_to_months') }}
     where age_years between 16 and 64
+    group by month
 
 ),
 
-person_months as (
+not_self_supporting as (
 
-    select * from {{ ref('fct_person_month') }}
+    select month, count(*) as residents_not_self_supporting
+    from {{ ref('fct_person_month') }}
+    where is_resident and age_years between 16 and 64 and not is_self_supporting
+    group by month
 
 ),
 
@@ -29,17 +37,14 @@ aggregated as (
 
     select
         months.month,
-        count(residents.person_key)                   as residents_16_64,
-        count(residents.person_key) filter (
-            where coalesce(person_months.is_self_supporting, true)
-        )                                             as self_supporting
+        coalesce(residents.residents_16_64, 0)                             as residents_16_64,
+        coalesce(residents.residents_16_64, 0)
+            - coalesce(not_self_supporting.residents_not_self_supporting, 0)  as self_supporting
     from months
     left join residents
         on residents.month = months.month
-    left join person_months
-        on  person_months.person_key = residents.person_key
-        and person_months.month = residents.month
-    group by months.month
+    left join not_self_supporting
+        on not_self_supporting.month = months.month
 
 ),
 

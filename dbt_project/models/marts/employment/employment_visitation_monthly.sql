@@ -1,6 +1,7 @@
 {#-
     Persons with a benefit day in the month by the visitation category of their last benefit
-    period overlapping the month. A null category (the last period carries none) is a row of
+    period overlapping the month (fct_person_month also has months without benefits: those
+    rows are left out). A null category (the last period carries none) is a row of
     its own, labelled `ikke visiteret` by the visitation_categories seed.
 -#}
 with
@@ -24,6 +25,7 @@ aggregated as (
         visitation_category,
         count(*) as persons
     from person_months
+    where benefit_days > 0
     group by month, visitation_category
 
 )

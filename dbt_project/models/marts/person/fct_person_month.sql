@@ -1,103 +1,134 @@
 {#-
-    One row per person and month with at least one benefit day. The ftp_<benefit_group>
-    columns are generated from the rows of the benefit_groups seed, so the seed has to be
-    loaded before this model is compiled (`dbt build` and `dbt seed` both do that).
+    The person-month fact (domain brief section 4), published to `restricted`: one row per
+    person and month with a benefit day, a service, attributed cost, or a month of a
+    programme participant's follow-up window. A copy of the incremental int_person_months
+    (publishing swaps the whole schema every night, so the incremental state lives in
+    build_int) with the target-group flags of the definitions in force
+    (seed target_group_definitions, macro target_group_condition):
+    - the cost rules take the top ceil(residents x p / 100) of the ranking by trailing
+      12-month cost among residents with any (cost_rank, int_person_month_spine), residents
+      counted by int_residents_aggregated_to_months; only persons with a row in the month are
+      ranked;
+    - a person is in a complex family in a month when any household they belong to is one
+      (int_household_months).
+    Generated columns: ftp_<benefit_group> (seed benefit_groups), is_active_<department>
+    and cost_*_<department> (seed departments), tg_<target_group>; the contract lists them,
+    so a new code needs a contract line.
 -#}
-{%- set benefit_groups_relation = ref('benefit_groups') -%}
-{%- set benefit_groups = [] -%}
-{%- if execute -%}
-    {%- if load_relation(benefit_groups_relation) is none -%}
-        {{ exceptions.raise_compiler_error("Seed benefit_groups is not loaded into " ~ benefit_groups_relation ~ "; run `dbt seed` (or `dbt build`) first.") }}
-    {%- endif -%}
-    {%- set result = run_query("select benefit_group from " ~ benefit_groups_relation ~ " order by benefit_group") -%}
-    {%- set benefit_groups = result.columns[0].values() -%}
-    {%- for benefit_group in benefit_groups -%}
-        {%- if not modules.re.fullmatch('[a-z][a-z0-9_]*', benefit_group) -%}
-            {{ exceptions.raise_compiler_error("benefit_group '" ~ benefit_group ~ "' is not a valid column suffix") }}
-        {%- endif -%}
-    {%- endfor -%}
-{%- endif -%}
+{{ config(pre_hook="{{ big_work_mem() }}") }}
+
+{%- set benefit_groups = seed_values('benefit_groups', 'benefit_group') -%}
+{%- set service_departments = seed_values('departments', 'department', where='is_service_department') -%}
+{%- set cost_departments = seed_values('departments', 'department', where='is_cost_department') -%}
+{%- set target_groups = current_target_groups() -%}
+{%- set complex_family_groups = current_target_groups(rule='complex_family') %}
+-- depends_on: {{ ref('int_household_months') }}
+-- depends_on: {{ ref('int_household_members') }}
+-- depends_on: {{ ref('int_months') }}
 
 with
 
-group_days as (
-
-    select * from {{ ref('int_benefit_groups_aggregated_to_person_months') }}
-
-),
-
-clipped_periods as (
-
-    select * from {{ ref('int_benefit_periods_clipped_to_months') }}
-
-),
-
 person_months as (
 
+    select * from {{ ref('int_person_months') }}
+
+),
+
+residents as (
+
+    select month, sum(residents) as residents_in_month
+    from {{ ref('int_residents_aggregated_to_months') }}
+    group by month
+
+),
+
+{%- if complex_family_groups %}
+
+household_flags as (
+
     select
-        person_key,
-        month,
-        max(days_in_month)::integer                                        as days_in_month,
-        sum(benefit_days)::integer                                         as benefit_days,
-        coalesce(sum(benefit_days) filter (where is_income_support), 0)::integer
-                                                                           as income_support_days
-        {%- for benefit_group in benefit_groups %},
-        coalesce(sum(benefit_days) filter (where benefit_group = '{{ benefit_group }}'), 0)
-                                                                           as days_{{ benefit_group }}
+        {{ person_id('members.person_key') }}  as person_id,
+        household_months.month
+        {%- for definition in complex_family_groups %},
+        bool_or(household_months.tg_{{ definition['target_group'] }})  as household_tg_{{ definition['target_group'] }}
         {%- endfor %}
-    from group_days
-    group by person_key, month
+    from {{ ref('int_household_months') }} as household_months
+    inner join {{ ref('int_months') }} as months
+        on household_months.month = months.month
+    inner join {{ ref('int_household_members') }} as members
+        on  members.household_key = household_months.household_key
+        and members.valid_from <= months.month_end
+        and members.valid_to >= months.month
+    group by 1, household_months.month
 
 ),
 
-primary_benefit_group as (
+{%- endif %}
 
-    -- The group with most days in the month; ties go to the first code alphabetically.
-    select distinct on (person_key, month)
-        person_key,
-        month,
-        benefit_group
-    from group_days
-    order by person_key, month, benefit_days desc, benefit_group
+evaluated as (
 
-),
-
-last_period as (
-
-    -- The last period overlapping the month: latest start, then latest end, then period_id.
-    select distinct on (person_key, month)
-        person_key,
-        month,
-        visitation_category
-    from clipped_periods
-    order by person_key, month, start_date desc, effective_end_date desc, period_id desc
+    select
+        person_months.*,
+        coalesce(residents.residents_in_month, 0)  as residents_in_month
+        {%- for definition in complex_family_groups %},
+        household_flags.household_tg_{{ definition['target_group'] }}
+        {%- endfor %}
+    from person_months
+    left join residents
+        on person_months.month = residents.month
+    {%- if complex_family_groups %}
+    left join household_flags
+        on  person_months.person_id = household_flags.person_id
+        and person_months.month = household_flags.month
+    {%- endif %}
 
 )
 
 select
-    person_months.person_key,
-    person_months.month,
-    person_months.days_in_month,
-    person_months.benefit_days,
-    person_months.income_support_days,
-    round(
-        least(person_months.benefit_days::numeric / person_months.days_in_month, 1), 4
-    )::numeric(5, 4)                                         as full_time_person_share,
-    primary_benefit_group.benefit_group                      as primary_benefit_group,
-    last_period.visitation_category,
-    person_months.income_support_days = 0                    as is_self_supporting
-    {%- for benefit_group in benefit_groups %},
-    round(
-        person_months.days_{{ benefit_group }}::numeric
-        / greatest(person_months.benefit_days, person_months.days_in_month), 4
-    )::numeric(5, 4)                                         as ftp_{{ benefit_group }}
+    person_key,
+    month,
+    days_in_month,
+    benefit_days,
+    income_support_days,
+    full_time_person_share,
+    primary_benefit_group,
+    visitation_category,
+    is_self_supporting,
+    {%- for benefit_group in benefit_groups %}
+    ftp_{{ benefit_group }},
     {%- endfor %}
-from person_months
-inner join primary_benefit_group
-    on  person_months.person_key = primary_benefit_group.person_key
-    and person_months.month = primary_benefit_group.month
-inner join last_period
-    on  person_months.person_key = last_period.person_key
-    and person_months.month = last_period.month
--- Rows in primary-key order make the index build of the contract's primary key cheap.
-order by person_months.person_key, person_months.month
+    is_resident,
+    age_years,
+    household_key,
+    departments_active,
+    {%- for department in service_departments %}
+    is_active_{{ department }},
+    {%- endfor %}
+    concurrent_services,
+    contact_points,
+    network_meetings,
+    parallel_services,
+    is_in_ordinary_employment,
+    is_in_education,
+    is_placed_outside_home,
+    placement_type,
+    has_child_placed_outside_home,
+    latest_progression_score,
+    programme_code,
+    enrolment_id,
+    months_since_enrolment,
+    is_enrolled,
+    cost_direct,
+    cost_imputed,
+    cost_total,
+    {%- for department in cost_departments %}
+    cost_direct_{{ department }},
+    cost_imputed_{{ department }},
+    cost_total_{{ department }},
+    {%- endfor %}
+    trailing_12m_cost,
+    cost_rank
+    {%- for definition in target_groups %},
+    coalesce({{ target_group_condition(definition) }}, false)         as tg_{{ definition['target_group'] }}
+    {%- endfor %}
+from evaluated

@@ -1,0 +1,80 @@
+{#-
+    Attributed cost per person and month: direct (ledger postings with the person's CPR)
+    and imputed (activity x unit price), in total and per cost department (one
+    cost_direct_/cost_imputed_/cost_total_<department> column per row of the departments
+    seed with is_cost_department). Keyed by person_id (macro person_id). Incremental by month
+    like int_person_months.
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='month',
+    on_schema_change='fail',
+    post_hook=["{{ ensure_index(['month']) }}", "{{ analyze_table() }}"],
+) }}
+
+{%- set batch_start = incremental_batch_start() -%}
+{%- set cost_departments = seed_values('departments', 'department', where='is_cost_department') %}
+
+with
+
+direct as (
+
+    select * from {{ ref('int_direct_cost_aggregated_to_person_months') }}
+    where {{ in_batch('month', batch_start) }}
+
+),
+
+imputed as (
+
+    select * from {{ ref('int_imputed_cost_aggregated_to_person_months') }}
+    where {{ in_batch('month', batch_start) }}
+
+),
+
+months as (
+
+    select max(as_of_date) as as_of_date from {{ ref('int_months') }}
+
+),
+
+unioned as (
+
+    select {{ person_id('person_key') }} as person_id, month, department, direct_cost, 0::numeric as imputed_cost from direct
+    union all
+    select {{ person_id('person_key') }}, month, department, 0, imputed_cost from imputed
+
+),
+
+per_department as (
+
+    select
+        person_id,
+        month
+        {%- for department in cost_departments %},
+        coalesce(sum(direct_cost) filter (where department = '{{ department }}'), 0)   as cost_direct_{{ department }},
+        coalesce(sum(imputed_cost) filter (where department = '{{ department }}'), 0)  as cost_imputed_{{ department }}
+        {%- endfor %}
+    from unioned
+    group by person_id, month
+
+)
+
+select
+    per_department.person_id,
+    per_department.month,
+    months.as_of_date,
+    (0 {%- for department in cost_departments %} + cost_direct_{{ department }}{% endfor %})::numeric(16, 2)
+                                                             as cost_direct,
+    (0 {%- for department in cost_departments %} + cost_imputed_{{ department }}{% endfor %})::numeric(16, 2)
+                                                             as cost_imputed,
+    (0 {%- for department in cost_departments %} + cost_direct_{{ department }} + cost_imputed_{{ department }}{% endfor %})::numeric(16, 2)
+                                                             as cost_total
+    {%- for department in cost_departments %},
+    cost_direct_{{ department }}::numeric(16, 2)             as cost_direct_{{ department }},
+    cost_imputed_{{ department }}::numeric(16, 2)            as cost_imputed_{{ department }},
+    (cost_direct_{{ department }} + cost_imputed_{{ department }})::numeric(16, 2)
+                                                             as cost_total_{{ department }}
+    {%- endfor %}
+from per_department
+cross join months

@@ -1,0 +1,134 @@
+{#-
+    Imputed cost: activity volume x unit price for services whose unit price says they are
+    not posted per person (Registrantbogført = Nej), per person, month, kontoplan function
+    and department (both from the unit price). Each record-month is priced on its own and
+    rounded to the øre: days x price per day, or days x visited hours per week / 7 x price
+    per hour, with the price of the month's year. Records are matched to unit prices by
+    code (benefit groups, programmes) or by label (DUBU, Sensum, health). Regional
+    co-financing is billed per person and month, so its amount is the imputed cost, on the
+    function and department of the catalogue's co-financing row.
+-#}
+with
+
+prices as (
+
+    select * from {{ ref('int_unit_prices_mapped_to_departments') }}
+    where not is_registrant_posted
+
+),
+
+benefit_months as (
+
+    select * from {{ ref('int_benefit_periods_clipped_to_months') }}
+
+),
+
+service_months as (
+
+    select * from {{ ref('int_services_clipped_to_months') }}
+
+),
+
+enrolment_months as (
+
+    select * from {{ ref('int_programme_enrolments_clipped_to_months') }}
+
+),
+
+cofinancing as (
+
+    select * from {{ ref('stg_sundhed__cofinancing') }}
+
+),
+
+cofinancing_service as (
+
+    select
+        catalogue.kontoplan_function,
+        coalesce(functions.department, catalogue.department)  as department
+    from {{ ref('service_catalogue') }} as catalogue
+    left join {{ ref('int_kontoplan_functions_mapped_to_departments') }} as functions
+        on catalogue.kontoplan_function = functions.kontoplan_function
+    where catalogue.service_code = 'medfinansiering'
+
+),
+
+priced as (
+
+    select
+        'ydelser'::text                                   as source,
+        benefit_months.person_key,
+        benefit_months.month,
+        prices.kontoplan_function,
+        prices.department,
+        round(
+            case prices.price_unit
+                when 'day' then benefit_months.benefit_days * prices.unit_price
+            end, 2
+        )                                                 as imputed_cost
+    from benefit_months
+    inner join prices
+        on  prices.service_code = benefit_months.benefit_group
+        and prices.price_year = extract(year from benefit_months.month)
+
+    union all
+
+    select
+        service_months.source,
+        service_months.person_key,
+        service_months.month,
+        prices.kontoplan_function,
+        prices.department,
+        round(
+            case prices.price_unit
+                when 'day' then service_months.service_days * prices.unit_price
+                when 'hour' then service_months.service_days * coalesce(service_months.hours_per_week, 0) / 7
+                                 * prices.unit_price
+            end, 2
+        )
+    from service_months
+    inner join prices
+        on  prices.service_label = service_months.service_label
+        and prices.price_year = extract(year from service_months.month)
+
+    union all
+
+    select
+        'helhed',
+        enrolment_months.person_key,
+        enrolment_months.month,
+        prices.kontoplan_function,
+        prices.department,
+        round(
+            case prices.price_unit
+                when 'day' then enrolment_months.enrolment_days * prices.unit_price
+            end, 2
+        )
+    from enrolment_months
+    inner join prices
+        on  prices.service_code = enrolment_months.programme_code
+        and prices.price_year = extract(year from enrolment_months.month)
+
+    union all
+
+    select
+        'sundhed',
+        cofinancing.person_key,
+        cofinancing.month,
+        cofinancing_service.kontoplan_function,
+        cofinancing_service.department,
+        cofinancing.amount
+    from cofinancing
+    cross join cofinancing_service
+
+)
+
+select
+    person_key,
+    month,
+    kontoplan_function,
+    department,
+    sum(imputed_cost)::numeric(16, 2)  as imputed_cost
+from priced
+where imputed_cost is not null
+group by 1, 2, 3, 4

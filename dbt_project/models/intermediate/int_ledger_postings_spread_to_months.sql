@@ -1,0 +1,76 @@
+{#-
+    Ledger amounts spread over the months of the period each posting covers
+    (`period_from`..`period_to`, both inclusive), in proportion to the days of the period
+    in each month, and summed per month, kontoplan function, cost centre, PSP element and
+    recipient. Amounts are signed: debit (D) adds, credit (K, e.g. a reversal) subtracts.
+    The split is exact: a month gets round(amount x days up to its end / days, 2) minus
+    round(amount x days before it / days, 2), so the parts add up to the posting to the øre.
+    A posting without a period is placed on its delivery date.
+-#}
+with
+
+postings as (
+
+    select * from {{ ref('stg_oekonomi__postings') }}
+
+),
+
+functions as (
+
+    select * from {{ ref('int_kontoplan_functions_mapped_to_departments') }}
+
+),
+
+bounded as (
+
+    select
+        account,
+        {{ kontoplan_function_of_account('account') }}                        as kontoplan_function,
+        cost_centre,
+        wbs_element,
+        recipient_person_key,
+        case when debit_credit = 'K' then -amount else amount end            as signed_amount,
+        coalesce(period_from, period_to, delivery_date)                       as period_start,
+        greatest(
+            coalesce(period_to, period_from, delivery_date),
+            coalesce(period_from, period_to, delivery_date)
+        )                                                                     as period_end
+    from postings
+
+),
+
+spread as (
+
+    select
+        bounded.*,
+        calendar.month::date                                                  as month,
+        (bounded.period_end - bounded.period_start + 1)                       as period_days,
+        (greatest(bounded.period_start, calendar.month::date) - bounded.period_start)
+                                                                              as days_before_month,
+        (least(bounded.period_end, (calendar.month + interval '1 month - 1 day')::date)
+            - bounded.period_start + 1)                                       as days_through_month
+    from bounded
+    cross join lateral generate_series(
+        date_trunc('month', bounded.period_start),
+        date_trunc('month', bounded.period_end),
+        interval '1 month'
+    ) as calendar(month)
+
+)
+
+select
+    spread.month,
+    spread.kontoplan_function,
+    coalesce(functions.department, 'oevrige')                                 as department,
+    spread.cost_centre,
+    spread.wbs_element,
+    spread.recipient_person_key,
+    count(*)::integer                                                         as postings,
+    sum(
+        round(spread.signed_amount * spread.days_through_month / spread.period_days, 2)
+        - round(spread.signed_amount * spread.days_before_month / spread.period_days, 2)
+    )::numeric(16, 2)                                                         as amount
+from spread
+left join functions
+    on spread.kontoplan_function = functions.kontoplan_function
+group by 1, 2, 3, 4, 5, 6
