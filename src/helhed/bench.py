@@ -538,6 +538,12 @@ def transform_limit(s: Settings, months_of_history: int = 120) -> dict[str, Any]
         as_of_month = as_of.replace(day=1)
         back = as_of_month.year * 12 + as_of_month.month - 1 - (months_of_history - 1)
         first_month = max(first_start.replace(day=1), dt.date(back // 12, back % 12 + 1, 1))
+        # The same window as the warehouse: int_months also starts at the first month of the
+        # flow data (ledger, co-financing), so compare like with like when it has been built.
+        if conn.execute("select to_regclass('build_int.int_months')").fetchone()[0] is not None:
+            warehouse_first = conn.execute("select min(month) from build_int.int_months").fetchone()[0]
+            if warehouse_first is not None:
+                first_month = max(first_month, warehouse_first)
         codes = [r[0] for r in conn.execute(
             "select distinct benefit_code from staging.ydelser__benefit_periods order by 1")]
         statement = transform_statement(codes, first_month, as_of)
