@@ -11,6 +11,7 @@ dashboards are imported over the REST API.
 
 from __future__ import annotations
 
+import csv
 import math
 import os
 import socket
@@ -235,7 +236,26 @@ def target_group_rows() -> dict[str, list[dict]]:
             rows.append({"month": month, "target_group": code, "target_group_label": label,
                          "definition_version": version, "persons": None if _small(n) else n,
                          "is_suppressed": _small(n)})
-    return {"target_groups_persons_monthly": rows}
+    return {"target_groups_persons_monthly": rows, "target_groups_definitions": definition_rows()}
+
+
+def definition_rows() -> list[dict]:
+    """The real target-group definitions of the seed, as target_groups_definitions publishes them."""
+    with (DBT_PROJECT / "seeds" / "target_group_definitions.csv").open(encoding="utf-8") as f:
+        seed = list(csv.DictReader(f))
+    latest = {}
+    for row in seed:
+        latest[row["target_group"]] = max(latest.get(row["target_group"], 0), int(row["version"]))
+    return [
+        {**{key: (value or None) for key, value in row.items()},
+         "version": int(row["version"]), "adopted_on": date.fromisoformat(row["adopted_on"]),
+         "threshold": float(row["threshold"]) if row["threshold"] else None,
+         "min_age": int(row["min_age"]) if row["min_age"] else None,
+         "max_age": int(row["max_age"]) if row["max_age"] else None,
+         "rule_description": f"{row['target_group_label']} ({row['rule']})",
+         "is_current": int(row["version"]) == latest[row["target_group"]]}
+        for row in seed
+    ]
 
 
 def programme_rows() -> dict[str, list[dict]]:

@@ -1,0 +1,119 @@
+{#-
+    Complementary suppression: no hidden cell of a public mart can be recovered as a
+    published total minus the visible parts. Fails with the groups where the hidden parts of
+    a visible total stand for fewer than var('min_cell_size') persons:
+    - economy: a department's month (economy_cost_coverage_department_monthly) against its
+      kontoplan functions (economy_cost_coverage_function_monthly);
+    - programmes: the pooled cohort `alle` against the start-year cohorts
+      (programme_outcomes_months_since_start), for participants and self-supporting counts.
+    The persons behind a hidden cell are read from the unsuppressed facts; the hidden parts
+    taken together are checked by the same rule as a published cell (for self-support, the
+    smaller side: self-supporting or not).
+-#}
+{%- set min_cell = var('min_cell_size', 5) | int %}
+
+with
+
+economy as (
+
+    select
+        'economy'::text                                  as mart,
+        functions.month::text || ' ' || functions.department  as grouping,
+        sum(attribution.persons_attributed) filter (where functions.is_suppressed)  as hidden_persons,
+        count(*) filter (where functions.is_suppressed)  as hidden_cells
+    from {{ ref('economy_cost_coverage_function_monthly') }} as functions
+    inner join {{ ref('fct_cost_attribution_monthly') }} as attribution
+        on  functions.month = attribution.month
+        and functions.department = attribution.department
+        and functions.kontoplan_function = attribution.kontoplan_function
+    inner join {{ ref('economy_cost_coverage_department_monthly') }} as departments
+        on  functions.month = departments.month
+        and functions.department = departments.department
+    where not departments.is_suppressed
+    group by functions.month, functions.department
+
+),
+
+cohorts as (
+
+    select
+        published.*,
+        outcomes.participants                            as true_participants,
+        outcomes.self_supporting                         as true_self_supporting
+    from {{ ref('programme_outcomes_months_since_start') }} as published
+    inner join {{ ref('fct_programme_cohort_outcomes') }} as outcomes
+        on  published.programme_code = outcomes.programme_code
+        and published.cohort = outcomes.cohort
+        and published.months_since_start = outcomes.months_since_start
+
+),
+
+pooled as (
+
+    select * from cohorts where cohort = 'alle'
+
+),
+
+programme_participants as (
+
+    select
+        'programme participants'::text                   as mart,
+        cohorts.programme_code || ' ' || cohorts.months_since_start::text  as grouping,
+        sum(cohorts.true_participants) filter (where cohorts.participants is null)  as hidden_persons,
+        count(*) filter (where cohorts.participants is null)  as hidden_cells
+    from cohorts
+    inner join pooled
+        on  cohorts.programme_code = pooled.programme_code
+        and cohorts.months_since_start = pooled.months_since_start
+    where cohorts.cohort <> 'alle' and pooled.participants is not null
+    group by cohorts.programme_code, cohorts.months_since_start
+
+),
+
+hidden_self_support as (
+
+    -- `alle` minus the visible cohorts: the hidden cohorts' participants and self-supporting.
+    select
+        cohorts.programme_code,
+        cohorts.months_since_start,
+        sum(cohorts.true_participants) filter (where cohorts.self_supporting is null)     as participants,
+        sum(cohorts.true_self_supporting) filter (where cohorts.self_supporting is null)  as self_supporting,
+        count(*) filter (where cohorts.self_supporting is null)                           as hidden_cells
+    from cohorts
+    inner join pooled
+        on  cohorts.programme_code = pooled.programme_code
+        and cohorts.months_since_start = pooled.months_since_start
+    where cohorts.cohort <> 'alle' and pooled.self_supporting is not null
+    group by cohorts.programme_code, cohorts.months_since_start
+
+),
+
+programme_self_support as (
+
+    -- The derived cell, by the primary rule's smaller side.
+    select
+        'programme self-supporting'::text                as mart,
+        programme_code || ' ' || months_since_start::text  as grouping,
+        least(
+            participants,
+            self_supporting,
+            case when participants = self_supporting then participants else participants - self_supporting end
+        )                                                as hidden_persons,
+        hidden_cells
+    from hidden_self_support
+
+),
+
+checked as (
+
+    select * from economy
+    union all
+    select * from programme_participants
+    union all
+    select * from programme_self_support
+
+)
+
+select *
+from checked
+where hidden_cells > 0 and hidden_persons < {{ min_cell }}
