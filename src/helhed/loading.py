@@ -9,8 +9,10 @@ run loads it again: nothing is lost and nothing is loaded twice.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -20,8 +22,9 @@ from psycopg import sql
 
 from helhed.config import Settings
 from helhed.keys import check_chain
-from helhed.parsing import BadRow, EntityRules, FileRejected, ParsedRow, check_row_rules, count_data_lines, entity_rules, parse_file
-from helhed.pseudonymise import Pseudonymiser
+from helhed.parsing import EntityRules, FileRejected, count_data_lines, decoded_chunks, entity_rules, scan_file
+from helhed.pseudonymise import Pseudonymiser, is_valid_cpr
+from helhed.rowsql import RowSql
 from helhed.sources import SQL_TYPES, Entity
 
 log = logging.getLogger(__name__)
@@ -160,30 +163,62 @@ def _same_bytes_as(conn: psycopg.Connection, entity: Entity, sha: str) -> str | 
     return row[0] if row else None
 
 
+def _lines(chunks: Iterator[str]) -> Iterator[str]:
+    """Lines split on "\\n" with their ends, as ``io.StringIO`` gave them to :mod:`csv` before."""
+    rest = ""
+    for chunk in chunks:
+        parts = (rest + chunk).split("\n")
+        rest = parts.pop()
+        yield from (p + "\n" for p in parts)
+    if rest:
+        yield rest
+
+
+def _copy_lines(cur: psycopg.Cursor, entity: Entity, path: Path, plain: bool) -> None:
+    """Stream the file into ``pg_temp.load_raw``: a plain file as lines (the server splits them,
+    numbering them as it goes), any other file as fields split by :mod:`csv` in Python."""
+    chunks = decoded_chunks(path, entity.encoding)
+    if plain:   # no quotes, CR only in CRLF: one text line per row (backslash is COPY's escape)
+        with cur.copy("copy pg_temp.load_raw (line) from stdin (delimiter E'\\x01')") as copy:
+            for text in chunks:
+                copy.write(text.replace("\\", "\\\\").replace("\r", ""))
+        return
+    reader = csv.reader(_lines(chunks), delimiter=entity.delimiter)
+    next(reader, None)
+    with cur.copy("copy pg_temp.load_raw (line_no, f) from stdin") as copy:
+        for fields in reader:
+            if any(f.strip() for f in fields):
+                copy.write_row((reader.line_num, fields))
+
+
+def _is_cpr(value: str) -> bool:
+    """The Python parser's CPR rule: ten (ASCII) digits that encode a real birth date."""
+    return len(value) == 10 and value.isascii() and value.isdigit() and is_valid_cpr(value)
+
+
 def load_file(conn: psycopg.Connection, entity: Entity, day: date, path: Path, pseudo: Pseudonymiser,
               rules: EntityRules | None = None) -> FileSummary:
     """Load one file in the caller's transaction.
 
     A rejected file is registered with its reason; all its rows count as quarantined (none is
-    loaded), so that for every file delivered = loaded + quarantined.
+    loaded), so that for every file delivered = loaded + quarantined. Rows are checked and typed
+    by set-based SQL (:mod:`helhed.rowsql`) in temp tables that hold raw CPR and are dropped.
     """
     rules = rules if rules is not None else entity_rules(entity)
-    sha = sha256_of(path)
-    if _already_loaded(conn, entity, path, sha):
+    scan = scan_file(path, entity)   # one streamed read: SHA-256 and the whole-file checks
+    if _already_loaded(conn, entity, path, scan.sha256):
         return FileSummary(entity.id, path, "skipped")
     file_name = f"{path.parent.name}/{path.name}"
-    earlier = _same_bytes_as(conn, entity, sha)   # before this file is registered
+    earlier = _same_bytes_as(conn, entity, scan.sha256)   # before this file is registered
     file_id = conn.execute(
         "insert into audit.delivery_files (source, entity, delivery_date, file_name, path, size_bytes, sha256, status) "
         "values (%s, %s, %s, %s, %s, %s, %s, 'loaded') returning file_id",
-        (entity.source, entity.id, day, file_name, str(path), path.stat().st_size, sha),
+        (entity.source, entity.id, day, file_name, str(path), scan.size, scan.sha256),
     ).fetchone()[0]
     summary = FileSummary(entity.id, path, "loaded")
-    try:
-        if earlier:
-            raise FileRejected(path, "duplicate_file", f"the same bytes were loaded before as {earlier}")
-        rows = list(parse_file(path, entity))
-    except FileRejected as exc:
+    rejection = ("duplicate_file", f"the same bytes were loaded before as {earlier}") if earlier else scan.rejection
+    if rejection:
+        exc = FileRejected(path, *rejection)
         lines = count_data_lines(path)
         conn.execute(
             "update audit.delivery_files set status = 'rejected', rejection = %s, rows_delivered = %s, "
@@ -195,59 +230,32 @@ def load_file(conn: psycopg.Connection, entity: Entity, day: date, path: Path, p
         summary.delivered = summary.quarantined = lines
         return summary
 
-    key_positions = [entity.staging_columns.index(k) for k in entity.key]
-    cpr_positions = [i for i, c in enumerate(entity.columns) if c.type == "cpr"]
-    good: dict[object, list[object]] = {}
-    bad: list[BadRow] = []
-    landing_rows: list[list[object]] = []
-    for row in rows:
-        if isinstance(row, ParsedRow):
-            problem = check_row_rules(entity, row, rules)
-            if problem:
-                bad.append(problem)
-                continue
-            values = list(row.values)
-            for pos in cpr_positions:
-                if values[pos] is not None:      # an optional CPR (a posting without recipient)
-                    values[pos] = pseudo.pseudonymise_cpr(values[pos])
-            # Append-only entities key rows by line: every line is its own event.
-            key = tuple(values[i] for i in key_positions) if key_positions else row.line_no
-            if key in good:
-                bad.append(BadRow(row.line_no, "duplicate_key", f"{list(entity.key)} repeats an earlier line of this file",
-                                  entity.delimiter.join(row.raw_values)))
-                continue
-            good[key] = values
-            landing_rows.append([file_id, row.line_no, *row.raw_values])
-        else:
-            bad.append(row)
-    summary.delivered = len(rows)
-    summary.loaded = len(good)
-    summary.quarantined = len(bad)
-
-    landing_cols = sql.SQL(", ").join(sql.Identifier(n) for n in ["file_id", "line_no", *[c.name for c in entity.columns]])
-    table = sql.Identifier(entity.table)
+    plan = RowSql(entity, rules)
     with conn.cursor() as cur:
-        with cur.copy(sql.SQL("copy landing.{} ({}) from stdin").format(table, landing_cols)) as copy:
-            for r in landing_rows:
-                copy.write_row(r)
+        cur.execute("create temp table load_raw (line_no integer generated by default as identity, line text, f text[]) "
+                    "on commit drop")
+        _copy_lines(cur, entity, path, scan.plain)
+        temp = ["load_raw", "load_checked"]
+        if plan.cpr_candidates is not None:
+            # Pseudonymise each distinct CPR number once, in Python: the key never reaches the server.
+            pseudonyms = {v: pseudo.pseudonymise_cpr(v) for (v,) in cur.execute(plan.cpr_candidates) if _is_cpr(v)}
+            cur.execute("create temp table load_cpr (cpr text, person_key text) on commit drop")
+            temp.append("load_cpr")
+            with cur.copy("copy pg_temp.load_cpr (cpr, person_key) from stdin") as copy:
+                copy.write("".join(f"{c}\t{p}\n" for c, p in pseudonyms.items()))
+            cur.execute("analyze pg_temp.load_cpr")
+        cur.execute(plan.create_checked)
+        if plan.mark_duplicates is not None:
+            cur.execute(plan.mark_duplicates)
+        bad = [(line_no, *plan.bad_row(problem, fields)) for line_no, problem, fields in cur.execute(plan.select_bad)]
         with cur.copy("copy landing.quarantine (file_id, line_no, rule, detail, raw_line) from stdin") as copy:
-            for b in bad:
-                copy.write_row((file_id, b.line_no, b.rule, b.detail, b.raw_line))
-        staging_cols = sql.SQL(", ").join(sql.Identifier(n) for n in [*entity.staging_columns, "delivery_date", "source_file"])
-        if not entity.key:   # append-only: the file-level checks above already keep it from loading twice
-            with cur.copy(sql.SQL("copy staging.{} ({}) from stdin").format(table, staging_cols)) as copy:
-                for values in good.values():
-                    copy.write_row([*values, day, file_name])
-        else:                # keyed: a later delivery of the same key replaces the row (corrections)
-            tmp = sql.Identifier(f"incoming_{entity.table}")
-            cur.execute(sql.SQL("create temp table {} (like staging.{}) on commit drop").format(tmp, table))
-            with cur.copy(sql.SQL("copy {} ({}) from stdin").format(tmp, staging_cols)) as copy:
-                for values in good.values():
-                    copy.write_row([*values, day, file_name])
-            match = sql.SQL(" and ").join(sql.SQL("s.{k} = i.{k}").format(k=sql.Identifier(k)) for k in entity.key)
-            cur.execute(sql.SQL("delete from staging.{} s using {} i where {}").format(table, tmp, match))
-            cur.execute(sql.SQL("insert into staging.{} select * from {}").format(table, tmp))
-            cur.execute(sql.SQL("drop table {}").format(tmp))
+            for row in bad:
+                copy.write_row((file_id, *row))
+        summary.loaded = cur.execute(plan.insert_landing, (file_id,)).rowcount
+        cur.execute(plan.insert_staging, (day, file_name))
+        cur.execute(sql.SQL("drop table {}").format(sql.SQL(", ").join(sql.Identifier("pg_temp", t) for t in temp)))
+    summary.quarantined = len(bad)
+    summary.delivered = summary.loaded + summary.quarantined
     conn.execute(
         "update audit.delivery_files set rows_delivered = %s, rows_loaded = %s, rows_quarantined = %s where file_id = %s",
         (summary.delivered, summary.loaded, summary.quarantined, file_id),
