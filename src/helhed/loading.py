@@ -243,16 +243,22 @@ def load_file(conn: psycopg.Connection, entity: Entity, day: date, path: Path, p
             temp.append("load_cpr")
             with cur.copy("copy pg_temp.load_cpr (cpr, person_key) from stdin") as copy:
                 copy.write("".join(f"{c}\t{p}\n" for c, p in pseudonyms.items()))
-            cur.execute("analyze pg_temp.load_cpr")
         cur.execute(plan.create_checked)
-        if plan.mark_duplicates is not None:
+        if plan.delete_replaced is not None:
+            cur.execute(plan.delete_replaced)
+        try:
+            with conn.transaction():   # a savepoint
+                cur.execute(plan.insert_staging, (day, file_name))
+        except psycopg.errors.UniqueViolation:
+            # The same key twice in this file (rare: checking up front would cost a sort or hash
+            # of every row). The first line wins; the later ones are quarantined as duplicate_key.
             cur.execute(plan.mark_duplicates)
+            cur.execute(plan.insert_staging, (day, file_name))
         bad = [(line_no, *plan.bad_row(problem, fields)) for line_no, problem, fields in cur.execute(plan.select_bad)]
         with cur.copy("copy landing.quarantine (file_id, line_no, rule, detail, raw_line) from stdin") as copy:
             for row in bad:
                 copy.write_row((file_id, *row))
         summary.loaded = cur.execute(plan.insert_landing, (file_id,)).rowcount
-        cur.execute(plan.insert_staging, (day, file_name))
         cur.execute(sql.SQL("drop table {}").format(sql.SQL(", ").join(sql.Identifier("pg_temp", t) for t in temp)))
     summary.quarantined = len(bad)
     summary.delivered = summary.loaded + summary.quarantined
@@ -268,7 +274,8 @@ def load_entity(s: Settings, entity: Entity, up_to: date) -> EntitySummary:
     pseudo = Pseudonymiser.from_secrets(s.secrets)
     rules = entity_rules(entity)
     summary = EntitySummary(entity.id)
-    with psycopg.connect(s.url("helhed")) as conn:
+    # Room for a file's temp tables in the backend's memory (only settable before the first temp table).
+    with psycopg.connect(s.url("helhed"), options="-c temp_buffers=256MB") as conn:
         with conn.transaction():
             ensure_tables(conn, entity)
             check_chain(conn, pseudo)

@@ -79,9 +79,7 @@ class Pseudonymiser:
         return cls(secrets["HELHED_PSEUDONYM_KEY"], rotations)
 
     def pseudonymise_cpr(self, cpr: str) -> str:
-        # hmac.digest is OpenSSL's one-shot HMAC: same bytes as hmac.new, a third of the time
-        # (the loader calls this once per distinct CPR number of a file).
-        value = hmac.digest(self._keys[0], normalise_cpr(cpr).encode("ascii"), "sha256").hex()
+        value = hmac.new(self._keys[0], normalise_cpr(cpr).encode("ascii"), hashlib.sha256).hexdigest()
         for key in self._keys[1:]:
             value = rekey(value, key)
         return value
@@ -90,4 +88,4 @@ class Pseudonymiser:
 def rekey(pseudonym: str, key: bytes | str) -> str:
     """Apply one more key to an existing pseudonym (a rotation step)."""
     key_bytes = key if isinstance(key, bytes) else _check_key(key)
-    return hmac.digest(key_bytes, pseudonym.encode("ascii"), "sha256").hex()
+    return hmac.new(key_bytes, pseudonym.encode("ascii"), hashlib.sha256).hexdigest()
