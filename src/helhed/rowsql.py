@@ -94,23 +94,27 @@ class RowSql:
             self.problems.append(p)
             return sql.Literal(len(self.problems) - 1)
 
-        # 1. lines -> fields; plain files hold lines, the others csv-parsed fields
-        # A blank line (only delimiters and whitespace) is skipped; the cheap first-character test
-        # spares the full trim (which walks the whole line) for all but blank-looking lines.
-        # Most files have no whitespace next to a delimiter: one regular expression per line
-        # (``padded``) spares the per-field trim on those lines.
-        ws_class = "[" + WHITESPACE.replace("\n", "").replace("\r", "") + "]"
-        delim = "\\" + entity.delimiter if not entity.delimiter.isalnum() else entity.delimiter
-        edge = f"(^|{delim}){ws_class}|{ws_class}({delim}|$)"
-        source = sql.SQL(
-            "select line_no, case when f is null then string_to_array(line, {D}) else f end as f, "
-            "coalesce(line ~ {edge}, true) as padded from pg_temp.load_raw "
+        # 1. fields c0..c{n-1} of each data line, from one of two sources: the columns COPY
+        # split (``load_cols``, every line had n fields), or lines and csv-parsed fields
+        # (``load_raw``; its field count is checked here). Blank lines (only delimiters and
+        # whitespace) are no rows; the first-character test spares the full trim on all others.
+        fld = [sql.Identifier(f"c{i}") for i in range(n)]   # raw fields, as delivered
+        DWS = sql.Literal(entity.delimiter + WHITESPACE)
+        from_columns = sql.SQL(
+            "select line_no, null::text[] as f, {n} as n, {c} from pg_temp.load_cols "
+            "where line_no > 1 and (strpos({DWS}, left(c0, 1)) = 0 or btrim(concat({c}), {WS}) <> '')"
+        ).format(n=sql.Literal(n), c=sql.SQL(", ").join(fld), DWS=DWS, WS=WS)
+        from_lines = sql.SQL(
+            "select line_no, f, cardinality(f) as n, {fields} from ("
+            "select line_no, case when f is null then string_to_array(line, {D}) else f end as f from pg_temp.load_raw "
             "where line_no > 1 and (strpos({DWS}, left(coalesce(line, f[1]), 1)) = 0 or "
-            "btrim(case when f is null then replace(line, {D}, '') else array_to_string(f, '') end, {WS}) <> '') offset 0"
-        ).format(D=D, WS=WS, DWS=sql.Literal(entity.delimiter + WHITESPACE), edge=sql.Literal(edge))
+            "btrim(case when f is null then replace(line, {D}, '') else array_to_string(f, '') end, {WS}) <> '') offset 0) s"
+        ).format(fields=sql.SQL(", ").join(sql.SQL("f[{}] as {}").format(sql.Literal(i + 1), fld[i]) for i in range(n)),
+                 D=D, DWS=DWS, WS=WS)
+        # str.strip(): trim only fields that start or end with whitespace (a cheap test first)
         stripped = sql.SQL(", ").join(
-            sql.SQL("nullif(case when padded then btrim(f[{i}], {WS}) else f[{i}] end, '') as {v}").format(
-                i=sql.Literal(i + 1), WS=WS, v=v[i]) for i in range(n))
+            sql.SQL("nullif(case when strpos({WS}, left({c}, 1)) = 0 and strpos({WS}, right({c}, 1)) = 0 "
+                    "then {c} else btrim({c}, {WS}) end, '') as {v}").format(c=fld[i], WS=WS, v=v[i]) for i in range(n))
         # 2. per type, the text a cast will read (or the pseudonym joined from the CPR map)
         derived: list[sql.Composable] = []
         joins: list[sql.Composable] = []
@@ -175,24 +179,37 @@ class RowSql:
                 typed.append(sql.SQL("case when problem is null then {}::{} end as {}").format(
                     d[i], sql.SQL(SQL_TYPES[c.type]), t[i]))
         # "offset 0" keeps each level a subquery, so no expression is computed twice.
-        self.create_checked = sql.SQL(
+        checked = sql.SQL(
             "create temp table load_checked on commit drop as "
-            "select line_no, f, problem, {typed} from ("
+            "select line_no, f, problem, {raw}, {typed} from ("
             " select l2.*, case {whens} end as problem from ("
             "  select l1.*{derived} from ("
-            "   select line_no, f, cardinality(f) as n, {stripped} from ({source}) s offset 0"
+            "   select s.*, {stripped} from ({source}) s offset 0"
             "  ) l1 {joins} offset 0"
             " ) l2 offset 0"
-            ") l3"
-        ).format(typed=sql.SQL(", ").join(typed), whens=sql.SQL(" ").join(whens),
-                 derived=sql.SQL("").join(sql.SQL(", ") + x for x in derived), stripped=stripped, source=source,
-                 joins=sql.SQL(" ").join(joins))
+            ") l3")
+        parts = dict(raw=sql.SQL(", ").join(fld), typed=sql.SQL(", ").join(typed), whens=sql.SQL(" ").join(whens),
+                     derived=sql.SQL("").join(sql.SQL(", ") + x for x in derived), stripped=stripped,
+                     joins=sql.SQL(" ").join(joins))
+        #: the checking statement per source: "columns" (load_cols) or "lines" (load_raw)
+        self.check = {"columns": checked.format(source=from_columns, **parts), "lines": checked.format(source=from_lines, **parts)}
+        self.create_columns = sql.SQL(
+            "create temp table load_cols (line_no integer generated by default as identity, {}) on commit drop"
+        ).format(sql.SQL(", ").join(sql.SQL("{} text").format(x) for x in fld))
+        self.copy_columns = sql.SQL("copy pg_temp.load_cols ({}) from stdin (delimiter {})").format(
+            sql.SQL(", ").join(fld), D)
 
-        cpr_cols = [i for i, c in enumerate(cols) if c.type == "cpr"]
-        self.cpr_candidates = sql.SQL("select distinct v from ({}) c where v is not null").format(sql.SQL(" union all ").join(
-            sql.SQL("select nullif(btrim(case when f is null then split_part(line, {D}, {k}) else f[{k}] end, {WS}), '') as v "
-                    "from pg_temp.load_raw where line_no > 1").format(D=D, k=sql.Literal(i + 1), WS=WS)
-            for i in cpr_cols)) if cpr_cols else None
+        cpr_cols = [i for i, col in enumerate(cols) if col.type == "cpr"]
+        #: the distinct CPR values of a file (stripped), to pseudonymise in Python, per source
+        self.cpr_candidates = {
+            "columns": sql.SQL("select distinct v from ({}) c where v is not null").format(sql.SQL(" union all ").join(
+                sql.SQL("select nullif(btrim({}, {}), '') as v from pg_temp.load_cols where line_no > 1").format(fld[i], WS)
+                for i in cpr_cols)),
+            "lines": sql.SQL("select distinct v from ({}) c where v is not null").format(sql.SQL(" union all ").join(
+                sql.SQL("select nullif(btrim(case when f is null then split_part(line, {D}, {k}) else f[{k}] end, {WS}), '') as v "
+                        "from pg_temp.load_raw where line_no > 1").format(D=D, k=sql.Literal(i + 1), WS=WS)
+                for i in cpr_cols)),
+        } if cpr_cols else None
 
         table = sql.Identifier(entity.table)
         key_cols = [t[entity.staging_columns.index(k)] for k in entity.key]
@@ -202,11 +219,12 @@ class RowSql:
             "group by {keys} having count(*) > 1) k where c.problem is null and {match} and c.line_no > k.first"
         ).format(p=self.duplicate, keys=sql.SQL(", ").join(key_cols),
                  match=sql.SQL(" and ").join(sql.SQL("c.{k} = k.{k}").format(k=k) for k in key_cols)) if key_cols else None
-        self.select_bad = sql.SQL("select line_no, problem, f from pg_temp.load_checked where problem is not null order by line_no")
+        self.select_bad = sql.SQL(
+            "select line_no, problem, coalesce(f, array[{}]) from pg_temp.load_checked where problem is not null order by line_no"
+        ).format(sql.SQL(", ").join(fld))
         self.insert_landing = sql.SQL(
             "insert into landing.{} (file_id, line_no, {}) select %s, line_no, {} from pg_temp.load_checked where problem is null"
-        ).format(table, sql.SQL(", ").join(map(sql.Identifier, names)),
-                 sql.SQL(", ").join(sql.SQL("f[{}]").format(sql.Literal(i + 1)) for i in range(n)))
+        ).format(table, sql.SQL(", ").join(map(sql.Identifier, names)), sql.SQL(", ").join(fld))
         staging_cols = [*entity.staging_columns, "delivery_date", "source_file"]
         # A later delivery of the same key replaces the row (corrections): delete, then insert in
         # key order (byte order = the C.UTF-8 collation's), which halves the primary key's work
