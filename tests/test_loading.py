@@ -280,11 +280,12 @@ EDGE_RUNS = [
     ("ydelser.benefit_periods", EDGE_CASES["ydelser.benefit_periods"], "lines"),
     ("ydelser.benefit_periods", [x for x in EDGE_CASES["ydelser.benefit_periods"] if x.count(";") == 8], "columns"),
     ("cpr.persons", EDGE_CASES["cpr.persons"], "columns"),
+    ("cpr.persons", [x for x in EDGE_CASES["cpr.persons"] if " " not in x], "columns"),   # nothing to trim
     ("helhed.survey", EDGE_CASES["helhed.survey"], "lines"),
 ]
 
 
-@pytest.mark.parametrize("entity_id, lines, source", EDGE_RUNS, ids=[f"{e}-{s}" for e, _, s in EDGE_RUNS])
+@pytest.mark.parametrize("entity_id, lines, source", EDGE_RUNS, ids=[f"{e}-{s}-{i}" for i, (e, _, s) in enumerate(EDGE_RUNS)])
 def test_set_based_checks_match_the_python_parser(pg: Settings, entity_id: str, lines: list[str], source: str,
                                                   monkeypatch):
     from helhed.pseudonymise import Pseudonymiser
@@ -342,3 +343,25 @@ def test_the_file_is_streamed_and_temp_tables_do_not_outlive_the_load(clean: Set
                               clean.landing_dir / "ydelser" / "2025-01-01" / "ydelsesperioder_20250101.csv", pseudo)
         temp = conn.execute("select count(*) from pg_class where relpersistence = 't' and relname like 'load\\_%'").fetchone()
     assert temp == (0,)
+
+
+@pytest.mark.parametrize("chunk", [1 << 20, 3])
+@pytest.mark.parametrize("body, padded", [
+    ("a;b\r\nc;d\r\n", False),
+    ("a;b c\r\nc;d\r\n", False),          # a space inside a field pads nothing
+    ("a; b\r\nc;d\r\n", True),
+    ("a;b \r\nc;d\r\n", True),
+    ("a;b\r\n\u00a0c;d\r\n", True),
+    ("a;b\r\nc\t;d\r\n", True),
+    ("a;b\nc;d \n", True),
+])
+def test_scan_notices_whitespace_that_pads_a_field(tmp_path: Path, monkeypatch, chunk: int, body: str, padded: bool):
+    from helhed import parsing
+
+    monkeypatch.setattr(parsing, "CHUNK", chunk)    # small chunks put every pair on a seam
+    entity = get_entity("sundhed.cofinancing")
+    path = tmp_path / "f.csv"
+    path.write_bytes((";".join(entity.headers) + "\r\n" + body).encode("utf-8-sig"))
+    scan = parsing.scan_file(path, entity)
+    assert (scan.rejection, scan.padded, scan.plain) == (None, padded, True)
+    assert scan.sha256 == loading.sha256_of(path)

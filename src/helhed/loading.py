@@ -252,7 +252,7 @@ def load_file(conn: psycopg.Connection, entity: Entity, day: date, path: Path, p
         summary.delivered = summary.quarantined = lines
         return summary
 
-    plan = RowSql(entity, rules)
+    plan = RowSql(entity, rules, trim=scan.padded)
     with conn.cursor() as cur:
         source = _copy_file(conn, cur, plan, path, scan.plain)
         temp = ["load_cols" if source == "columns" else "load_raw", "load_checked"]
@@ -263,6 +263,7 @@ def load_file(conn: psycopg.Connection, entity: Entity, day: date, path: Path, p
             temp.append("load_cpr")
             with cur.copy("copy pg_temp.load_cpr (cpr, person_key) from stdin") as copy:
                 copy.write("".join(f"{c}\t{p}\n" for c, p in pseudonyms.items()))
+            cur.execute("analyze pg_temp.load_cpr")   # else the planner sorts the whole file for a merge join
         cur.execute(plan.check[source])
         if plan.delete_replaced is not None:
             cur.execute(plan.delete_replaced)

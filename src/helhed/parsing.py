@@ -255,6 +255,9 @@ def count_data_lines(path: Path) -> int:
     return sum(1 for line in lines[1:] if line.strip("\x00 \t\ufeff"))
 
 
+#: What ``str.strip()`` strips, but line breaks (they end lines, they do not pad fields).
+_WHITESPACE = "".join(c for c in map(chr, range(0x110000)) if c.isspace() and c not in "\r\n")
+
 CHUNK = 1 << 20   # bytes read at a time: the loader's memory does not grow with the file
 
 
@@ -263,7 +266,8 @@ class FileScan:
     """What one streamed read of a file found: its digest, and whether it is usable.
 
     ``rejection`` is the first whole-file check that failed (the order of :func:`read_text` and
-    :func:`parse_file`). ``plain`` says the loader may split lines itself: no quote character
+    :func:`parse_file`). ``padded`` is False when no whitespace touches a delimiter or a line
+    break, so no field needs ``str.strip()`` (a few substring searches, not a regex per line). ``plain`` says the loader may split lines itself: no quote character
     (so no quoted delimiters or line breaks), no carriage return outside a CRLF, no NUL and no
     \\x01 (the COPY delimiter). Other files are split by :mod:`csv`, as before.
     """
@@ -272,6 +276,7 @@ class FileScan:
     size: int
     rejection: tuple[str, str] | None = None
     plain: bool = True
+    padded: bool = False      # some field may start or end with whitespace (then fields are trimmed)
 
 
 def decoded_chunks(path: Path, encoding: str) -> Iterator[str]:
@@ -293,7 +298,9 @@ def scan_file(path: Path, source: Entity) -> FileScan:
     utf8 = codecs.getincrementaldecoder("utf-8")()
     size, starts_with_bom, ascii_only, valid_utf8 = 0, False, True, True
     bad_byte: int | None = None
-    head, last, carry, plain, has_text = "", "", "", True, False
+    head, last, carry, plain, padded, has_text = "", "", "", True, False, False
+    edges = [(a, b) for a in (source.delimiter, "\n") for b in (source.delimiter, "\r", "\n")]
+    last_seen = ""
     with path.open("rb") as fh:
         for raw in itertools.chain(iter(lambda: fh.read(CHUNK), b""), [None]):
             final = raw is None
@@ -315,17 +322,22 @@ def scan_file(path: Path, source: Entity) -> FileScan:
                     text = ""
                 if text:
                     has_text, last = True, text[-1]
-                    if "\n" not in head and len(head) < 4 * CHUNK:
+                    if "\n" not in head and len(head) < 1 << 22:   # a header line is short
                         head += text
                     text, carry = carry + text, ""
                     if text.endswith("\r") and not final:   # a CRLF may straddle two chunks
                         text, carry = text[:-1], "\r"
                     plain = plain and not ('"' in text or "\x00" in text or "\x01" in text
                                            or "\r" in text.replace("\r\n", ""))
+                    if not padded:   # whitespace after a delimiter/line break or before one
+                        seam = last_seen + text
+                        padded = any(f"{a}{w}" in seam or f"{w}{b}" in seam
+                                     for w in _WHITESPACE if w in seam for a, b in edges)
+                    last_seen = text[-1:]
             size += len(raw)
     if carry:
         plain = False
-    result = FileScan(digest.hexdigest(), size, plain=plain)
+    result = FileScan(digest.hexdigest(), size, plain=plain, padded=padded or not plain)
     if sig and size and not starts_with_bom:
         result.rejection = ("wrong_encoding", "expected UTF-8 with a byte-order mark, the file has none")
     elif single_byte and size and (starts_with_bom or (not ascii_only and valid_utf8)):

@@ -78,7 +78,9 @@ class Problem:
 class RowSql:
     """The statements that load one file of ``entity`` through temp tables (dropped at commit)."""
 
-    def __init__(self, entity: Entity, rules: EntityRules) -> None:
+    def __init__(self, entity: Entity, rules: EntityRules, trim: bool = True) -> None:
+        """``trim=False`` when no field of the file can start or end with whitespace
+        (:attr:`helhed.parsing.FileScan.padded`): trimming is a fifth of the checking time."""
         self.entity, self.rules = entity, rules
         cols = entity.columns
         names = [c.name for c in cols]
@@ -111,10 +113,9 @@ class RowSql:
             "btrim(case when f is null then replace(line, {D}, '') else array_to_string(f, '') end, {WS}) <> '') offset 0) s"
         ).format(fields=sql.SQL(", ").join(sql.SQL("f[{}] as {}").format(sql.Literal(i + 1), fld[i]) for i in range(n)),
                  D=D, DWS=DWS, WS=WS)
-        # str.strip(): trim only fields that start or end with whitespace (a cheap test first)
-        stripped = sql.SQL(", ").join(
-            sql.SQL("nullif(case when strpos({WS}, left({c}, 1)) = 0 and strpos({WS}, right({c}, 1)) = 0 "
-                    "then {c} else btrim({c}, {WS}) end, '') as {v}").format(c=fld[i], WS=WS, v=v[i]) for i in range(n))
+        # str.strip()
+        strip = "nullif(btrim({c}, {WS}), '')" if trim else "nullif({c}, '')"
+        stripped = sql.SQL(", ").join(sql.SQL(strip + " as {v}").format(c=fld[i], WS=WS, v=v[i]) for i in range(n))
         # 2. per type, the text a cast will read (or the pseudonym joined from the CPR map)
         derived: list[sql.Composable] = []
         joins: list[sql.Composable] = []
@@ -203,7 +204,7 @@ class RowSql:
         #: the distinct CPR values of a file (stripped), to pseudonymise in Python, per source
         self.cpr_candidates = {
             "columns": sql.SQL("select distinct v from ({}) c where v is not null").format(sql.SQL(" union all ").join(
-                sql.SQL("select nullif(btrim({}, {}), '') as v from pg_temp.load_cols where line_no > 1").format(fld[i], WS)
+                sql.SQL("select " + strip + " as v from pg_temp.load_cols where line_no > 1").format(c=fld[i], WS=WS)
                 for i in cpr_cols)),
             "lines": sql.SQL("select distinct v from ({}) c where v is not null").format(sql.SQL(" union all ").join(
                 sql.SQL("select nullif(btrim(case when f is null then split_part(line, {D}, {k}) else f[{k}] end, {WS}), '') as v "
