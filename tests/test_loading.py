@@ -376,8 +376,8 @@ def test_a_key_twice_in_a_correction_file_keeps_the_first_line(clean: Settings):
     write_delivery(clean, "2025-01-02", "ydelsesperioder_20250102.csv",
                    ["P1;0101801234;kontanthjaelp;15-01-2024;31-01-2024;1,00;1,00;kr. pr. måned;",
                     "P1;0101801234;kontanthjaelp;15-01-2024;29-02-2024;1,00;1,00;kr. pr. måned;"])
-    (f,) = loading.load_entity(clean, source, date(2025, 1, 2)).files
-    assert (f.delivered, f.loaded, f.quarantined) == (2, 1, 1)
+    skipped, f = loading.load_entity(clean, source, date(2025, 1, 2)).files
+    assert skipped.status == "skipped" and (f.delivered, f.loaded, f.quarantined) == (2, 1, 1)
     assert fetch(clean, "select period_id, end_date from staging.ydelser__benefit_periods order by 1") == [
         ("P1", date(2024, 1, 31)), ("P2", None)]
     assert fetch(clean, "select line_no, rule from landing.quarantine") == [(3, "duplicate_key")]
