@@ -256,7 +256,7 @@ def count_data_lines(path: Path) -> int:
 
 
 #: What ``str.strip()`` strips, but line breaks (they end lines, they do not pad fields).
-_WHITESPACE = "".join(c for c in map(chr, range(0x110000)) if c.isspace() and c not in "\r\n")
+_WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace() and c not in "\r\n")   # U+3000 is the last
 
 CHUNK = 1 << 20   # bytes read at a time: the loader's memory does not grow with the file
 

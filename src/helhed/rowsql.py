@@ -1,9 +1,11 @@
 """The row rules of :mod:`helhed.parsing` as set-based SQL: the loader's statements for one entity.
 
 Checking and typing rows one by one in Python made the load ~50x slower than a raw COPY. Here
-the file's lines sit in a temp table (``pg_temp.load_raw``) and one ``create table as select``
-splits, strips, checks and types every row (``pg_temp.load_checked``); landing, staging and the
-quarantine are then filled from it with one statement each.
+the file sits in a temp table, split by COPY into one text column per field (``pg_temp.load_cols``)
+or, when its field counts vary or it has quotes, as lines or csv-parsed arrays
+(``pg_temp.load_raw``); one ``create table as select`` strips, checks and types every row
+(``pg_temp.load_checked``); landing, staging and the quarantine are then filled from it with one
+statement each.
 
 The SQL mirrors the Python rules exactly where data can reach them, in the same order (the first
 failing rule of a row wins): field count; per column in order, ``missing_value`` then
@@ -30,7 +32,7 @@ from helhed.parsing import EntityRules, code_detail, order_detail, parse_value, 
 from helhed.sources import SQL_TYPES, Entity
 
 #: The characters ``str.strip()`` removes: fields are stripped exactly as the Python parser did.
-WHITESPACE = "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())   # U+3000 is the last
 
 #: strptime's own patterns for the supported directives (without its " 5" day variant).
 _DATE_PARTS = {"Y": "([0-9]{4})", "m": "(1[0-2]|0[1-9]|[1-9])", "d": "(3[01]|[12][0-9]|0[1-9]|[1-9])"}
@@ -228,8 +230,8 @@ class RowSql:
         ).format(table, sql.SQL(", ").join(map(sql.Identifier, names)), sql.SQL(", ").join(fld))
         staging_cols = [*entity.staging_columns, "delivery_date", "source_file"]
         # A later delivery of the same key replaces the row (corrections): delete, then insert in
-        # key order (byte order = the C.UTF-8 collation's), which halves the primary key's work
-        # against unordered rows or ON CONFLICT.
+        # key order, which halves the primary key's work against unordered rows or ON CONFLICT
+        # (byte order: the index's own order under C.UTF-8, and for hex pseudonyms under any).
         self.delete_replaced = sql.SQL(
             "delete from staging.{} s using pg_temp.load_checked c where c.problem is null and {}"
         ).format(table, sql.SQL(" and ").join(sql.SQL("s.{} = c.{}").format(sql.Identifier(k), key_cols[j])
