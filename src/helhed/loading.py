@@ -198,7 +198,7 @@ def _copy_file(conn: psycopg.Connection, cur: psycopg.Cursor, plan: RowSql, path
     with quotes or stray carriage returns are split by :mod:`csv` in Python, as before.
     """
     entity = plan.entity
-    if plain:
+    if plain and len(entity.delimiter.encode()) == 1 and entity.delimiter not in "\\\r\n":   # COPY's own rules
         try:
             with conn.transaction():   # a savepoint
                 cur.execute(plan.create_columns)
