@@ -263,9 +263,9 @@ def load_file(conn: psycopg.Connection, entity: Entity, day: date, path: Path, p
     by set-based SQL (:mod:`helhed.rowsql`) in temp tables that hold raw CPR and are dropped.
     """
     rules = rules if rules is not None else entity_rules(entity)
-    scan = scan_file(path, entity)   # one streamed read: SHA-256 and the whole-file checks
-    if _already_loaded(conn, entity, path, scan.sha256):
+    if _already_loaded(conn, entity, path, sha256_of(path)):   # most files, on most nights: hash only
         return FileSummary(entity.id, path, "skipped")
+    scan = scan_file(path, entity)   # one streamed read: SHA-256 again and the whole-file checks
     file_name = f"{path.parent.name}/{path.name}"
     earlier = _same_bytes_as(conn, entity, scan.sha256)   # before this file is registered
     file_id = conn.execute(
