@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -23,8 +24,7 @@ def write_delivery(s: Settings, day: str, name: str, lines: list[str], encoding:
     return path
 
 
-@pytest.fixture()
-def clean(pg: Settings) -> Settings:
+def _drop_ydelser(pg: Settings) -> None:
     with psycopg.connect(pg.url("helhed"), autocommit=True) as conn:
         for table in ("staging.ydelser__benefit_periods", "landing.ydelser__benefit_periods", "landing.quarantine",
                       "audit.delivery_files"):
@@ -32,7 +32,14 @@ def clean(pg: Settings) -> Settings:
     import shutil
 
     shutil.rmtree(pg.landing_dir / "ydelser", ignore_errors=True)
-    return pg
+
+
+@pytest.fixture()
+def clean(pg: Settings) -> Iterator[Settings]:
+    """An empty ydelser warehouse, emptied again afterwards (file ids restart in the next test)."""
+    _drop_ydelser(pg)
+    yield pg
+    _drop_ydelser(pg)
 
 
 def fetch(s: Settings, query: str) -> list[tuple]:
@@ -285,21 +292,26 @@ EDGE_RUNS = [
 ]
 
 
+def _drop_entity(s: Settings, entity) -> None:
+    import shutil
+
+    with psycopg.connect(s.url("helhed"), autocommit=True) as conn:
+        for table in (f"staging.{entity.table}", f"landing.{entity.table}", "landing.quarantine", "audit.delivery_files"):
+            conn.execute(f"drop table if exists {table} cascade")
+    shutil.rmtree(s.landing_dir / entity.source, ignore_errors=True)
+
+
 @pytest.mark.parametrize("entity_id, lines, source", EDGE_RUNS, ids=[f"{e}-{s}-{i}" for i, (e, _, s) in enumerate(EDGE_RUNS)])
 def test_set_based_checks_match_the_python_parser(pg: Settings, entity_id: str, lines: list[str], source: str,
-                                                  monkeypatch):
+                                                  monkeypatch, request):
     from helhed.pseudonymise import Pseudonymiser
 
     copied = []
     real_copy = loading._copy_file
     monkeypatch.setattr(loading, "_copy_file", lambda *a: copied.append(real_copy(*a)) or copied[-1])
     entity = get_entity(entity_id)
-    with psycopg.connect(pg.url("helhed"), autocommit=True) as conn:
-        for table in (f"staging.{entity.table}", f"landing.{entity.table}", "landing.quarantine", "audit.delivery_files"):
-            conn.execute(f"drop table if exists {table} cascade")
-    import shutil
-
-    shutil.rmtree(pg.landing_dir / entity.source, ignore_errors=True)
+    _drop_entity(pg, entity)
+    request.addfinalizer(lambda: _drop_entity(pg, entity))   # leave nothing for other tests' file ids to hit
     folder = pg.landing_dir / entity.source / "2025-01-01"
     folder.mkdir(parents=True)
     path = folder / entity.file_glob.replace("*", "edge")
@@ -381,3 +393,20 @@ def test_a_key_twice_in_a_correction_file_keeps_the_first_line(clean: Settings):
     assert fetch(clean, "select period_id, end_date from staging.ydelser__benefit_periods order by 1") == [
         ("P1", date(2024, 1, 31)), ("P2", None)]
     assert fetch(clean, "select line_no, rule from landing.quarantine") == [(3, "duplicate_key")]
+
+
+@pytest.mark.parametrize("rotations", [(), ("a-rotation-key-0123456789",), ("k" * 100, "another-rotation-key-xyz")])
+def test_pseudonyms_are_hmac_sha256_key_by_key(rotations: tuple[str, ...]):
+    """The loader's fast HMAC (precomputed key states) gives exactly hmac.new's pseudonyms."""
+    import hashlib
+    import hmac
+
+    from helhed.pseudonymise import Pseudonymiser
+
+    key = "the-first-pseudonym-key-0123"
+    pseudo = Pseudonymiser(key, rotations)
+    for cpr in ("0101801234", "3112999999", "010180-1234"):
+        expected = hmac.new(key.encode(), cpr.replace("-", "").encode(), hashlib.sha256).hexdigest()
+        for rotation in rotations:
+            expected = hmac.new(rotation.encode(), expected.encode(), hashlib.sha256).hexdigest()
+        assert pseudo.pseudonymise_cpr(cpr) == expected
