@@ -30,7 +30,7 @@ from psycopg import sql
 from helhed.config import Settings
 from helhed.keys import check_chain
 from helhed.parsing import EntityRules, FileRejected, count_data_lines, decoded_chunks, entity_rules, scan_file
-from helhed.pseudonymise import Pseudonymiser, is_valid_cpr
+from helhed.pseudonymise import Pseudonymiser, cpr_birth_date
 from helhed.rowsql import RowSql
 from helhed.sources import SQL_TYPES, Entity
 
@@ -221,18 +221,19 @@ def _copy_file(conn: psycopg.Connection, cur: psycopg.Cursor, plan: RowSql, path
 
 
 def _is_cpr(value: str) -> bool:
-    """The Python parser's CPR rule: ten (ASCII) digits that encode a real birth date."""
-    return len(value) == 10 and value.isascii() and value.isdigit() and is_valid_cpr(value)
+    """The Python parser's CPR rule: ten (ASCII) digits that encode a real birth date
+    (``is_valid_cpr`` without its pattern match, which ten digits always pass)."""
+    return len(value) == 10 and value.isascii() and value.isdigit() and cpr_birth_date(value) is not None
 
 
 def _map_cprs(cur: psycopg.Cursor, candidates: sql.Composable, pseudo: Pseudonymiser) -> None:
     """``pg_temp.load_cpr``: each distinct valid CPR number of the file and its pseudonym, made
     in Python, so the key never reaches the server (an invalid CPR has no row: ``invalid_cpr``)."""
-    pseudonyms = {v: pseudo.pseudonymise_cpr(v) for (v,) in cur.execute(candidates) if _is_cpr(v)}
+    (values,) = cur.execute(sql.SQL("select array_agg(v) from ({}) c").format(candidates)).fetchone()   # one row
+    pseudonyms = {v: pseudo.pseudonymise_cpr(v) for v in values or () if _is_cpr(v)}
     cur.execute("create temp table load_cpr (cpr text, person_key text) on commit drop")
     with cur.copy("copy pg_temp.load_cpr (cpr, person_key) from stdin") as copy:
         copy.write("".join(f"{c}\t{p}\n" for c, p in pseudonyms.items()))
-    cur.execute("analyze pg_temp.load_cpr")   # else the planner sorts the whole file for a merge join
 
 
 def _insert_staging(conn: psycopg.Connection, cur: psycopg.Cursor, plan: RowSql, day: date, file_name: str) -> None:
@@ -295,7 +296,11 @@ def load_file(conn: psycopg.Connection, entity: Entity, day: date, path: Path, p
         if plan.cpr_candidates is not None:
             _map_cprs(cur, plan.cpr_candidates[source], pseudo)
             temp.append("load_cpr")
+        # Temp tables have no statistics (analyzing them costs more than it saves): without this
+        # the planner may sort the whole file for a merge join with the CPR map, not hash it.
+        cur.execute("set local enable_mergejoin = off")
         cur.execute(plan.check[source])
+        cur.execute("reset enable_mergejoin")
         _insert_staging(conn, cur, plan, day, file_name)
         bad = [(line_no, *plan.bad_row(problem, fields)) for line_no, problem, fields in cur.execute(plan.select_bad)]
         with cur.copy("copy landing.quarantine (file_id, line_no, rule, detail, raw_line) from stdin") as copy:
