@@ -3,6 +3,10 @@
 Returns typed rows for the good lines and a quarantine entry (line, rule, raw line) for each bad
 one, so that a file is never half-loaded silently: delivered = loaded + quarantined.
 
+The loader runs these row rules as set-based SQL (:mod:`helhed.rowsql`) and uses this module for
+the whole-file checks (:func:`scan_file`, streamed), the code lists and the wording of quarantine
+details; :func:`parse_file` stays the row-by-row reference the SQL is tested against.
+
 Whole-file checks (before any row is read) reject a file that is not what its source exports:
 
 - ``wrong_encoding``: the bytes are not the source's encoding. ``utf-8-sig`` means UTF-8 *with*
