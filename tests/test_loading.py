@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -23,8 +24,7 @@ def write_delivery(s: Settings, day: str, name: str, lines: list[str], encoding:
     return path
 
 
-@pytest.fixture()
-def clean(pg: Settings) -> Settings:
+def _drop_ydelser(pg: Settings) -> None:
     with psycopg.connect(pg.url("helhed"), autocommit=True) as conn:
         for table in ("staging.ydelser__benefit_periods", "landing.ydelser__benefit_periods", "landing.quarantine",
                       "audit.delivery_files"):
@@ -32,7 +32,14 @@ def clean(pg: Settings) -> Settings:
     import shutil
 
     shutil.rmtree(pg.landing_dir / "ydelser", ignore_errors=True)
-    return pg
+
+
+@pytest.fixture()
+def clean(pg: Settings) -> Iterator[Settings]:
+    """An empty ydelser warehouse, emptied again afterwards (file ids restart in the next test)."""
+    _drop_ydelser(pg)
+    yield pg
+    _drop_ydelser(pg)
 
 
 def fetch(s: Settings, query: str) -> list[tuple]:
@@ -186,3 +193,220 @@ def test_server_crash_mid_load_is_recovered_by_the_next_run(clean: Settings, mon
     assert fetch(clean, "select count(*), count(distinct period_id) from staging.ydelser__benefit_periods") == [(20_000, 20_000)]
     assert fetch(clean, "select count(*) from landing.ydelser__benefit_periods") == [(20_000,)]
     assert fetch(clean, "select sum(rows_loaded) from audit.delivery_files") == [(20_000,)]
+
+
+# --------------------------------------------------------------------------- set-based checks = the Python parser
+
+#: Edge cases for the set-based checks, per entity: the Python parser (``parsing.parse_file`` and
+#: ``check_row_rules``, the row-by-row loader's rules) is the oracle for every line.
+EDGE_CASES = {
+    "ydelser.benefit_periods": [
+        " P10 ;0101801234; kontanthjaelp ;1-2-2024;  ;1.234,5;-7;kr.; jobparat ",   # padded fields, short dates
+        "P11;0101801234;kontanthjaelp;29-02-2023;;1;1;x;",          # not a leap year
+        "P12;0101801234;kontanthjaelp;29-02-2024;;1e2;+3.5;x;",     # leap day; exponent; sign
+        "P13;0101801234;kontanthjaelp;01-13-2024;;1;1;x;",          # month 13
+        "P14;0101801234;kontanthjaelp;00-01-2024;;1;1;x;",          # day 0
+        "P15;0101801234;kontanthjaelp;1-1-0000;;1;1;x;",            # year 0
+        "P16;0101801234;kontanthjaelp;01-01-2024;;1,2,3;1;x;",      # two decimal commas
+        "P17;0101801234;kontanthjaelp;01-01-2024;;abc;1;x;",
+        "P18;0101801234;kontanthjaelp;01-01-2024;;1_000,5;1;x;",    # Decimal accepts underscores
+        "P19;0101801234;kontanthjaelp;01-01-2024;;.5;5.;x;",
+        "P20;010180-1234;kontanthjaelp;01-01-2024;;1;1;x;",         # a dash is a damaged CPR
+        "P21;3102801234;kontanthjaelp;01-01-2024;;1;1;x;",          # 31 February
+        "P22;0101801234;ukendt;01-01-2024;;1;1;x;",                 # unknown benefit code
+        "P23;0101801234;kontanthjaelp;01-01-2024;;1;1;x;ukendt_kat",
+        "P24;;kontanthjaelp;01-01-2024;;1;1;x;",                    # missing before invalid
+        "P25;0101801234;kontanthjaelp;\u00a001-01-2024\u2003;;1;1;x;",  # Unicode whitespace is stripped
+        " ; ; ;;;;;;",                                              # blank: not a row
+        "",
+        "P26;0101801234;kontanthjaelp;01-01-2024;31-12-2023;1;1;x;",
+        "P27;0101801234;kontanthjaelp;2024-01-01;;1;1;x;",          # wrong date format
+        "P29;0101801234;kontanthjaelp;01-01-2024;;1;1;x;;extra",
+        "P10;0202811234;kontanthjaelp;01-01-2024;;1;1;x;",          # duplicate of the padded P10
+        "P31;0101801234;kontanthjaelp;1-1-2024;;-0,5;1.000;x;",     # no comma: the dot is the decimal point
+        "P32;0101801234;Kontanthjaelp;01-01-2024;;1;1;x;",          # codes are case-sensitive
+        "P33;0101801234;kontanthjaelp;01-01-2024;;1;1;kr\\dag\t2;",  # backslash and tab survive COPY
+        "P34;2902001234;kontanthjaelp;01-01-2024;;1;1;x;",          # 29-02-1900 does not exist
+        "P35;2902001234;kontanthjaelp;01-01-2024;;;;;",             # (7th digit 1: 1900s)
+        "P36;2902004234;kontanthjaelp;01-01-2024;;;;;",             # 7th digit 4: 2000, a leap year
+        "P37;0101801234;kontanthjaelp;1-1-2024;;0012,50;1;;",
+    ],
+    "cpr.persons": [
+        "0101801234;1980-1-1;M;8900;C;1980-01-01;;",
+        "0202801234;1980-02-30;K;8900;C;;;",
+        "0303801234;1980-03-03;K;8900;C;1990-01-01;1985-01-01;",    # moved out before moving in
+        "0404801234;80-04-04;K;8900;C;;;",
+        "0505801234;1980-05-05;;8900;C;;;",                         # sex is required
+        "0606801234;1980-06-06;K; 8900 ;C;2000-12-31;2001-1-1;2001-01-01",
+    ],
+    # Quotes send a file through csv in Python (quoted delimiters and line breaks).
+    "helhed.survey": [
+        'F1;01-02-2024;"Ja";3;4',
+        'F2;01-02-2024;"J;a";3;4',
+        'F3;01-02-2024;"multi\r\nline";3;4',
+        'F4;01-02-2024;"Ja ""x""";3;x',
+        'F1;01-02-2024;Nej;1;1',
+        'F5;32-01-2024;Ja;1;1',
+    ],
+}
+
+
+def _expected(entity, path: Path, pseudo) -> tuple[list[tuple], list[tuple]]:
+    """Quarantine rows and staging rows as the row-by-row loader produced them."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    from helhed import parsing
+
+    rules = parsing.entity_rules(entity)
+    keys = [entity.staging_columns.index(k) for k in entity.key]
+    good: dict[object, list[object]] = {}
+    bad = []
+    for row in parsing.parse_file(path, entity):
+        if isinstance(row, parsing.BadRow):
+            bad.append((row.line_no, row.rule, row.detail, row.raw_line))
+            continue
+        problem = parsing.check_row_rules(entity, row, rules)
+        if problem:
+            bad.append((problem.line_no, problem.rule, problem.detail, problem.raw_line))
+            continue
+        values = [pseudo.pseudonymise_cpr(v) if c.type == "cpr" and v is not None else
+                  v.quantize(Decimal("0.01"), ROUND_HALF_UP) if isinstance(v, Decimal) else v
+                  for c, v in zip(entity.columns, row.values)]
+        key = tuple(values[i] for i in keys) if keys else row.line_no
+        if key in good:
+            bad.append((row.line_no, "duplicate_key", f"{list(entity.key)} repeats an earlier line of this file",
+                        entity.delimiter.join(row.raw_values)))
+            continue
+        good[key] = values
+    return sorted(bad), sorted((tuple(v) for v in good.values()), key=repr)
+
+
+#: (entity, lines, the temp table the file goes through): COPY splits a file into columns unless a
+#: line has another number of fields (then lines, split in SQL) or it has quotes (csv in Python).
+EDGE_RUNS = [
+    ("ydelser.benefit_periods", EDGE_CASES["ydelser.benefit_periods"], "lines"),
+    ("ydelser.benefit_periods", [x for x in EDGE_CASES["ydelser.benefit_periods"] if x.count(";") == 8], "columns"),
+    ("cpr.persons", EDGE_CASES["cpr.persons"], "columns"),
+    ("cpr.persons", [x for x in EDGE_CASES["cpr.persons"] if " " not in x], "columns"),   # nothing to trim
+    ("helhed.survey", EDGE_CASES["helhed.survey"], "lines"),
+]
+
+
+def _drop_entity(s: Settings, entity) -> None:
+    import shutil
+
+    with psycopg.connect(s.url("helhed"), autocommit=True) as conn:
+        for table in (f"staging.{entity.table}", f"landing.{entity.table}", "landing.quarantine", "audit.delivery_files"):
+            conn.execute(f"drop table if exists {table} cascade")
+    shutil.rmtree(s.landing_dir / entity.source, ignore_errors=True)
+
+
+@pytest.mark.parametrize("entity_id, lines, source", EDGE_RUNS, ids=[f"{e}-{s}-{i}" for i, (e, _, s) in enumerate(EDGE_RUNS)])
+def test_set_based_checks_match_the_python_parser(pg: Settings, entity_id: str, lines: list[str], source: str,
+                                                  monkeypatch, request):
+    from helhed.pseudonymise import Pseudonymiser
+
+    copied = []
+    real_copy = loading._copy_file
+    monkeypatch.setattr(loading, "_copy_file", lambda *a: copied.append(real_copy(*a)) or copied[-1])
+    entity = get_entity(entity_id)
+    _drop_entity(pg, entity)
+    request.addfinalizer(lambda: _drop_entity(pg, entity))   # leave nothing for other tests' file ids to hit
+    folder = pg.landing_dir / entity.source / "2025-01-01"
+    folder.mkdir(parents=True)
+    path = folder / entity.file_glob.replace("*", "edge")
+    path.write_bytes((";".join(entity.headers) + "\r\n" + "\r\n".join(lines) + "\r\n").encode(entity.encoding))
+
+    (f,) = loading.load_entity(pg, entity, date(2025, 1, 1)).files
+    assert copied == [source]
+    bad, good = _expected(entity, path, Pseudonymiser.from_secrets(pg.secrets))
+    assert fetch(pg, "select line_no, rule, detail, raw_line from landing.quarantine order by 1") == bad
+    staging = fetch(pg, f"select {', '.join(entity.staging_columns)} from staging.{entity.table}")
+    assert sorted(staging, key=repr) == good
+    assert (f.delivered, f.loaded, f.quarantined) == (len(good) + len(bad), len(good), len(bad))
+    assert fetch(pg, f"select count(*) from landing.{entity.table}") == [(len(good),)]
+
+
+def test_values_the_staging_types_cannot_hold_are_quarantined(clean: Settings):
+    """Deliberately stricter than the row-by-row loader, which crashed on these or stored NaN."""
+    source = get_entity("ydelser.benefit_periods")
+    write_delivery(clean, "2025-01-01", "ydelsesperioder_20250101.csv", [
+        "P1;0101801234;kontanthjaelp;01-01-2024;;12345678901234;1;x;",   # > numeric(14,2)
+        "P2;0101801234;kontanthjaelp;01-01-2024;;NaN;1;x;",
+        "P3;0101801234;kontanthjaelp;01-01-2024;;Infinity;1;x;",
+        "P4;0101801234;kontanthjaelp;01-01-2024;;1;1;x;",
+    ])
+    (f,) = loading.load_entity(clean, source, date(2025, 1, 1)).files
+    assert (f.loaded, f.quarantined) == (1, 3)
+    assert fetch(clean, "select line_no, rule from landing.quarantine order by 1") == [
+        (2, "invalid_decimal"), (3, "invalid_decimal"), (4, "invalid_decimal")]
+
+
+def test_the_file_is_streamed_and_temp_tables_do_not_outlive_the_load(clean: Settings):
+    """Raw CPR numbers sit in temp tables during a load only; they are dropped with the transaction."""
+    source = get_entity("ydelser.benefit_periods")
+    write_delivery(clean, "2025-01-01", "ydelsesperioder_20250101.csv",
+                   ["P1;0101801234;kontanthjaelp;01-01-2024;;1;1;x;"])
+    with psycopg.connect(clean.url("helhed")) as conn:
+        pseudo = loading.Pseudonymiser.from_secrets(clean.secrets)
+        with conn.transaction():
+            loading.ensure_tables(conn, source)
+            loading.load_file(conn, source, date(2025, 1, 1),
+                              clean.landing_dir / "ydelser" / "2025-01-01" / "ydelsesperioder_20250101.csv", pseudo)
+        temp = conn.execute("select count(*) from pg_class where relpersistence = 't' and relname like 'load\\_%'").fetchone()
+    assert temp == (0,)
+
+
+@pytest.mark.parametrize("chunk", [1 << 20, 3])
+@pytest.mark.parametrize("body, padded", [
+    ("a;b\r\nc;d\r\n", False),
+    ("a;b c\r\nc;d\r\n", False),          # a space inside a field pads nothing
+    ("a; b\r\nc;d\r\n", True),
+    ("a;b \r\nc;d\r\n", True),
+    ("a;b\r\n\u00a0c;d\r\n", True),
+    ("a;b\r\nc\t;d\r\n", True),
+    ("a;b\nc;d \n", True),
+])
+def test_scan_notices_whitespace_that_pads_a_field(tmp_path: Path, monkeypatch, chunk: int, body: str, padded: bool):
+    from helhed import parsing
+
+    monkeypatch.setattr(parsing, "CHUNK", chunk)    # small chunks put every pair on a seam
+    entity = get_entity("sundhed.cofinancing")
+    path = tmp_path / "f.csv"
+    path.write_bytes((";".join(entity.headers) + "\r\n" + body).encode("utf-8-sig"))
+    scan = parsing.scan_file(path, entity)
+    assert (scan.rejection, scan.padded, scan.plain) == (None, padded, True)
+    assert scan.sha256 == loading.sha256_of(path)
+
+
+def test_a_key_twice_in_a_correction_file_keeps_the_first_line(clean: Settings):
+    source = get_entity("ydelser.benefit_periods")
+    write_delivery(clean, "2025-01-01", "ydelsesperioder_20250101.csv",
+                   ["P1;0101801234;kontanthjaelp;15-01-2024;;1,00;1,00;kr. pr. måned;",
+                    "P2;0202811234;kontanthjaelp;15-01-2024;;1,00;1,00;kr. pr. måned;"])
+    loading.load_entity(clean, source, date(2025, 1, 1))
+    write_delivery(clean, "2025-01-02", "ydelsesperioder_20250102.csv",
+                   ["P1;0101801234;kontanthjaelp;15-01-2024;31-01-2024;1,00;1,00;kr. pr. måned;",
+                    "P1;0101801234;kontanthjaelp;15-01-2024;29-02-2024;1,00;1,00;kr. pr. måned;"])
+    skipped, f = loading.load_entity(clean, source, date(2025, 1, 2)).files
+    assert skipped.status == "skipped" and (f.delivered, f.loaded, f.quarantined) == (2, 1, 1)
+    assert fetch(clean, "select period_id, end_date from staging.ydelser__benefit_periods order by 1") == [
+        ("P1", date(2024, 1, 31)), ("P2", None)]
+    assert fetch(clean, "select line_no, rule from landing.quarantine") == [(3, "duplicate_key")]
+
+
+@pytest.mark.parametrize("rotations", [(), ("a-rotation-key-0123456789",), ("k" * 100, "another-rotation-key-xyz")])
+def test_pseudonyms_are_hmac_sha256_key_by_key(rotations: tuple[str, ...]):
+    """The loader's fast HMAC (precomputed key states) gives exactly hmac.new's pseudonyms."""
+    import hashlib
+    import hmac
+
+    from helhed.pseudonymise import Pseudonymiser
+
+    key = "the-first-pseudonym-key-0123"
+    pseudo = Pseudonymiser(key, rotations)
+    for cpr in ("0101801234", "3112999999", "010180-1234"):
+        expected = hmac.new(key.encode(), cpr.replace("-", "").encode(), hashlib.sha256).hexdigest()
+        for rotation in rotations:
+            expected = hmac.new(rotation.encode(), expected.encode(), hashlib.sha256).hexdigest()
+        assert pseudo.pseudonymise_cpr(cpr) == expected

@@ -3,6 +3,10 @@
 Returns typed rows for the good lines and a quarantine entry (line, rule, raw line) for each bad
 one, so that a file is never half-loaded silently: delivered = loaded + quarantined.
 
+The loader runs these row rules as set-based SQL (:mod:`helhed.rowsql`) and uses this module for
+the whole-file checks (:func:`scan_file`, streamed), the code lists and the wording of quarantine
+details; :func:`parse_file` stays the row-by-row reference the SQL is tested against.
+
 Whole-file checks (before any row is read) reject a file that is not what its source exports:
 
 - ``wrong_encoding``: the bytes are not the source's encoding. ``utf-8-sig`` means UTF-8 *with*
@@ -26,8 +30,11 @@ gate thresholds (``max_quarantine_rate``, ``volume``) that :mod:`helhed.gates` r
 
 from __future__ import annotations
 
+import codecs
 import csv
+import hashlib
 import io
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -141,7 +148,8 @@ def _config(path: Path | None = None) -> dict[str, Any]:
     path = Path(path) if path else SOURCES_FILE
     key = (str(path), path.stat().st_mtime)
     if key not in _CACHE:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        # libyaml's loader when present: the pure-Python one takes a tenth of a second for this file
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
         base = path.resolve().parents[1] if path.resolve().parent.name == "config" else REPO_ROOT
         lists = {name: _code_list(name, spec, base) for name, spec in (raw.get("code_lists") or {}).items()}
         _CACHE.clear()
@@ -193,6 +201,22 @@ def _safe(value: object) -> str:
 
 
 
+def value_detail(kind: str, header: str, text: str, date_format: str) -> tuple[str, str]:
+    """Rule and detail for a field that is not a valid ``kind`` (one wording for both load paths)."""
+    if kind == "cpr":  # never echo a CPR-like value outside the raw line
+        return "invalid_cpr", f"{header} is not a valid CPR number"
+    expected = f"date ({date_format})" if kind == "date" else kind
+    return f"invalid_{kind}", f"{header}={_safe(text)!r} is not a valid {expected}"
+
+
+def order_detail(start: str, end: str, s: object, e: object) -> str:
+    return f"{end}={e} is before {start}={s}"
+
+
+def code_detail(header: str, value: object, code_list: CodeList) -> str:
+    return f"{header}={_safe(value)!r} is not in the {code_list.describe()}"
+
+
 def _parse_decimal(text: str) -> Decimal:
     """Danish decimal comma with optional thousands dots: ``1.234,50`` -> 1234.50."""
     return Decimal(text.replace(".", "").replace(",", ".")) if "," in text else Decimal(text)
@@ -235,6 +259,116 @@ def count_data_lines(path: Path) -> int:
     return sum(1 for line in lines[1:] if line.strip("\x00 \t\ufeff"))
 
 
+#: What ``str.strip()`` strips, but line breaks (they end lines, they do not pad fields).
+_WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace() and c not in "\r\n")   # U+3000 is the last
+
+CHUNK = 1 << 20   # bytes read at a time: the loader's memory does not grow with the file
+
+
+@dataclass
+class FileScan:
+    """What one streamed read of a file found: its digest, and whether it is usable.
+
+    ``rejection`` is the first whole-file check that failed (the order of :func:`read_text` and
+    :func:`parse_file`). ``padded`` is False when no whitespace touches a delimiter or a line
+    break, so no field needs ``str.strip()`` (a few substring searches, not a regex per line). ``plain`` says the loader may split lines itself: no quote character
+    (so no quoted delimiters or line breaks), no carriage return outside a CRLF, no NUL and no
+    \\x01 (the COPY delimiter). Other files are split by :mod:`csv`, as before.
+    """
+
+    sha256: str
+    size: int
+    rejection: tuple[str, str] | None = None
+    plain: bool = True
+    padded: bool = False      # some field may start or end with whitespace (then fields are trimmed)
+
+
+def decoded_chunks(path: Path, encoding: str) -> Iterator[str]:
+    """The file's text in chunks (a byte-order mark dropped for ``utf-8-sig``); raises UnicodeDecodeError."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(CHUNK), b""):
+            yield decoder.decode(chunk)
+    yield decoder.decode(b"", final=True)
+
+
+def scan_file(path: Path, source: Entity) -> FileScan:
+    """Hash the file and run the whole-file checks in one read, without holding the file."""
+    digest = hashlib.sha256()
+    encoding = source.encoding.lower().replace("_", "-")
+    sig = encoding in ("utf-8-sig", "utf8-sig")
+    single_byte = not sig and encoding not in ("utf-8", "utf8")
+    decoder = codecs.getincrementaldecoder(source.encoding)()
+    utf8 = codecs.getincrementaldecoder("utf-8")()
+    size, starts_with_bom, ascii_only, valid_utf8 = 0, False, True, True
+    bad_byte: int | None = None
+    head, last, carry, plain, padded, has_text = "", "", "", True, False, False
+    edges = [(a, b) for a in (source.delimiter, "\n") for b in (source.delimiter, "\r", "\n")]
+    last_seen = ""
+    with path.open("rb") as fh:
+        for raw in itertools.chain(iter(lambda: fh.read(CHUNK), b""), [None]):
+            final = raw is None
+            raw = raw or b""
+            digest.update(raw)
+            if size == 0 and raw:
+                starts_with_bom = raw.startswith(_BOM)
+            if single_byte and valid_utf8:
+                ascii_only = ascii_only and raw.isascii()
+                try:
+                    utf8.decode(raw, final)
+                except UnicodeDecodeError:
+                    valid_utf8 = False
+            if bad_byte is None:
+                try:
+                    text = decoder.decode(raw, final)
+                except UnicodeDecodeError as exc:
+                    bad_byte = size + exc.start
+                    text = ""
+                if text:
+                    has_text, last = True, text[-1]
+                    if "\n" not in head and len(head) < 1 << 22:   # a header line is short
+                        head += text
+                    text, carry = carry + text, ""
+                    if text.endswith("\r") and not final:   # a CRLF may straddle two chunks
+                        text, carry = text[:-1], "\r"
+                    plain = plain and not ('"' in text or "\x00" in text or "\x01" in text
+                                           or "\r" in text.replace("\r\n", ""))
+                    if not padded:   # whitespace after a delimiter/line break or before one
+                        seam = last_seen + text
+                        padded = any(f"{a}{w}" in seam or f"{w}{b}" in seam
+                                     for w in _WHITESPACE if w in seam for a, b in edges)
+                    last_seen = text[-1:]
+            size += len(raw)
+    if carry:
+        plain = False
+    result = FileScan(digest.hexdigest(), size, plain=plain, padded=padded or not plain)
+    if sig and size and not starts_with_bom:
+        result.rejection = ("wrong_encoding", "expected UTF-8 with a byte-order mark, the file has none")
+    elif single_byte and size and (starts_with_bom or (not ascii_only and valid_utf8)):
+        result.rejection = ("wrong_encoding", f"the file is UTF-8, expected {source.encoding}")
+    elif bad_byte is not None:
+        result.rejection = ("wrong_encoding", f"not valid {source.encoding} at byte {bad_byte}")
+    elif has_text and last not in "\n\r":
+        result.rejection = ("truncated_file", "the last line has no line break: the file was cut off")
+    elif not has_text:
+        result.rejection = ("empty_file", "the file has no header line")
+    else:
+        result.rejection = header_problem(head.splitlines()[0], source)
+    return result
+
+
+def header_problem(line: str, source: Entity) -> tuple[str, str] | None:
+    """``missing_columns`` or ``wrong_header`` when the header line is not exactly the declared one."""
+    header = next(csv.reader([line], delimiter=source.delimiter), [])
+    if header == source.headers:
+        return None
+    missing = [h for h in source.headers if h not in header]
+    extra = [h for h in header if h not in source.headers]
+    if missing:
+        return "missing_columns", f"missing columns {missing}; got {header}"
+    return "wrong_header", f"unexpected columns {extra} or order; got {header}"
+
+
 def read_text(path: Path, source: Entity) -> str:
     raw = path.read_bytes()
     encoding = source.encoding.lower().replace("_", "-")
@@ -261,13 +395,9 @@ def parse_file(path: Path, source: Entity) -> Iterator[ParsedRow | BadRow]:
     lines = text.splitlines()
     if not lines:
         raise FileRejected(path, "empty_file", "the file has no header line")
-    header = next(csv.reader([lines[0]], delimiter=source.delimiter))
-    if header != source.headers:
-        missing = [h for h in source.headers if h not in header]
-        extra = [h for h in header if h not in source.headers]
-        if missing:
-            raise FileRejected(path, "missing_columns", f"missing columns {missing}; got {header}")
-        raise FileRejected(path, "wrong_header", f"unexpected columns {extra} or order; got {header}")
+    problem = header_problem(lines[0], source)
+    if problem:
+        raise FileRejected(path, *problem)
     return _rows(text, source)
 
 
@@ -301,13 +431,7 @@ def _rows(text: str, source: Entity) -> Iterator[ParsedRow | BadRow]:
             try:
                 values.append(parse_value(kind, text_value, date_format))
             except (ValueError, InvalidOperation):
-                if kind == "cpr":  # never echo a CPR-like value outside the raw line
-                    bad = BadRow(line_no, "invalid_cpr", f"{header} is not a valid CPR number",
-                                 source.delimiter.join(fields))
-                else:
-                    expected = f"date ({date_format})" if kind == "date" else kind
-                    bad = BadRow(line_no, f"invalid_{kind}", f"{header}={_safe(text_value)!r} is not a valid {expected}",
-                                 source.delimiter.join(fields))
+                bad = BadRow(line_no, *value_detail(kind, header, text_value, date_format), source.delimiter.join(fields))
                 break
         if bad:
             yield bad
@@ -322,12 +446,12 @@ def check_row_rules(source: Entity, row: ParsedRow, rules: EntityRules | None = 
     for start, end in rules.date_order:
         s, e = named.get(start), named.get(end)
         if isinstance(s, date) and isinstance(e, date) and e < s:
-            return BadRow(row.line_no, "end_before_start", f"{end}={e} is before {start}={s}",
+            return BadRow(row.line_no, "end_before_start", order_detail(start, end, s, e),
                           source.delimiter.join(row.raw_values))
     for column, code_list in rules.codes:
         value = named.get(column)
         if value is not None and not code_list.allows(value):
             header = next(c.header for c in source.columns if c.name == column)
-            return BadRow(row.line_no, "unknown_code", f"{header}={_safe(value)!r} is not in the {code_list.describe()}",
+            return BadRow(row.line_no, "unknown_code", code_detail(header, value, code_list),
                           source.delimiter.join(row.raw_values))
     return None

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import re
 from datetime import date
+from typing import Any
 
 CPR_PATTERN = re.compile(r"^\d{6}-?\d{4}$")
 
@@ -72,6 +73,9 @@ class Pseudonymiser:
     def __init__(self, key: str, rotation_keys: tuple[str, ...] = ()) -> None:
         self._keys = [_check_key(key), *(_check_key(k) for k in rotation_keys)]
         self.fingerprints = [key_fingerprint(k) for k in (key, *rotation_keys)]
+        # HMAC's inner and outer hash states per key, keyed once: each pseudonym then costs two
+        # hash copies (a third of hmac.new; the loader makes one per distinct CPR of a file).
+        self._states = [_hmac_states(k) for k in self._keys]
 
     @classmethod
     def from_secrets(cls, secrets: dict[str, str]) -> "Pseudonymiser":
@@ -79,10 +83,22 @@ class Pseudonymiser:
         return cls(secrets["HELHED_PSEUDONYM_KEY"], rotations)
 
     def pseudonymise_cpr(self, cpr: str) -> str:
-        value = hmac.new(self._keys[0], normalise_cpr(cpr).encode("ascii"), hashlib.sha256).hexdigest()
-        for key in self._keys[1:]:
-            value = rekey(value, key)
+        value = normalise_cpr(cpr)
+        for inner, outer in self._states:   # = hmac.new(key, value, sha256).hexdigest(), key by key
+            digest = inner.copy()
+            digest.update(value.encode("ascii"))
+            result = outer.copy()
+            result.update(digest.digest())
+            value = result.hexdigest()
         return value
+
+
+def _hmac_states(key: bytes) -> tuple[Any, Any]:
+    """The sha256 states after HMAC's padded key (RFC 2104), ready to be copied per message."""
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    return hashlib.sha256(bytes(b ^ 0x36 for b in key)), hashlib.sha256(bytes(b ^ 0x5C for b in key))
 
 
 def rekey(pseudonym: str, key: bytes | str) -> str:
