@@ -34,17 +34,24 @@ def write_dbt_manifest(env: dict[str, str] | None = None) -> Path:
 
 
 def dbt_task_group(group_id: str = "dbt_build"):
-    """One Airflow task per dbt node (seed, model with its tests), built into the build schemas.
+    """The dbt build as an Airflow task group, one task per dbt node, into the build schemas.
 
-    ``TestBehavior.BUILD`` runs ``dbt build`` per node, so a model's tests gate its children.
-    The DAG is rendered from dbt's manifest (``write_dbt_manifest``), so parsing the DAG runs
-    no dbt command and touches no database, as Airflow's best practices ask.
+    Cosmos' *watcher* execution mode: one producer task runs a single ``dbt build`` of the
+    whole project (dbt's own threads and dependency order; a model's tests run before its
+    children, and a failed test skips everything downstream of it), and one light sensor task
+    per seed, model and test follows its node's result from the producer. One ``dbt build``
+    instead of one dbt invocation per node cuts a nightly run from minutes of per-node start-up
+    (parsing the project ~80 times) to one parse. A failed node fails its task and the group,
+    so ``gate_marts`` and ``publish`` never run on a broken build; a retried sensor re-runs its
+    own node locally (the sensors start after the producer: ``_start_sensors_after_the_producer``).
+    The DAG is rendered from dbt's manifest (``write_dbt_manifest``), so
+    parsing the DAG runs no dbt command and touches no database, as Airflow's best practices ask.
     """
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
     project_dir = dbt_project_dir()
-    return DbtTaskGroup(
+    group = DbtTaskGroup(
         group_id=group_id,
         project_config=ProjectConfig(dbt_project_path=project_dir, manifest_path=project_dir / "target" / "manifest.json"),
         profile_config=ProfileConfig(
@@ -52,15 +59,49 @@ def dbt_task_group(group_id: str = "dbt_build"):
         ),
         # dbt runs in-process (dbtRunner); cosmos then requires the dbt on PATH, which
         # helhed.airflow_local puts first (the venv's bin) and the container image has.
-        execution_config=ExecutionConfig(execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER),
-        # Tests with several parents (relationships) run once all their parents are built.
+        execution_config=ExecutionConfig(execution_mode=ExecutionMode.WATCHER, invocation_mode=InvocationMode.DBT_RUNNER),
+        # AFTER_EACH: one sensor per model for its tests (the producer's dbt build runs them).
+        # Tests with several parents stay with their models: a detached test's sensor finds
+        # no result from the producer and would wait for ever.
         render_config=RenderConfig(
-            load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD,
-            should_detach_multiple_parents_tests=True,
+            load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH,
+            should_detach_multiple_parents_tests=False,
         ),
-        operator_args={"install_deps": False},
+        # Sensors poke instead of deferring: no triggerer needed for `airflow dags test`, and
+        # they only wait while the one producer task works; never longer than an hour.
+        operator_args={"install_deps": False, "deferrable": False, "poke_interval": 2, "timeout": 3600},
         default_args={"retries": 0},
     )
+    _start_sensors_after_the_producer(group)
+    return group
+
+
+def _start_sensors_after_the_producer(group) -> None:
+    """Make the producer upstream of every sensor that has no upstream task in the group.
+
+    Cosmos starts the sensors beside the producer. Under a sequential run (``airflow dags
+    test``, the demo and the tests) a sensor that starts first waits for a producer that
+    never gets its turn; in a deployment it holds a worker slot while dbt works. Started after
+    the producer, each sensor finds its node's result at once; if the producer fails, the
+    sensors are upstream_failed, the group fails, and nothing downstream (gates, publish) runs.
+    """
+    from cosmos.constants import PRODUCER_WATCHER_TASK_ID
+
+    tasks = {task.task_id: task for task in _tasks_in(group)}
+    producer = tasks[f"{group.group_id}.{PRODUCER_WATCHER_TASK_ID}"]
+    for task in tasks.values():
+        if task is producer or producer.task_id in task.upstream_task_ids:
+            continue
+        if not task.upstream_task_ids & tasks.keys():
+            producer >> task
+
+
+def _tasks_in(group):
+    for child in group.children.values():
+        if hasattr(child, "children"):
+            yield from _tasks_in(child)
+        else:
+            yield child
 
 
 def notify_failure(context) -> None:

@@ -890,15 +890,15 @@ def notes_for(run: dict[str, Any]) -> list[str]:
                if load.get("cpu_seconds") and lim["copy"].get("cpu_seconds") is not None else
                f"Over the whole load the loader used {_fmt_s(load['cpu_seconds']['python'])} of CPU and PostgreSQL "
                f"{_fmt_s(load['cpu_seconds']['postgres'])}. " if load.get("cpu_seconds") else "")
-            + "The loader parses every "
-            "line in one Python process (csv, `strptime` per date, `Decimal` per amount, HMAC-SHA256 per CPR, a dict "
-            "of keys), then writes each row twice with `write_row` (landing and staging) and, for keyed entities, "
-            "once more through a temp table with delete + insert. Only the raw COPY is bound by the server. "
-            "Fix: COPY the file unchanged into `landing` (as the limit does), then type, check and key it in one "
-            "`insert ... select` per file in SQL (dates with `to_date`, decimal comma with `replace`, rules as "
-            "`where` clauses into quarantine), pseudonymise with `hmac()` from pgcrypto (the key passed as a "
-            "session parameter, never stored), and load independent entities in parallel (the DAG already "
-            "can: one task per entity).")
+            + "The loader is set-based (docs/ingestion.md): it COPYs each file into a temp table of text "
+            "columns, checks and types it in SQL (`helhed.rowsql`), pseudonymises each distinct CPR once in Python "
+            "(the key never reaches the server) and writes `landing` and `staging` with one statement each, in one "
+            "transaction per file. The raw COPY fills one unlogged table without an index; the load fills two "
+            "logged tables with primary keys (the staging key holds a 64-character pseudonym), so those two "
+            "inserts alone are many times the limit. Fix, in order of gain: load independent entities in "
+            "parallel (the DAG already has one task per entity; the bench loads them one after another), key "
+            "staging on a 64-bit integer derived from the pseudonym instead of its hex text, and write the "
+            "landing copy as the COPY itself (COPY straight into `landing`, then delete the few bad rows).")
     if t["fact_vs_statement"]["value"] is None:
         notes.append(f"**`{FACT_MODEL}` was not built** in this run (see the dbt problems above), so its ratio "
                      "to the single statement is not measured.")
