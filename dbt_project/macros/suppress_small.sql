@@ -26,3 +26,17 @@
         else {{ value_expr if value_expr is not none else count_expr }}
     end
 {%- endmacro %}
+
+{#
+    smallest_cell_of_share(total_expr, part_expr) -> the smallest count a reader can see or
+    derive from a published share: the total, the part, and the total minus the part (when
+    the part is not the whole total). Used for self-support shares, where the persons who are
+    *not* self-supporting must not be a small cell either.
+#}
+{% macro smallest_cell_of_share(total_expr, part_expr) -%}
+    least(
+        {{ total_expr }},
+        {{ part_expr }},
+        case when {{ total_expr }} = {{ part_expr }} then {{ total_expr }} else {{ total_expr }} - {{ part_expr }} end
+    )
+{%- endmacro %}

@@ -94,11 +94,7 @@ programme_self_support as (
     select
         'programme self-supporting'::text                as mart,
         programme_code || ' ' || months_since_start::text  as grouping,
-        least(
-            participants,
-            self_supporting,
-            case when participants = self_supporting then participants else participants - self_supporting end
-        )                                                as hidden_persons,
+        {{ smallest_cell_of_share('participants', 'self_supporting') }}  as hidden_persons,
         hidden_cells
     from hidden_self_support
 

@@ -461,40 +461,6 @@ def copy_limit(s: Settings, entities, up_to: dt.date) -> dict[str, Any]:
             "entities": per_entity}
 
 
-def parse_probe(s: Settings, entity, up_to: dt.date) -> dict[str, Any]:
-    """Where the loader's time goes for one entity: the Python work alone (parse, row rules,
-    pseudonymise), without the database. The rest of its load time is writing to PostgreSQL."""
-    from helhed import parsing
-    from helhed.loading import delivery_files
-    from helhed.pseudonymise import Pseudonymiser
-
-    pseudo = Pseudonymiser.from_secrets(s.secrets)
-    cpr_positions = [i for i, c in enumerate(entity.columns) if c.type == "cpr"]
-    try:
-        rules = parsing.entity_rules(entity)
-    except Exception:  # older parsing modules have no per-entity rules
-        rules = None
-    parse = check = hmac = 0.0
-    rows = 0
-    for _, path in delivery_files(s, entity, up_to):
-        started = time.perf_counter()
-        parsed = [r for r in parsing.parse_file(path, entity) if isinstance(r, parsing.ParsedRow)]
-        parse += time.perf_counter() - started
-        started = time.perf_counter()
-        for row in parsed:
-            parsing.check_row_rules(entity, row, rules) if rules is not None else parsing.check_row_rules(entity, row)
-        check += time.perf_counter() - started
-        started = time.perf_counter()
-        for row in parsed:
-            for pos in cpr_positions:
-                if row.values[pos] is not None:   # optional CPR (ledger postings without a registrant)
-                    pseudo.pseudonymise_cpr(row.values[pos])
-        hmac += time.perf_counter() - started
-        rows += len(parsed)
-    return {"entity": entity.id, "rows": rows, "parse_seconds": round(parse, 3), "rules_seconds": round(check, 3),
-            "pseudonymise_seconds": round(hmac, 3), "python_seconds": round(parse + check + hmac, 3)}
-
-
 def transform_statement(benefit_codes: list[str], first_month: dt.date, as_of: dt.date) -> sql.Composed:
     """One statement: person x month benefit days, full-time share and share per benefit group."""
     per_group = sql.SQL("").join(
@@ -659,15 +625,6 @@ def bench_size(residents: int, years: int, *, seed: int = 1, end_date: dt.date =
             limits["copy"]["rows_per_second"] = (round(limits["copy"]["rows"] / limits["copy"]["seconds"])
                                                  if limits["copy"]["seconds"] else 0)
             say(f"COPY: {limits['copy']['seconds']:.1f} s, {limits['copy']['rows']:,} rows")
-            slowest = max(per_entity, key=lambda k: per_entity[k]["seconds"])
-            try:
-                probe = parse_probe(s, next(e for e in entities if e.id == slowest), end_date)
-                probe["load_seconds"] = per_entity[slowest]["seconds"]
-            except Exception as exc:  # the probe explains a miss; it must not stop the bench
-                probe = {"entity": slowest, "error": f"{type(exc).__name__}: {exc}"[:300]}
-            phases["load"].detail["python_probe"] = probe
-            say(f"load probe {slowest}: Python alone {probe.get('python_seconds', '?')} s of "
-                f"{per_entity[slowest]['seconds']:.1f} s")
 
             # 3. gates -----------------------------------------------------------------------
             with timed(sampler, phases["gates"]) as ph:
@@ -882,7 +839,6 @@ def notes_for(run: dict[str, Any]) -> list[str]:
         notes.append(
             f"**Load {t['load_vs_copy']['value']}x raw COPY** ({_fmt_n(load.get('rows_per_second'))} rows/s against "
             f"{_fmt_n(lim['copy'].get('rows_per_second'))} rows/s). Slowest entities: {worst}. "
-            + _probe_text(load.get("python_probe") or {})
             + (f"Over the whole load the loader used {_fmt_s(load['cpu_seconds']['python'])} of CPU and PostgreSQL "
                f"{_fmt_s(load['cpu_seconds']['postgres'])}, against {_fmt_s(lim['copy']['cpu_seconds'].get('total'))} "
                f"in all for the raw COPY ({run['ratios'].get('load_vs_copy_cpu')}x in CPU time): the work, not the "
@@ -1012,16 +968,6 @@ def _execution_seconds(plan: list[str]) -> float | None:
             except (IndexError, ValueError):
                 return None
     return None
-
-
-def _probe_text(probe: dict[str, Any]) -> str:
-    if not probe.get("python_seconds") or not probe.get("load_seconds"):
-        return ""
-    share = probe["python_seconds"] / probe["load_seconds"]
-    return (f"Of `{probe['entity']}`'s {_fmt_s(probe['load_seconds'])}, the Python work alone (measured without the "
-            f"database) is {_fmt_s(probe['python_seconds'])} ({share:.0%}): parsing {_fmt_s(probe['parse_seconds'])}, "
-            f"row rules {_fmt_s(probe['rules_seconds'])}, HMAC pseudonyms {_fmt_s(probe['pseudonymise_seconds'])}; "
-            "the rest is writing rows to PostgreSQL (and, on a busy machine, waiting for a core). ")
 
 
 def render_markdown(report: dict[str, Any]) -> str:

@@ -54,14 +54,7 @@ cells as (
         *,
         -- The smallest count a reader could see or derive from this row: residents,
         -- self-supporting, and residents not self-supporting (when there are any).
-        least(
-            residents_16_64,
-            self_supporting,
-            case
-                when residents_16_64 - self_supporting = 0 then residents_16_64
-                else residents_16_64 - self_supporting
-            end
-        ) as smallest_cell
+        {{ smallest_cell_of_share('residents_16_64', 'self_supporting') }} as smallest_cell
     from aggregated
 
 )

@@ -40,11 +40,7 @@ cells as (
 
     select
         outcomes.*,
-        least(
-            participants,
-            self_supporting,
-            case when participants - self_supporting = 0 then participants else participants - self_supporting end
-        )                                                                     as smallest_cell,
+        {{ smallest_cell_of_share('participants', 'self_supporting') }}        as smallest_cell,
         cohort <> 'alle'                                                      as is_start_year_cohort
     from outcomes
 
@@ -115,11 +111,7 @@ self_support_groups_to_protect as (
     -- not; nobody self-supporting counts as 0).
     select programme_code, months_since_start
     from hidden_self_support
-    where least(
-        participants,
-        self_supporting,
-        case when participants - self_supporting = 0 then participants else participants - self_supporting end
-    ) < {{ min_cell }}
+    where {{ smallest_cell_of_share('participants', 'self_supporting') }} < {{ min_cell }}
 
 ),
 
