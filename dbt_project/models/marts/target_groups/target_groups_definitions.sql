@@ -4,7 +4,8 @@
     lists only (seed target_group_definitions via dim_target_group): no person data, so
     nothing to suppress. The rule text is written from the rule kind and its parameters,
     so it follows the configuration and cannot drift from the SQL that counts
-    (macro target_group_condition).
+    (macro target_group_condition); codes are shown by their Danish labels from the seeds
+    service_purposes, departments and service_catalogue.
 -#}
 with
 
@@ -14,24 +15,66 @@ definitions as (
 
 ),
 
+purposes as (
+
+    select * from {{ ref('service_purposes') }}
+
+),
+
+departments as (
+
+    select * from {{ ref('departments') }}
+
+),
+
+catalogue as (
+
+    select * from {{ ref('service_catalogue') }}
+
+),
+
+labelled as (
+
+    -- The `|`-separated codes of a rule as Danish labels (the code itself when no label).
+    select
+        definitions.*,
+        (
+            select string_agg(lower(coalesce(purposes.purpose_label, code)), ', ' order by ordinality)
+            from unnest(string_to_array(definitions.purposes, '|')) with ordinality as codes (code, ordinality)
+            left join purposes on purposes.purpose = codes.code
+        )                                                     as purposes_text,
+        (
+            select string_agg(coalesce(departments.department_label, code), ', ' order by ordinality)
+            from unnest(string_to_array(definitions.service_departments, '|')) with ordinality as codes (code, ordinality)
+            left join departments on departments.department = codes.code
+        )                                                     as departments_text,
+        (
+            select string_agg(lower(coalesce(catalogue.service_label, code)), ' og ' order by ordinality)
+            from unnest(string_to_array(definitions.services, '|')) with ordinality as codes (code, ordinality)
+            left join catalogue on catalogue.service_code = codes.code
+        )                                                     as services_text
+    from definitions
+
+),
+
 described as (
 
     select
-        definitions.*,
+        labelled.*,
         case rule
             when 'min_departments' then
                 'Kontakt med mindst ' || threshold::integer || ' forvaltninger i samme måned'
             when 'min_concurrent_services' then
                 'Mindst ' || threshold::integer || ' samtidige ydelser i samme måned'
             when 'complex_family' then
-                'Husstande, hvor et barn har en indsats (' || coalesce(replace(purposes, '|', ', '), 'alle')
+                'Husstande, hvor et barn har en indsats (' || coalesce(purposes_text, 'alle slags')
                 || ') og en voksen er på offentlig forsørgelse; alle i husstanden tælles'
             when 'income_support_with_service' then
                 'På offentlig forsørgelse og med en indsats'
-                || coalesce(' inden for ' || replace(purposes, '|', ', '), '')
-                || coalesce(' fra ' || replace(service_departments, '|', ', '), '')
+                || coalesce(' (' || purposes_text || ')', '')
+                || coalesce(' fra ' || departments_text, '')
             when 'all_services' then
-                'Modtager alle disse ydelser i samme måned: ' || replace(services, '|', ', ')
+                'Modtager både ' || services_text || ' i samme måned'
             when 'top_cost_pct' then
                 'De ' || trim(to_char(threshold, 'FM990.##')) || ' % af borgerne med de største udgifter de seneste 12 måneder'
             else rule
@@ -42,7 +85,7 @@ described as (
             when max_age is not null then ', højst ' || max_age || ' år'
             else ''
         end                                                   as rule_description
-    from definitions
+    from labelled
 
 )
 
