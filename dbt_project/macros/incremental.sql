@@ -85,3 +85,26 @@
         {{ column }} >= date '{{ batch_start }}'
     {%- endif -%}
 {%- endmacro %}
+
+{#-
+    The config of every incremental person-month model, in one place: delete+insert by
+    month, a fail on schema drift (a new seed code means a new column: --full-refresh), an
+    index on month and fresh statistics after each run. drop_months_before_window also
+    deletes the months that fell out of int_months (models keyed by the whole history).
+    Use: {{ config(**incremental_by_month_config(drop_months_before_window=true)) }}
+-#}
+{% macro incremental_by_month_config(drop_months_before_window=false) -%}
+    {%- set post_hooks = [] -%}
+    {%- if drop_months_before_window -%}
+        {%- do post_hooks.append("delete from {{ this }} where month < (select min(month) from {{ ref('int_months') }})") -%}
+    {%- endif -%}
+    {%- do post_hooks.append("{{ ensure_index(['month']) }}") -%}
+    {%- do post_hooks.append("{{ analyze_table() }}") -%}
+    {{- return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'delete+insert',
+        'unique_key': 'month',
+        'on_schema_change': 'fail',
+        'post_hook': post_hooks,
+    }) -}}
+{%- endmacro %}

@@ -8,13 +8,7 @@
     greatest(benefit_days, days_in_month), so they add up to the full-time person share).
     Keyed by person_id (macro person_id). Incremental by month like int_person_months.
 -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='month',
-    on_schema_change='fail',
-    post_hook=["{{ ensure_index(['month']) }}", "{{ analyze_table() }}"],
-) }}
+{{ config(**incremental_by_month_config(drop_months_before_window=false)) }}
 
 {%- set batch_start = incremental_batch_start() -%}
 {%- set benefit_groups = seed_values('benefit_groups', 'benefit_group') %}

@@ -5,13 +5,7 @@
     seed with is_cost_department). Keyed by person_id (macro person_id). Incremental by month
     like int_person_months.
 -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='month',
-    on_schema_change='fail',
-    post_hook=["{{ ensure_index(['month']) }}", "{{ analyze_table() }}"],
-) }}
+{{ config(**incremental_by_month_config(drop_months_before_window=false)) }}
 
 {%- set batch_start = incremental_batch_start() -%}
 {%- set cost_departments = seed_values('departments', 'department', where='is_cost_department') %}

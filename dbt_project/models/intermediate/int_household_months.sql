@@ -7,17 +7,7 @@
     of one of the definition's purposes and an adult member is on public income support.
     Incremental by month like int_person_months.
 -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='month',
-    on_schema_change='fail',
-    post_hook=[
-        "delete from {{ this }} where month < (select min(month) from {{ ref('int_months') }})",
-        "{{ ensure_index(['month']) }}",
-        "{{ analyze_table() }}",
-    ],
-) }}
+{{ config(**incremental_by_month_config(drop_months_before_window=true)) }}
 
 {%- set batch_start = incremental_batch_start() -%}
 {%- set service_departments = seed_values('departments', 'department', where='is_service_department') -%}

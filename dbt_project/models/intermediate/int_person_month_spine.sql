@@ -11,17 +11,7 @@
     Incremental (delete+insert on month); a table of its own so the joins of int_person_months
     are planned on real row counts.
 -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='month',
-    on_schema_change='fail',
-    post_hook=[
-        "delete from {{ this }} where month < (select min(month) from {{ ref('int_months') }})",
-        "{{ ensure_index(['month']) }}",
-        "{{ analyze_table() }}",
-    ],
-) }}
+{{ config(**incremental_by_month_config(drop_months_before_window=true)) }}
 
 {%- set batch_start = incremental_batch_start() -%}
 {%- set baseline_months = var('programme_baseline_months', 12) | int %}

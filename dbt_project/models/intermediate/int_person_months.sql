@@ -17,17 +17,7 @@
     Incremental: each run recomputes the months from macros/incremental.sql's batch start
     and keeps the months before it; months that fell out of int_months are deleted.
 -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='month',
-    on_schema_change='fail',
-    post_hook=[
-        "delete from {{ this }} where month < (select min(month) from {{ ref('int_months') }})",
-        "{{ ensure_index(['month']) }}",
-        "{{ analyze_table() }}",
-    ],
-) }}
+{{ config(**incremental_by_month_config(drop_months_before_window=true)) }}
 
 {%- set batch_start = incremental_batch_start() -%}
 {%- set benefit_groups = seed_values('benefit_groups', 'benefit_group') -%}
