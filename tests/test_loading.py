@@ -197,8 +197,8 @@ def test_server_crash_mid_load_is_recovered_by_the_next_run(clean: Settings, mon
 
 # --------------------------------------------------------------------------- set-based checks = the Python parser
 
-#: Edge cases for the set-based checks, per entity: the Python parser (``parsing.parse_file`` and
-#: ``check_row_rules``, the row-by-row loader's rules) is the oracle for every line.
+#: Edge cases for the set-based checks, per entity: the Python parser (``row_rules_oracle.parse_file``
+#: and ``check_row_rules``, the row-by-row loader's rules) is the oracle for every line.
 EDGE_CASES = {
     "ydelser.benefit_periods": [
         " P10 ;0101801234; kontanthjaelp ;1-2-2024;  ;1.234,5;-7;kr.; jobparat ",   # padded fields, short dates
@@ -255,17 +255,18 @@ def _expected(entity, path: Path, pseudo) -> tuple[list[tuple], list[tuple]]:
     """Quarantine rows and staging rows as the row-by-row loader produced them."""
     from decimal import ROUND_HALF_UP, Decimal
 
+    import row_rules_oracle
     from helhed import parsing
 
     rules = parsing.entity_rules(entity)
     keys = [entity.staging_columns.index(k) for k in entity.key]
     good: dict[object, list[object]] = {}
     bad = []
-    for row in parsing.parse_file(path, entity):
-        if isinstance(row, parsing.BadRow):
+    for row in row_rules_oracle.parse_file(path, entity):
+        if isinstance(row, row_rules_oracle.BadRow):
             bad.append((row.line_no, row.rule, row.detail, row.raw_line))
             continue
-        problem = parsing.check_row_rules(entity, row, rules)
+        problem = row_rules_oracle.check_row_rules(entity, row, rules)
         if problem:
             bad.append((problem.line_no, problem.rule, problem.detail, problem.raw_line))
             continue

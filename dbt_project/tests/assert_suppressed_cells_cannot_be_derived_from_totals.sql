@@ -54,19 +54,31 @@ pooled as (
 
 ),
 
-programme_participants as (
+start_year_cohorts as (
 
+    -- Each start-year cohort beside the published `alle` of its programme and month.
     select
-        'programme participants'::text                   as mart,
-        cohorts.programme_code || ' ' || cohorts.months_since_start::text  as grouping,
-        sum(cohorts.true_participants) filter (where cohorts.participants is null)  as hidden_persons,
-        count(*) filter (where cohorts.participants is null)  as hidden_cells
+        cohorts.*,
+        pooled.participants     as pooled_participants,
+        pooled.self_supporting  as pooled_self_supporting
     from cohorts
     inner join pooled
         on  cohorts.programme_code = pooled.programme_code
         and cohorts.months_since_start = pooled.months_since_start
-    where cohorts.cohort <> 'alle' and pooled.participants is not null
-    group by cohorts.programme_code, cohorts.months_since_start
+    where cohorts.cohort <> 'alle'
+
+),
+
+programme_participants as (
+
+    select
+        'programme participants'::text                   as mart,
+        programme_code || ' ' || months_since_start::text  as grouping,
+        sum(true_participants) filter (where participants is null)  as hidden_persons,
+        count(*) filter (where participants is null)     as hidden_cells
+    from start_year_cohorts
+    where pooled_participants is not null
+    group by programme_code, months_since_start
 
 ),
 
@@ -74,17 +86,14 @@ hidden_self_support as (
 
     -- `alle` minus the visible cohorts: the hidden cohorts' participants and self-supporting.
     select
-        cohorts.programme_code,
-        cohorts.months_since_start,
-        sum(cohorts.true_participants) filter (where cohorts.self_supporting is null)     as participants,
-        sum(cohorts.true_self_supporting) filter (where cohorts.self_supporting is null)  as self_supporting,
-        count(*) filter (where cohorts.self_supporting is null)                           as hidden_cells
-    from cohorts
-    inner join pooled
-        on  cohorts.programme_code = pooled.programme_code
-        and cohorts.months_since_start = pooled.months_since_start
-    where cohorts.cohort <> 'alle' and pooled.self_supporting is not null
-    group by cohorts.programme_code, cohorts.months_since_start
+        programme_code,
+        months_since_start,
+        sum(true_participants) filter (where self_supporting is null)     as participants,
+        sum(true_self_supporting) filter (where self_supporting is null)  as self_supporting,
+        count(*) filter (where self_supporting is null)                   as hidden_cells
+    from start_year_cohorts
+    where pooled_self_supporting is not null
+    group by programme_code, months_since_start
 
 ),
 

@@ -5,7 +5,7 @@ one, so that a file is never half-loaded silently: delivered = loaded + quaranti
 
 The loader runs these row rules as set-based SQL (:mod:`helhed.rowsql`) and uses this module for
 the whole-file checks (:func:`scan_file`, streamed), the code lists and the wording of quarantine
-details; :func:`parse_file` stays the row-by-row reference the SQL is tested against.
+details; ``tests/row_rules_oracle.py`` keeps the row-by-row reading the SQL is tested against.
 
 Whole-file checks (before any row is read) reject a file that is not what its source exports:
 
@@ -33,13 +33,12 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
-import io
 import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -63,21 +62,6 @@ class FileRejected(Exception):
     def __init__(self, path: Path, rule: str, detail: str) -> None:
         super().__init__(f"{path}: {rule}: {detail}")
         self.path, self.rule, self.detail = path, rule, detail
-
-
-@dataclass
-class ParsedRow:
-    line_no: int
-    raw_values: list[str]          # as delivered, for landing (contains raw CPR)
-    values: list[object]           # typed; CPR normalised but not yet pseudonymised
-
-
-@dataclass
-class BadRow:
-    line_no: int
-    rule: str
-    detail: str
-    raw_line: str
 
 
 # --------------------------------------------------------------------------- code lists and rules
@@ -269,9 +253,11 @@ CHUNK = 1 << 20   # bytes read at a time: the loader's memory does not grow with
 class FileScan:
     """What one streamed read of a file found: its digest, and whether it is usable.
 
-    ``rejection`` is the first whole-file check that failed (the order of :func:`read_text` and
-    :func:`parse_file`). ``padded`` is False when no whitespace touches a delimiter or a line
-    break, so no field needs ``str.strip()`` (a few substring searches, not a regex per line). ``plain`` says the loader may split lines itself: no quote character
+    ``rejection`` is the first whole-file check that failed (encoding, truncation, header, in the
+    order of the row-by-row reading in ``tests/row_rules_oracle.py``). ``padded`` is False when no
+    whitespace touches a delimiter or a line break, so no field needs ``str.strip()`` (a few
+    substring searches, not a regex per line). ``plain`` says the loader may split lines itself:
+    no quote character
     (so no quoted delimiters or line breaks), no carriage return outside a CRLF, no NUL and no
     \\x01 (the COPY delimiter). Other files are split by :mod:`csv`, as before.
     """
@@ -367,91 +353,3 @@ def header_problem(line: str, source: Entity) -> tuple[str, str] | None:
     if missing:
         return "missing_columns", f"missing columns {missing}; got {header}"
     return "wrong_header", f"unexpected columns {extra} or order; got {header}"
-
-
-def read_text(path: Path, source: Entity) -> str:
-    raw = path.read_bytes()
-    encoding = source.encoding.lower().replace("_", "-")
-    if encoding in ("utf-8-sig", "utf8-sig"):
-        if raw and not raw.startswith(_BOM):
-            raise FileRejected(path, "wrong_encoding", "expected UTF-8 with a byte-order mark, the file has none")
-    elif encoding not in ("utf-8", "utf8") and _looks_like_utf8(raw):
-        raise FileRejected(path, "wrong_encoding", f"the file is UTF-8, expected {source.encoding}")
-    try:
-        text = raw.decode(source.encoding)
-    except UnicodeDecodeError as exc:
-        raise FileRejected(path, "wrong_encoding", f"not valid {source.encoding} at byte {exc.start}") from exc
-    if text and not text.endswith(("\n", "\r")):
-        raise FileRejected(path, "truncated_file", "the last line has no line break: the file was cut off")
-    return text
-
-
-def parse_file(path: Path, source: Entity) -> Iterator[ParsedRow | BadRow]:
-    """Yield a ParsedRow or a BadRow for every data line of ``path``.
-
-    Raises :class:`FileRejected` before the first row when the file as a whole is unusable.
-    """
-    text = read_text(path, source)
-    lines = text.splitlines()
-    if not lines:
-        raise FileRejected(path, "empty_file", "the file has no header line")
-    problem = header_problem(lines[0], source)
-    if problem:
-        raise FileRejected(path, *problem)
-    return _rows(text, source)
-
-
-def _rows(text: str, source: Entity) -> Iterator[ParsedRow | BadRow]:
-    width = len(source.columns)
-    reader = csv.reader(io.StringIO(text), delimiter=source.delimiter)
-    next(reader)
-    kinds = [(c.type, c.required, c.header) for c in source.columns]
-    date_format = source.date_format
-    for fields in reader:
-        line_no = reader.line_num
-        if not any(f.strip() for f in fields):
-            continue
-        if len(fields) != width:
-            yield BadRow(line_no, "wrong_field_count", f"expected {width} fields, got {len(fields)}",
-                         source.delimiter.join(fields))
-            continue
-        values: list[object] = []
-        bad: BadRow | None = None
-        for (kind, required, header), field_text in zip(kinds, fields):
-            text_value = field_text.strip()
-            if not text_value:
-                if required:
-                    bad = BadRow(line_no, "missing_value", f"{header} is empty", source.delimiter.join(fields))
-                    break
-                values.append(None)
-                continue
-            if kind == "text":
-                values.append(text_value)
-                continue
-            try:
-                values.append(parse_value(kind, text_value, date_format))
-            except (ValueError, InvalidOperation):
-                bad = BadRow(line_no, *value_detail(kind, header, text_value, date_format), source.delimiter.join(fields))
-                break
-        if bad:
-            yield bad
-        else:
-            yield ParsedRow(line_no, fields, values)
-
-
-def check_row_rules(source: Entity, row: ParsedRow, rules: EntityRules | None = None) -> BadRow | None:
-    """Cross-field and code-list rules: an end date is not before its start; codes are known."""
-    rules = rules if rules is not None else entity_rules(source)
-    named = dict(zip((c.name for c in source.columns), row.values))
-    for start, end in rules.date_order:
-        s, e = named.get(start), named.get(end)
-        if isinstance(s, date) and isinstance(e, date) and e < s:
-            return BadRow(row.line_no, "end_before_start", order_detail(start, end, s, e),
-                          source.delimiter.join(row.raw_values))
-    for column, code_list in rules.codes:
-        value = named.get(column)
-        if value is not None and not code_list.allows(value):
-            header = next(c.header for c in source.columns if c.name == column)
-            return BadRow(row.line_no, "unknown_code", code_detail(header, value, code_list),
-                          source.delimiter.join(row.raw_values))
-    return None
