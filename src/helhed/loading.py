@@ -29,8 +29,16 @@ from psycopg import sql
 
 from helhed.config import Settings
 from helhed.keys import check_chain
-from helhed.parsing import EntityRules, FileRejected, count_data_lines, decoded_chunks, entity_rules, scan_file
-from helhed.pseudonymise import Pseudonymiser, cpr_birth_date
+from helhed.parsing import (
+    EntityRules,
+    FileRejected,
+    count_data_lines,
+    decoded_chunks,
+    entity_rules,
+    is_delivered_cpr,
+    scan_file,
+)
+from helhed.pseudonymise import Pseudonymiser
 from helhed.rowsql import RowSql
 from helhed.sources import SQL_TYPES, Entity
 
@@ -220,17 +228,11 @@ def _copy_file(conn: psycopg.Connection, cur: psycopg.Cursor, plan: RowSql, path
     return "lines"
 
 
-def _is_cpr(value: str) -> bool:
-    """The Python parser's CPR rule: ten (ASCII) digits that encode a real birth date
-    (``is_valid_cpr`` without its pattern match, which ten digits always pass)."""
-    return len(value) == 10 and value.isascii() and value.isdigit() and cpr_birth_date(value) is not None
-
-
 def _map_cprs(cur: psycopg.Cursor, candidates: sql.Composable, pseudo: Pseudonymiser) -> None:
     """``pg_temp.load_cpr``: each distinct valid CPR number of the file and its pseudonym, made
     in Python, so the key never reaches the server (an invalid CPR has no row: ``invalid_cpr``)."""
     (values,) = cur.execute(sql.SQL("select array_agg(v) from ({}) c").format(candidates)).fetchone()   # one row
-    pseudonyms = {v: pseudo.pseudonymise_cpr(v) for v in values or () if _is_cpr(v)}
+    pseudonyms = {v: pseudo.pseudonymise_cpr(v) for v in values or () if is_delivered_cpr(v)}
     cur.execute("create temp table load_cpr (cpr text, person_key text) on commit drop")
     with cur.copy("copy pg_temp.load_cpr (cpr, person_key) from stdin") as copy:
         copy.write("".join(f"{c}\t{p}\n" for c, p in pseudonyms.items()))

@@ -45,7 +45,7 @@ from typing import Any
 import yaml
 
 from helhed.config import REPO_ROOT
-from helhed.pseudonymise import is_valid_cpr, normalise_cpr
+from helhed.pseudonymise import cpr_birth_date
 from helhed.sources import Entity
 
 SOURCES_FILE = REPO_ROOT / "config" / "sources.yaml"
@@ -214,11 +214,17 @@ def parse_value(kind: str, text: str, date_format: str) -> object:
     if kind == "integer":
         return int(text)
     if kind == "cpr":
-        # The source systems deliver ten digits; a dash or a short number is a damaged value.
-        if len(text) != 10 or not text.isdigit() or not is_valid_cpr(text):
+        if not is_delivered_cpr(text):
             raise ValueError("not a valid CPR number")
-        return normalise_cpr(text)
+        return text
     return text
+
+
+def is_delivered_cpr(text: str) -> bool:
+    """A CPR number as the source systems deliver it: ten ASCII digits that encode a real birth
+    date (:func:`helhed.pseudonymise.cpr_birth_date`). A dash, a short number or another script's
+    digits mean a damaged value (``invalid_cpr``)."""
+    return len(text) == 10 and text.isascii() and text.isdigit() and cpr_birth_date(text) is not None
 
 
 # --------------------------------------------------------------------------- files
