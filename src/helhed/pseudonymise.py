@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import re
 from datetime import date
-from typing import Any
 
 CPR_PATTERN = re.compile(r"^\d{6}-?\d{4}$")
 
@@ -73,9 +72,9 @@ class Pseudonymiser:
     def __init__(self, key: str, rotation_keys: tuple[str, ...] = ()) -> None:
         self._keys = [_check_key(key), *(_check_key(k) for k in rotation_keys)]
         self.fingerprints = [key_fingerprint(k) for k in (key, *rotation_keys)]
-        # HMAC's inner and outer hash states per key, keyed once: each pseudonym then costs two
-        # hash copies (a third of hmac.new; the loader makes one per distinct CPR of a file).
-        self._states = [_hmac_states(k) for k in self._keys]
+        # One keyed HMAC per key, copied per message: the key is padded and hashed once, not per
+        # pseudonym (the loader makes one per distinct CPR of a file).
+        self._keyed = [hmac.new(k, digestmod=hashlib.sha256) for k in self._keys]
 
     @classmethod
     def from_secrets(cls, secrets: dict[str, str]) -> "Pseudonymiser":
@@ -84,21 +83,11 @@ class Pseudonymiser:
 
     def pseudonymise_cpr(self, cpr: str) -> str:
         value = normalise_cpr(cpr)
-        for inner, outer in self._states:   # = hmac.new(key, value, sha256).hexdigest(), key by key
-            digest = inner.copy()
-            digest.update(value.encode("ascii"))
-            result = outer.copy()
-            result.update(digest.digest())
-            value = result.hexdigest()
+        for keyed in self._keyed:   # = hmac.new(key, value, sha256).hexdigest(), key by key
+            mac = keyed.copy()
+            mac.update(value.encode("ascii"))
+            value = mac.hexdigest()
         return value
-
-
-def _hmac_states(key: bytes) -> tuple[Any, Any]:
-    """The sha256 states after HMAC's padded key (RFC 2104), ready to be copied per message."""
-    if len(key) > 64:
-        key = hashlib.sha256(key).digest()
-    key = key.ljust(64, b"\0")
-    return hashlib.sha256(bytes(b ^ 0x36 for b in key)), hashlib.sha256(bytes(b ^ 0x5C for b in key))
 
 
 def rekey(pseudonym: str, key: bytes | str) -> str:
