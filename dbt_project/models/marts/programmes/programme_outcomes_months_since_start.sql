@@ -69,7 +69,7 @@ complementary_rows as (
     inner join participant_groups_to_protect as protect
         on  cells.programme_code = protect.programme_code
         and cells.months_since_start = protect.months_since_start
-    where cells.is_start_year_cohort and not {{ is_small_cell('cells.participants') }}
+    where cells.is_start_year_cohort and cells.participants >= {{ min_cell }}
     order by cells.programme_code, cells.months_since_start, cells.participants, cells.cohort
 
 ),
@@ -111,7 +111,7 @@ self_support_groups_to_protect as (
     -- not; nobody self-supporting counts as 0).
     select programme_code, months_since_start
     from hidden_self_support
-    where {{ smallest_cell_of_share('participants', 'self_supporting') }} < {{ min_cell }}
+    where {{ is_small_cell(smallest_cell_of_share('participants', 'self_supporting')) }}
 
 ),
 
@@ -126,6 +126,7 @@ complementary_self_support as (
         on  rows_flagged.programme_code = protect.programme_code
         and rows_flagged.months_since_start = protect.months_since_start
     where rows_flagged.is_start_year_cohort and not rows_flagged.hides_self_support
+      and rows_flagged.smallest_cell >= {{ min_cell }}
     order by rows_flagged.programme_code, rows_flagged.months_since_start, rows_flagged.smallest_cell,
         rows_flagged.cohort
 
@@ -153,12 +154,12 @@ select
     (case when not flagged.hides_self_supporting then flagged.self_supporting end)::integer
                                                                               as self_supporting,
     (case when not flagged.hides_self_supporting
-        then round(flagged.self_supporting::numeric / flagged.participants, 4) end)::numeric(6, 4)
+        then round(flagged.self_supporting::numeric / nullif(flagged.participants, 0), 4) end)::numeric(6, 4)
                                                                               as self_supporting_share,
     (case when not flagged.hides_row then flagged.cost_total end)::numeric(18, 2)
                                                                               as cost_total,
     (case when not flagged.hides_row
-        then round(flagged.cost_total / flagged.participants, 2) end)::numeric(16, 2)
+        then round(flagged.cost_total / nullif(flagged.participants, 0), 2) end)::numeric(16, 2)
                                                                               as cost_per_participant,
     flagged.hides_row or flagged.hides_self_supporting                       as is_suppressed
 from flagged
