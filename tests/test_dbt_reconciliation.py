@@ -254,8 +254,11 @@ def test_coverage_by_department_and_year_matches_the_truth(warehouse: Warehouse)
             led, d, i = got[(year, dept)]
             assert led == pytest.approx(t["ledger_kr"], abs=0.005), (year, dept)
             assert d == pytest.approx(t["direct_kr"], abs=0.005), (year, dept)
-            # Imputed cost is priced per record and month and rounded to the øre, as the generator does.
-            assert i == pytest.approx(t["imputed_kr"], abs=1.0), (year, dept)
+            # The generator rounds each record-month to the øre (hours / 7 in floating point); the warehouse
+            # sums a person-month's records exactly and rounds once (docs/warehouse.md, imputed cost). The
+            # two differ by rounding noise of at most half an øre per record-month: a few kroner on tens of
+            # millions (2024 sundhed: 1.56 kr. on 27.3 M kr.).
+            assert i == pytest.approx(t["imputed_kr"], abs=max(1.0, 2e-7 * t["imputed_kr"])), (year, dept)
             assert round((d + i) / led, 4) == pytest.approx(t["coverage"], abs=0.0001), (year, dept)
     registrant = warehouse.truth["registrant_share_by_year"]
     for year, share in registrant.items():
