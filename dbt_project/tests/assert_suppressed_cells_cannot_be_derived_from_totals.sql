@@ -6,7 +6,8 @@
       kontoplan functions (economy_cost_coverage_function_monthly), counting the distinct
       persons behind the hidden functions (int_attributed_cost_by_person_function_monthly);
     - programmes: the pooled cohort `alle` against the start-year cohorts
-      (programme_outcomes_months_since_start), for participants and self-supporting counts.
+      (programme_outcomes_months_since_start), for participants and self-supporting counts,
+      counting the distinct persons behind the hidden cohorts (int_programme_cohort_members).
     The persons behind a hidden cell are read from the unsuppressed facts; the hidden parts
     taken together are checked by the same rule as a published cell (for self-support, the
     smaller side: self-supporting or not).
@@ -84,41 +85,41 @@ start_year_cohorts as (
 
 programme_participants as (
 
+    -- `alle` minus the visible cohorts stands for the distinct persons of the hidden cohorts.
     select
         'programme participants'::text                   as mart,
-        programme_code || ' ' || months_since_start::text  as grouping,
-        sum(true_participants) filter (where participants is null)  as hidden_persons,
-        count(*) filter (where participants is null)     as hidden_cells
-    from start_year_cohorts
-    where pooled_participants is not null
-    group by programme_code, months_since_start
-
-),
-
-hidden_self_support as (
-
-    -- `alle` minus the visible cohorts: the hidden cohorts' participants and self-supporting.
-    select
-        programme_code,
-        months_since_start,
-        sum(true_participants) filter (where self_supporting is null)     as participants,
-        sum(true_self_supporting) filter (where self_supporting is null)  as self_supporting,
-        count(*) filter (where self_supporting is null)                   as hidden_cells
-    from start_year_cohorts
-    where pooled_self_supporting is not null
-    group by programme_code, months_since_start
+        hidden.programme_code || ' ' || hidden.months_since_start::text  as grouping,
+        count(distinct members.person_id)                as hidden_persons,
+        count(distinct hidden.cohort)                    as hidden_cells
+    from start_year_cohorts as hidden
+    inner join {{ ref('int_programme_cohort_members') }} as members
+        on  hidden.programme_code = members.programme_code
+        and hidden.cohort = members.cohort
+        and hidden.months_since_start = members.months_since_start
+    where hidden.pooled_participants is not null and hidden.participants is null
+    group by hidden.programme_code, hidden.months_since_start
 
 ),
 
 programme_self_support as (
 
-    -- The derived cell, by the primary rule's smaller side.
+    -- `alle` minus the visible cohorts: the hidden cohorts' self-supporting count and the
+    -- rest, standing for the distinct persons who are (not) self-supporting.
     select
         'programme self-supporting'::text                as mart,
-        programme_code || ' ' || months_since_start::text  as grouping,
-        {{ smallest_cell_of_share('participants', 'self_supporting') }}  as hidden_persons,
-        hidden_cells
-    from hidden_self_support
+        hidden.programme_code || ' ' || hidden.months_since_start::text  as grouping,
+        coalesce(least(
+            nullif(count(distinct members.person_id) filter (where members.is_self_supporting), 0),
+            nullif(count(distinct members.person_id) filter (where not members.is_self_supporting), 0)
+        ), 0)                                            as hidden_persons,
+        count(distinct hidden.cohort)                    as hidden_cells
+    from start_year_cohorts as hidden
+    inner join {{ ref('int_programme_cohort_members') }} as members
+        on  hidden.programme_code = members.programme_code
+        and hidden.cohort = members.cohort
+        and hidden.months_since_start = members.months_since_start
+    where hidden.pooled_self_supporting is not null and hidden.self_supporting is null
+    group by hidden.programme_code, hidden.months_since_start
 
 ),
 
