@@ -163,6 +163,18 @@ def _small(count: int | None) -> bool:
     return count is None or count < MIN_CELL
 
 
+#: The latest month of the fixture is the current one: the data cover its first 14 days.
+DAYS_COVERED_IN_LATEST_MONTH = 14
+
+
+def month_flags(month: date) -> dict:
+    """is_complete_month and days_covered, as every month-grain mart publishes them."""
+    if month == MONTHS[-1]:
+        return {"is_complete_month": False, "days_covered": DAYS_COVERED_IN_LATEST_MONTH}
+    following = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    return {"is_complete_month": True, "days_covered": (following - month).days}
+
+
 def employment_rows() -> dict[str, list[dict]]:
     benefits, visitation, self_support = [], [], []
     for i, month in enumerate(MONTHS):
@@ -171,14 +183,15 @@ def employment_rows() -> dict[str, list[dict]]:
             benefits.append({"month": month, "benefit_group": code, "benefit_group_label": label,
                              "persons": None if _small(n) else n,
                              "full_time_persons": None if _small(n) else round(n * share, 2),
-                             "is_suppressed": _small(n)})
+                             "is_suppressed": _small(n), **month_flags(month)})
         for code, label, persons in VISITATION:
             visitation.append({"month": month, "visitation_category": code, "visitation_label": label,
-                               "persons": persons - i * 2, "is_suppressed": False})
+                               "persons": persons - i * 2, "is_suppressed": False, **month_flags(month)})
         residents = 6200 + i * 4
         supporting = residents - 700 + i * 9
         self_support.append({"month": month, "residents_16_64": residents, "self_supporting": supporting,
-                             "self_supporting_share": round(supporting / residents, 4), "is_suppressed": False})
+                             "self_supporting_share": round(supporting / residents, 4), "is_suppressed": False,
+                             **month_flags(month)})
     return {"employment_benefits_monthly": benefits, "employment_visitation_monthly": visitation,
             "employment_self_support_monthly": self_support}
 
@@ -188,14 +201,18 @@ def _amounts(ledger: float, coverage: float, persons: int) -> dict:
     suppressed = 1 <= persons < MIN_CELL
     attributed = round(ledger * coverage, 2)
     direct = round(attributed * 0.55, 2)
+    refunds = round(-0.12 * ledger, 2)
     amounts = {
         "ledger_amount": round(ledger, 2), "direct_cost": direct, "imputed_cost": round(attributed - direct, 2),
         "unattributed_cost": round(ledger - attributed, 2),
         "coverage": round(attributed / ledger, 4) if ledger else None,
+        "gross_operating_cost": round(ledger, 2), "refunds": refunds, "net_operating_cost": round(ledger + refunds, 2),
+        "construction_cost": round(0.05 * ledger, 2),
     }
     if suppressed:
         amounts = dict.fromkeys(amounts)
-    return {**amounts, "persons": None if _small(persons) else persons, "is_suppressed": suppressed}
+    return {**amounts, "persons": None if _small(persons) else persons, "is_suppressed": suppressed,
+            "attribution_basis": "gross"}
 
 
 def economy_rows() -> dict[str, list[dict]]:
@@ -208,12 +225,12 @@ def economy_rows() -> dict[str, list[dict]]:
             elif persons:
                 persons += i
             departments.append({"month": month, "department": code, "department_label": label,
-                                **_amounts(ledger * (1 + 0.01 * i), coverage, persons)})
+                                **_amounts(ledger * (1 + 0.01 * i), coverage, persons), **month_flags(month)})
         for department, function, label, share, persons in FUNCTIONS:
             ledger, coverage = next((amount, cov) for code, _, amount, cov, _ in DEPARTMENTS if code == department)
             functions.append({"month": month, "department": department, "department_label": labels[department],
                               "kontoplan_function": function, "function_label": label,
-                              **_amounts(ledger * share * (1 + 0.01 * i), coverage, persons)})
+                              **_amounts(ledger * share * (1 + 0.01 * i), coverage, persons), **month_flags(month)})
     concentration = []
     for k, year in enumerate(range(2021, 2026)):
         concentration.append({
@@ -235,7 +252,7 @@ def target_group_rows() -> dict[str, list[dict]]:
             n = persons + i * round(persons * 0.01)
             rows.append({"month": month, "target_group": code, "target_group_label": label,
                          "definition_version": version, "persons": None if _small(n) else n,
-                         "is_suppressed": _small(n)})
+                         "is_suppressed": _small(n), **month_flags(month)})
     return {"target_groups_persons_monthly": rows, "target_groups_definitions": definition_rows()}
 
 
@@ -449,6 +466,12 @@ def test_dashboards_are_provisioned_and_every_chart_returns_rows(superset) -> No
     rows = data["Fuldtidspersoner på ydelse efter ydelsesgruppe"]
     assert len(rows) == len(MONTHS)
     assert rows[0]["Førtidspension"] == pytest.approx(210.0)
+    # The current month is marked on the axis; the big number shows the latest complete month.
+    assert [row["maaned"] for row in rows] == [
+        *(m.strftime("%Y-%m") for m in MONTHS[:-1]),
+        f"{MONTHS[-1]:%Y-%m} (foreløbig, {DAYS_COVERED_IN_LATEST_MONTH} dage)",
+    ]
+    assert len(data["Fuldtidspersoner på ydelse, seneste hele måned"]) == len(MONTHS) - 1
 
     # Økonomi: a suppressed department-month stays empty (not 0); a true 0 % is shown as 0
     rows = data["Dækningsgrad pr. forvaltning (henført til borgere)"]
@@ -462,6 +485,9 @@ def test_dashboards_are_provisioned_and_every_chart_returns_rows(superset) -> No
     functions = {row["kontoplan_function"]: row for row in data["Udgifter efter kontoplanfunktion"]}
     assert functions["5.28.24"]["udgifter"] is None and functions["5.28.24"]["diskretionerede_maaneder"] == len(MONTHS)
     assert functions["5.57.73"]["udgifter"] > 0 and 0.8 < functions["5.57.73"]["daekningsgrad"] < 0.9
+    kontant = functions["5.57.73"]
+    assert kontant["nettodriftsudgifter"] == pytest.approx(kontant["bruttodriftsudgifter"] + kontant["refusion"], abs=1)
+    assert kontant["refusion"] < 0 and kontant["foreloebige_maaneder"] == 1
     concentration = {row["aar"]: row for row in data["Udgiftskoncentration: andel brugt af de dyreste borgere"]}
     assert set(concentration) == {"2021", "2022", "2023", "2024", "2025 (ufuldstændigt)"}
     assert concentration["2021"]["andel_top_1_pct"] == pytest.approx(0.302)
@@ -472,11 +498,11 @@ def test_dashboards_are_provisioned_and_every_chart_returns_rows(superset) -> No
     assert all(row["Borgere med både mentor og støtte- og kontaktperson (version 1)"] is None for row in series)
     versions = {row["target_group_label"]: row for row in data["Målgrupper og definitionsversioner"]}
     assert versions["Udsatte unge på offentlig forsørgelse med en social indsats"]["definition_version"] == 2
-    assert versions["Komplekse familier"]["seneste_maaned"] == MONTHS[-1].strftime("%Y-%m")
+    assert versions["Komplekse familier"]["seneste_maaned"] == f"{MONTHS[-1]:%Y-%m} (foreløbig)"
     assert versions["Komplekse familier"]["personer_seneste_maaned"] == 905 + 5 * 9
     assert versions["Borgere med både mentor og støtte- og kontaktperson"]["personer_seneste_maaned"] is None
-    latest = data["Personer i komplekse familier, seneste måned"]
-    assert max(latest, key=lambda row: row["month"])["personer"] == 905 + 5 * 9
+    latest = data["Personer i komplekse familier, seneste hele måned"]
+    assert max(latest, key=lambda row: row["month"])["personer"] == 905 + 4 * 9  # May: June is not complete
 
     # Helhedsorienterede forløb: followed from the baseline over years, not only the first year
     outcome = data["Selvforsørgelsesandel efter måneder siden start"]

@@ -5,6 +5,11 @@
     (ledger postings, co-financing bills) when they are delivered: those exist only for the
     history the sources cover, while benefit periods and services that were already running
     reach further back with only the part of the population that was still on them.
+
+    The month of the as-of date is usually incomplete: days_covered is the days from its
+    first day to the as-of date (as-of date - month + 1), and every rate per day of the
+    period (Jobindsats' full-time persons: benefit days / days in the period) divides by it,
+    not by the calendar length (macro month_coverage).
 -#}
 with
 
@@ -63,6 +68,7 @@ select
     month,
     (month + interval '1 month' - interval '1 day')::date      as month_end,
     ((month + interval '1 month')::date - month)::integer       as days_in_month,
+    {{ days_covered('month', 'as_of_date') }}                   as days_covered,
     as_of_date,
-    (month + interval '1 month' - interval '1 day')::date <= as_of_date  as is_complete
+    {{ is_complete_month('month', 'as_of_date') }}              as is_complete
 from months
