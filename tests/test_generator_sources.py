@@ -173,7 +173,8 @@ def test_service_catalogue_comes_from_os2bos(files: Files) -> None:
     accounts = {r["Kont1"] for r in csv.DictReader(io.StringIO((OS2BOS / "activities.csv").read_text(encoding="utf-8")))}
     used = {r["Lovhjemmel"] for r in files.dubu} | {r["IndsatsParagraf"] for r in files.sensum}
     assert used and used <= keys
-    placement_accounts = {r["Artskonto"] for r in files.ledger if r["Artskonto"].startswith("5282") and r["Ydelsesmodtagernr."]}
+    placement_accounts = {r["Artskonto"] for r in files.ledger
+                          if r["Artskonto"].startswith("5282") and r["Artskonto"][5] == "1" and r["Ydelsesmodtagernr."]}
     assert {"528221002", "528201003"} & placement_accounts
     assert placement_accounts - {"528231001"} <= accounts  # 5.28.23 has no OS2bos account string
     labels = defaultdict(set)
@@ -299,12 +300,16 @@ def test_cost_truth(gen: tuple[Path, dict[str, Any]], files: Files) -> None:
         dept_direct: dict[str, int] = defaultdict(int)
         dept_imputed: dict[str, int] = defaultdict(int)
         reg = total = 0
+        by_dranst: dict[tuple[str, str, str], int] = defaultdict(int)
         for r in files.ledger:
             if _dmy(r["Ydelsesperiode fra"]).year != year:  # type: ignore[union-attr]
                 continue
             amount = _ore(r["Beløb"]) * (1 if r["Debet/kredit"] == "D" else -1)
             acc = r["Artskonto"]
             dept = DEPT[f"{acc[0]}.{acc[1:3]}"]
+            by_dranst[(dept, f"{acc[0]}.{acc[1:3]}.{acc[3:5]}", acc[5])] += amount
+            if acc[5] != "1":
+                continue  # attributed cost, registrant share and coverage are on operating postings
             dept_total[dept] += amount
             total += amount
             if r["Ydelsesmodtagernr."]:
@@ -363,6 +368,22 @@ def test_cost_truth(gen: tuple[Path, dict[str, Any]], files: Files) -> None:
             assert v["ledger_kr"] == round(dept_total[dept] / 100, 2)
             assert v["direct_kr"] == round(dept_direct[dept] / 100, 2)
             assert v["imputed_kr"] == round(dept_imputed[dept] / 100, 2)
+        ledger = truth["ledger_by_department_function_year"][str(year)]
+        assert {(d, f) for d, fns in ledger.items() for f in fns} == {(d, f) for d, f, _ in by_dranst}
+        for dept, functions in ledger.items():
+            for function, row in functions.items():
+                gross, refunds, construction = (by_dranst.get((dept, function, k), 0) for k in "123")
+                assert row == {"gross_operating_kr": round(gross / 100, 2), "refunds_kr": round(refunds / 100, 2),
+                               "construction_kr": round(construction / 100, 2),
+                               "net_operating_kr": round((gross + refunds) / 100, 2)}, (year, dept, function)
+            dept_row = truth["ledger_by_department_year"][str(year)][dept]
+            for key in ("gross_operating_kr", "refunds_kr", "construction_kr", "net_operating_kr"):
+                assert dept_row[key] == pytest.approx(sum(r[key] for r in functions.values()), abs=0.005)
+        # Refunds are credits where the law gives them; construction is posted.
+        assert ledger["beskaeftigelse"]["5.57.73"]["refunds_kr"] < 0 and ledger["beskaeftigelse"]["5.57.71"]["refunds_kr"] < 0
+        assert "5.57.78" not in ledger["beskaeftigelse"] or ledger["beskaeftigelse"]["5.57.78"]["refunds_kr"] == 0
+        assert sum(r["refunds_kr"] for r in ledger["boern_familie"].values()) < 0
+        assert sum(r["construction_kr"] for d in ledger.values() for r in d.values()) > 0
         # Planted levels (loose at this small size; see docs/generator.md for 100,000 residents).
         assert 0.2 < truth["registrant_share_by_year"][str(year)] < 0.45
         assert 0.15 < conc["top_1_pct_share"] < 0.5 and 0.3 < conc["top_3_pct_share"] < 0.65
