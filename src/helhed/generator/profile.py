@@ -140,11 +140,16 @@ def _fill_placeholders(value: Any, names: dict[str, str]) -> Any:
     return value
 
 
+#: Mappings a profile replaces as a whole instead of merging key by key: a municipality's own
+#: DST tables must not keep another municipality's quarters.
+REPLACED_MAPPINGS: frozenset[str] = frozenset({"bad_data", "quarterly_residents", "kontanthjaelp_quarterly_full_time_persons"})
+
+
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """Deep-merge ``override`` into ``base`` (mappings merge, everything else replaces)."""
     out = dict(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "bad_data":
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key not in REPLACED_MAPPINGS:
             out[key] = _merge(out[key], value)
         else:
             out[key] = value
