@@ -194,12 +194,11 @@ def build_ledger(
     end = world.end
     months = [m for m in world.months]
     final = periods if final_periods is None else final_periods
-    refund_cfg = (raw.get("refunds") or {}).get("benefits")
-    refund_groups = set(refund_cfg["groups"]) if refund_cfg else set()
-    if refund_groups:
-        empty = np.zeros(0, dtype=np.int64)
-        offsets = staircase_offsets(periods.person, periods.start, periods.end,
-                                    history or Spells(empty, empty, empty, empty), end, int(refund_cfg["reset_after_days"]))
+    refund_cfg = (raw.get("refunds") or {}).get("benefits") or {}
+    refund_groups = set(refund_cfg.get("groups", []))
+    empty = np.zeros(0, dtype=np.int64)
+    offsets = (staircase_offsets(periods.person, periods.start, periods.end, history or Spells(empty, empty, empty, empty),
+                                 end, int(refund_cfg["reset_after_days"])) if refund_groups else np.zeros(len(periods), dtype=np.int64))
     refundable: list[tuple[int, str, Span, np.ndarray]] = []  # (chunk index, group, month, refunded share of each posting)
 
     # 1-2. Benefits: registrant postings per person and month; aggregate bills per month.
