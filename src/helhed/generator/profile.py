@@ -16,6 +16,7 @@ import numpy as np
 import yaml
 
 from helhed.config import REPO_ROOT
+from helhed.generator.dates import to_day
 
 #: Benefit groups in a fixed order (index + 1 is the state number in the simulation;
 #: state 0 means "no benefit"). Same codes as dbt_project/seeds/benefit_groups.csv.
@@ -124,7 +125,7 @@ class Profile:
 def _month_day(key: str) -> int:
     """``"2021M10"`` -> day number of 1 October 2021 (FOLK1AM counts on the month's first day)."""
     year, month = key.split("M")
-    return (dt.date(int(year), int(month), 1) - dt.date(1970, 1, 1)).days
+    return to_day(dt.date(int(year), int(month), 1))
 
 
 def _fill_placeholders(value: Any, names: dict[str, str]) -> Any:
