@@ -88,6 +88,8 @@
     this dbt invocation started (its rows are in this build), in a table next to the model.
 -#}
 {% macro record_files_seen() -%}
+    {#- models build in parallel: one creates the table, the others wait for its commit -#}
+    select pg_advisory_xact_lock(hashtext('helhed.incremental_files_seen'));
     create table if not exists {{ this.schema }}.incremental_files_seen (
         model text primary key, file_id bigint not null, recorded_at timestamptz not null default now());
     insert into {{ this.schema }}.incremental_files_seen (model, file_id)
