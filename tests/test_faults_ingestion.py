@@ -320,6 +320,12 @@ def night(pg: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ni
         logger.setLevel(old_level)
     night.log_text = "\n".join(r.getMessage() for r in records)
     print(f"\ndbt seconds at {RESIDENTS} residents x {YEARS} years: {night.seconds}")
+    print("files (status, delivered, loaded, quarantined, unchanged, superseded, masked):", json.dumps(
+        {k: v[1:8] for k, v in files(night).items() if any(x in k for x in (
+            "sundhed_ydelser_2025", "tillaeg", "posteringer_2025", "reeksport", "korrektion", "cpr_personer_2025",
+            "sensum_indsatser", "dubu_ydelser_2025", "netvaerk"))}, default=str, indent=0))
+    print("quarantine rules:", night.rows("select rule, count(*) from landing.quarantine group by 1 order by 1"))
+    print("unexpected:", night.rows("select file_name, split_part(reason, ':', 1) from audit.unexpected_files order by 1"))
     yield night
     try:
         with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
