@@ -44,6 +44,7 @@ from helhed.config import Settings
 from helhed.keys import check_chain
 from helhed.parsing import (
     CONTROL_CHARACTER,
+    SOURCES_FILE,
     EntityRules,
     FileRejected,
     FileScan,
@@ -176,8 +177,10 @@ def sha256_of(path: Path) -> str:
 
 
 def _column_names(conn: psycopg.Connection, schema: str, table: str) -> set[str]:
+    """The columns of a table (from the catalog: information_schema is ten times slower)."""
     return {r[0] for r in conn.execute(
-        "select column_name from information_schema.columns where table_schema = %s and table_name = %s", (schema, table))}
+        "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 and not attisdropped",
+        (sql.Identifier(schema, table).as_string(conn),))}
 
 
 def ensure_audit(conn: psycopg.Connection) -> None:
@@ -319,8 +322,16 @@ def survey(s: Settings, entities: tuple[Entity, ...], up_to: date) -> list[Deliv
     return sorted(found, key=lambda d: (d.day or date.min, d.name))
 
 
+_DECLARED: dict[float, dict] = {}
+
+
 def _source_entities(entity: Entity) -> tuple[Entity, ...]:
-    source = load_sources(include_disabled=True).get(entity.source)
+    """The entities of ``entity``'s source (the declarations are read once per process and change)."""
+    stamp = SOURCES_FILE.stat().st_mtime
+    if stamp not in _DECLARED:
+        _DECLARED.clear()
+        _DECLARED[stamp] = load_sources(include_disabled=True)
+    source = _DECLARED[stamp].get(entity.source)
     if source is None or all(e.id != entity.id for e in source.entities):
         return (entity,)
     return tuple(e if e.id != entity.id else entity for e in source.entities)
