@@ -581,3 +581,18 @@ def test_a_killed_connection_mid_file_loses_nothing_and_loads_nothing_twice(nigh
     (f,) = [f for f in summary.files if f.status != "skipped"]
     assert (f.status, f.delivered, f.loaded, f.quarantined, f.unchanged) == ("loaded", before[0], before[0], 0, before[0])
     assert staging_key_counts(night, entity) == before
+
+
+def test_a_key_rotation_keeps_every_file_identified(night: Night, monkeypatch) -> None:
+    """File names are identified by a keyed digest: a rotation re-keys it with the pseudonyms."""
+    from helhed.keys import rotate
+
+    s = night.settings
+    new_key = "a-rotation-key-for-the-fault-tests"
+    rotate(s, new_key)
+    monkeypatch.setenv("HELHED_PSEUDONYM_ROTATION_KEYS", new_key)
+    pseudo = Pseudonymiser.from_secrets(s.secrets)
+    (key,) = night.rows("select name_key from audit.delivery_files where file_name like '%korrektion%'")[0]
+    assert key == pseudo.digest_text(f"2026-01-01/ydelsesperioder_20260101_korrektion_{NAME_CPR}.csv")
+    again = loading.load_entity(s, get_entity("ydelser.benefit_periods"), END + timedelta(days=NIGHTS))
+    assert {f.status for f in again.files} == {"skipped"} and len(again.unexpected) == 1

@@ -187,7 +187,9 @@ def ensure_audit(conn: psycopg.Connection) -> None:
     """Create the audit tables, or bring an older ``audit.delivery_files`` up to date.
 
     Statements that would lock the table run only when something is missing: every entity's
-    load calls this while others may be loading."""
+    load calls this while others may be loading; parallel first loads take turns (a lock held
+    to the end of the caller's transaction), so two never create the same table or index."""
+    conn.execute("select pg_advisory_xact_lock(hashtext('helhed.loading.ensure_audit'))")
     conn.execute(AUDIT_DDL)
     missing = [c for c in _AUDIT_UPGRADE if c not in _column_names(conn, "audit", "delivery_files")]
     for column in missing:
