@@ -214,8 +214,9 @@ def upgrade_file_names(conn: psycopg.Connection, pseudo: Pseudonymiser) -> int:
 def ensure_tables(conn: psycopg.Connection, entity: Entity) -> None:
     """Create the audit tables and the entity's landing and staging tables if missing.
 
-    A column declared since the tables were made is added (empty); a changed key cannot be
-    applied to loaded rows and stops the load (:class:`StagingKeyChanged`)."""
+    A column declared since the tables were made is added (empty), and a key declared since,
+    when the loaded rows satisfy it; a key the rows do not satisfy, or another key than the
+    table's, stops the load (:class:`StagingKeyChanged`)."""
     ensure_audit(conn)
     landing_cols = [sql.SQL("{} text").format(sql.Identifier(c.name)) for c in entity.columns]
     conn.execute(sql.SQL(
@@ -246,14 +247,23 @@ def _upgrade_entity_tables(conn: psycopg.Connection, entity: Entity) -> None:
                     sql.Identifier(schema), sql.Identifier(entity.table), sql.Identifier(name), sql.SQL(type_)))
     key = [r[0] for r in conn.execute(
         "select a.attname from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey) "
-        "where i.indrelid = %s::regclass and i.indisprimary order by array_position(i.indkey, a.attnum)",
-        (f"staging.{entity.table}",))]
-    if key != list(entity.key):
-        raise StagingKeyChanged(
-            f"staging.{entity.table} has the key {key or 'none'}, config/sources.yaml declares {list(entity.key) or 'none'}: "
-            f"rows loaded under the old key cannot be versioned by the new one; reload the entity (drop "
-            f"staging.{entity.table} and landing.{entity.table}, delete its files from audit.delivery_files "
-            f"and landing.quarantine, and load again)")
+        "where i.indrelid = %s::regclass and i.indisprimary order by array_position(i.indkey::int2[], a.attnum)",
+        (sql.Identifier("staging", entity.table).as_string(conn),))]
+    if key == list(entity.key):
+        return
+    if not key and entity.key:   # a key declared since: applies if the loaded rows satisfy it
+        try:
+            with conn.transaction():
+                conn.execute(sql.SQL("alter table staging.{} add primary key ({})").format(
+                    sql.Identifier(entity.table), sql.SQL(", ").join(map(sql.Identifier, entity.key))))
+            return
+        except (psycopg.errors.NotNullViolation, psycopg.errors.UniqueViolation):
+            pass
+    raise StagingKeyChanged(
+        f"staging.{entity.table} has the key {key or 'none'}, config/sources.yaml declares {list(entity.key) or 'none'}: "
+        f"rows loaded under the old key cannot be versioned by the new one; reload the entity (drop "
+        f"staging.{entity.table} and landing.{entity.table}, delete its files from audit.delivery_files "
+        f"and landing.quarantine, and load again)")
 
 
 # --------------------------------------------------------------------------- what is in a source's folder

@@ -270,7 +270,9 @@ class RowSql:
         staging_cols = [*entity.staging_columns, "delivery_date", "source_file"]
         #: the CPR-like values masked in the file's loaded rows
         self.count_masked = sql.SQL("select coalesce(sum(masked), 0)::integer from pg_temp.load_checked where problem is null")
-        self.versions = self.delete_replaced = self.version_counts = None
+        self.versions: sql.Composable | None = None
+        self.delete_replaced: sql.Composable | None = None
+        self.version_counts: sql.Composable | None = None
         fresh = sql.SQL("")
         if key_cols:
             self._versioning(table, cols, t, key_cols)
