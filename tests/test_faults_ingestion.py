@@ -38,7 +38,7 @@ import subprocess
 import time
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -298,11 +298,10 @@ def night(pg: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ni
     logger.addHandler(handler)
     try:
         night.load(END)                                   # the initial delivery, faults and all
-        night.dbt("seed", "seed")
-        night.dbt("initial", "run", "--select", *SELECT)
         reexport_ledger(settings, END + timedelta(days=2), "posteringer_20260102_reeksport.csv", seed=1)
         night.load(END + timedelta(days=NIGHTS))           # a backlog: three nights in one run
-        night.dbt("backlog", "run", "--select", *SELECT)
+        night.dbt("seed", "seed")
+        night.dbt("build after the backlog", "run", "--select", *SELECT)
         night.before_correction = night.snapshot()
         # Back-dated, out of order: a file in the first night's folder, after the third night is loaded.
         stale_version = list(stale)
@@ -311,7 +310,7 @@ def night(pg: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ni
         correction[header.index("Ydelses slutdato")] = corrected[2].strftime("%d-%m-%Y")
         write_rows(night.late, "utf-8-sig", header, [stale_version, correction])
         night.load(END + timedelta(days=NIGHTS))
-        night.dbt("correction", "run", "--select", *SELECT)
+        night.dbt("incremental after the correction", "run", "--select", *SELECT)
         night.incremental = night.snapshot()
         night.dbt("full refresh", "run", "--select", *SELECT, "--full-refresh")
         night.full = night.snapshot()
@@ -587,10 +586,10 @@ def test_a_key_rotation_keeps_every_file_identified(night: Night, monkeypatch) -
     """File names are identified by a keyed digest: a rotation re-keys it with the pseudonyms."""
     from helhed.keys import rotate
 
-    s = night.settings
     new_key = "a-rotation-key-for-the-fault-tests"
-    rotate(s, new_key)
+    rotate(night.settings, new_key)
     monkeypatch.setenv("HELHED_PSEUDONYM_ROTATION_KEYS", new_key)
+    s = replace(night.settings)   # secrets are read once per Settings: a fresh one sees the new chain
     pseudo = Pseudonymiser.from_secrets(s.secrets)
     (key,) = night.rows("select name_key from audit.delivery_files where file_name like '%korrektion%'")[0]
     assert key == pseudo.digest_text(f"2026-01-01/ydelsesperioder_20260101_korrektion_{NAME_CPR}.csv")
