@@ -119,7 +119,7 @@ _AUDIT_UPGRADE = {
 }
 
 #: Archive formats that are not unpacked (a gzip of one file is): recorded as unexpected.
-ARCHIVE_SUFFIXES = (".zip", ".7z", ".rar", ".tar", ".tgz", ".bz2", ".xz", ".zst", ".lz4")
+ARCHIVE_SUFFIXES = (".zip", ".7z", ".rar", ".tar", ".tar.gz", ".tgz", ".bz2", ".xz", ".zst", ".lz4")
 
 
 class ChangedDelivery(Exception):
@@ -329,8 +329,7 @@ def survey(s: Settings, entities: tuple[Entity, ...], up_to: date) -> list[Deliv
             reason = f"archive: only gzip (.gz) deliveries are unpacked; expected {patterns}"
         elif entity is None:
             reason = f"unknown_name: matches none of the source's patterns {patterns}"
-        owner = entity if reason is None and entity is not None else (entity or _reporter(rel.name, entities))
-        found.append(Delivered(path, rel.as_posix(), day, owner, reason))
+        found.append(Delivered(path, rel.as_posix(), day, entity or _reporter(rel.name, entities), reason))
     return sorted(found, key=lambda d: (d.day or date.min, d.name))
 
 
