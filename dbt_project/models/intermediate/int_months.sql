@@ -1,6 +1,6 @@
 {#-
     The calendar months the warehouse reports on: from the month of the earliest benefit start
-    to the month of the as-of date (the latest benefit delivery), but never more than
+    to the month of the as-of date (the latest benefit delivery, an empty one included: audit.delivery_files), but never more than
     var('months_of_history') months back, and not before the first month of the flow data
     (ledger postings, co-financing bills) when they are delivered: those exist only for the
     history the sources cover, while benefit periods and services that were already running
@@ -19,6 +19,15 @@ benefit_periods as (
 
 ),
 
+benefit_deliveries as (
+
+    -- A quiet night's benefit file may be empty; the data are still as of its date.
+    select max(delivery_date) as last_delivery_date
+    from {{ source('audit', 'delivery_files') }}
+    where entity = 'ydelser.benefit_periods' and status = 'loaded'
+
+),
+
 flow_start as (
 
     select least(
@@ -31,13 +40,15 @@ flow_start as (
 bounds as (
 
     select
-        max(benefit_periods.delivery_date)                                as as_of_date,
+        greatest(max(benefit_periods.delivery_date), max(benefit_deliveries.last_delivery_date))
+                                                                          as as_of_date,
         greatest(
             date_trunc('month', min(benefit_periods.start_date))::date,
             coalesce(date_trunc('month', max(flow_start.first_flow_date))::date, '-infinity'::date)
         )                                                                 as first_data_month
     from benefit_periods
     cross join flow_start
+    cross join benefit_deliveries
 
 ),
 
