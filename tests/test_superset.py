@@ -323,7 +323,7 @@ def budget_rows() -> dict[str, list[dict]]:
                 "deviation": None if hidden else round(expected - corrected, 2),
                 "deviation_pct": None if hidden else round((expected - corrected) / corrected, 4),
                 "is_flagged_for_approval": None if hidden else expected - corrected > 0.01 * corrected,
-                "persons": None if _small(persons) else persons, "is_suppressed": hidden, "data_as_of": DATA_AS_OF,
+                "is_suppressed": hidden, "data_as_of": DATA_AS_OF,
             })
         for programme, plabel, size in PROGRAMMES:
             participants = size if programme == "EN_PLAN" else 3

@@ -1,10 +1,11 @@
 {{ config(severity='error') }}
 {#-
     economy_budget_reviews and economy_programme_baseline_by_department show no person-based
-    amount that 1-4 persons stand behind, and no hidden function of a department and review
-    can be recovered by subtraction: the distinct persons behind the hidden functions of a
-    department and review are 0 or at least min_cell_size. Recomputed from the unsuppressed
-    facts.
+    amount that 1-4 persons stand behind: no visible function of a review has a month of its
+    year to date hidden in economy_cost_coverage_function_monthly, the hidden functions of a
+    department and review stand for 0 or at least min_cell_size persons in one month of one of
+    them (complementary suppression), and no visible programme baseline row stands for 1-4
+    persons. Recomputed from the unsuppressed facts.
 -#}
 {%- set min_cell = var('min_cell_size', 5) | int %}
 
@@ -28,39 +29,35 @@ facts as (
 
 ),
 
-visible_small as (
+visible_with_hidden_month as (
 
-    select 'economy_budget_reviews: function shown for 1-4 persons' as problem, published.review_id,
+    select distinct 'economy_budget_reviews: function shown with a hidden month' as problem, published.review_id,
         published.department, published.kontoplan_function as detail
     from published
-    inner join facts using (review_id, department, kontoplan_function)
-    where not published.is_suppressed and facts.persons_attributed between 1 and {{ min_cell - 1 }}
+    inner join reviews on published.review_id = reviews.review_id
+    inner join {{ ref('economy_cost_coverage_function_monthly') }} as monthly
+        on  monthly.department = published.department
+        and monthly.kontoplan_function = published.kontoplan_function
+        and monthly.month >= make_date(reviews.budget_year, 1, 1)
+        and monthly.month <= reviews.review_month
+    where not published.is_suppressed and monthly.is_suppressed
 
 ),
 
 hidden_sets as (
 
     select 'economy_budget_reviews: hidden functions stand for 1-4 persons', published.review_id,
-        published.department, count(distinct persons.person_key)::text
+        published.department, max(facts.max_monthly_persons)::text
     from published
-    inner join reviews on published.review_id = reviews.review_id
-    inner join {{ ref('int_budget_function_persons') }} as persons
-        on  persons.budget_year = reviews.budget_year
-        and persons.department = published.department
-        and persons.kontoplan_function = published.kontoplan_function
-        and persons.first_month <= reviews.review_month
+    inner join facts using (review_id, department, kontoplan_function)
     where published.is_suppressed
     group by published.review_id, published.department
-    having count(distinct persons.person_key) between 1 and {{ min_cell - 1 }}
+    having max(facts.max_monthly_persons) between 1 and {{ min_cell - 1 }}
 
 ),
 
 small_counts as (
 
-    select 'a count of 1-4 persons is shown', review_id, department, persons::text
-    from published
-    where persons between 1 and {{ min_cell - 1 }}
-    union all
     select 'a count of 1-4 persons is shown', review_id, department, participants::text
     from {{ ref('economy_programme_baseline_by_department') }}
     where participants between 1 and {{ min_cell - 1 }}
@@ -81,7 +78,7 @@ baseline_small as (
 
 )
 
-select * from visible_small
+select * from visible_with_hidden_month
 union all
 select * from hidden_sets
 union all

@@ -14,9 +14,14 @@
     month (sum over those years of the spending to that month / sum of their full-year
     spending). It falls back to the linear share (days elapsed / days in the year) when there
     is no complete earlier year, the function spent nothing in them, or their spending to that
-    month was not positive. At the annual accounts the share is 1 either way.
+    month was not positive, and always when var('budget_forecast_method') is `linear`. At the
+    annual accounts the share is 1 either way.
 -#}
 {%- set history_years = var('budget_forecast_history_years', 3) | int %}
+{%- set method = var('budget_forecast_method', 'seasonal') %}
+{%- if method not in ('seasonal', 'linear') %}
+    {{ exceptions.raise_compiler_error("budget_forecast_method must be 'seasonal' or 'linear', got " ~ method) }}
+{%- endif %}
 
 with
 
@@ -136,7 +141,8 @@ shares as (
 
     select
         combined.*,
-        history_full_year > 0 and history_to_month > 0                    as has_seasonal_profile
+        {{ "true" if method == "seasonal" else "false" }}
+            and history_full_year > 0 and history_to_month > 0            as has_seasonal_profile
     from combined
 
 )

@@ -4,14 +4,17 @@
 
     The budgets (adopted, corrected, decisions) are the council's and always shown. The actual
     to date, expected year-end and deviation of a function are hidden (is_suppressed) when:
-    - primary: 1-4 distinct persons carry the function's attributed cost in the year to date;
-      or a month of the year to date is hidden in economy_cost_coverage_function_monthly (the
-      year to date minus the visible months would give that month);
+    - primary: a month of the year to date is hidden in economy_cost_coverage_function_monthly
+      (1-4 persons carried it, or it was hidden to protect another): the year to date minus the
+      visible months would give it. A function that 1-4 distinct persons carry in the year to
+      date has such a month, so it is hidden too;
     - complementary: a department's actual to date can be summed from the published monthly
-      department totals, so one hidden function could be recovered by subtraction. While the
-      distinct persons behind the hidden functions of a department and review are fewer than
-      var('min_cell_size'), the visible function with the fewest persons (5 or more) is hidden too.
-    persons_attributed is null below 5 (0 included).
+      department totals, so one hidden function could be recovered by subtraction. The hidden
+      functions of a department and review must stand for at least var('min_cell_size') persons
+      by a lower bound (the most persons in one month of one of them, max_monthly_persons);
+      while they do not, the visible function with the fewest is hidden too. The bound never
+      overstates the distinct persons, so this can hide more than needed, never less.
+    The mart shows no count of persons.
 -#}
 {%- set min_cell = var('min_cell_size', 5) | int %}
 
@@ -48,7 +51,7 @@ primary_suppression as (
 
     select
         reviews.*,
-        reviews.persons_attributed between 1 and {{ min_cell - 1 }}
+        reviews.max_monthly_persons between 1 and {{ min_cell - 1 }}
             or hidden_months.review_id is not null                               as is_primary_suppressed
     from reviews
     left join hidden_months
@@ -60,20 +63,13 @@ primary_suppression as (
 
 hidden_persons as (
 
-    -- Distinct persons behind the primary-hidden functions of each department and review.
+    -- A lower bound of the persons behind the primary-hidden functions of each department and review.
     select
-        primary_suppression.review_id,
-        primary_suppression.department,
-        count(distinct persons.person_key)                                        as persons
+        review_id,
+        department,
+        max(max_monthly_persons)                                                  as persons
     from primary_suppression
-    inner join review_months
-        on primary_suppression.review_id = review_months.review_id
-    inner join {{ ref('int_budget_function_persons') }} as persons
-        on  persons.budget_year = review_months.budget_year
-        and persons.department = primary_suppression.department
-        and persons.kontoplan_function = primary_suppression.kontoplan_function
-        and persons.first_month <= review_months.review_month
-    where primary_suppression.is_primary_suppressed
+    where is_primary_suppressed
     group by 1, 2
 
 ),
@@ -90,8 +86,8 @@ complementary as (
         and candidates.department = hidden_persons.department
     where hidden_persons.persons between 1 and {{ min_cell - 1 }}
       and not candidates.is_primary_suppressed
-      and candidates.persons_attributed >= {{ min_cell }}
-    order by candidates.review_id, candidates.department, candidates.persons_attributed, candidates.kontoplan_function
+      and candidates.max_monthly_persons >= {{ min_cell }}
+    order by candidates.review_id, candidates.department, candidates.max_monthly_persons, candidates.kontoplan_function
 
 ),
 
@@ -132,7 +128,6 @@ select
     (case when not is_hidden then deviation end)::numeric(16, 2)                as deviation,
     (case when not is_hidden then deviation_pct end)::numeric(12, 4)            as deviation_pct,
     (case when not is_hidden then is_flagged_for_approval end)                  as is_flagged_for_approval,
-    ({{ suppress_small('persons_attributed') }})::integer                       as persons,
     is_hidden                                                                   as is_suppressed,
     data_as_of
 from flagged

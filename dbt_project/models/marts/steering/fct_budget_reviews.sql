@@ -14,8 +14,9 @@
     the last complete years, else linear). deviation = expected_year_end - corrected_budget
     (positive: overspending); deviation_pct = deviation / corrected_budget. Overspending above
     var('budget_approval_threshold_pct') % of the corrected budget is flagged for approval.
-    persons_attributed: distinct persons with cost attributed to the function in the year to
-    date. Not suppressed (BI role only); economy_budget_reviews is.
+    max_monthly_persons: the most persons with cost attributed to the function in one month of
+    the year to date (fct_cost_attribution_monthly), a lower bound of the distinct persons behind
+    the actual. Not suppressed (BI role only); economy_budget_reviews is.
 -#}
 {%- set threshold = var('budget_approval_threshold_pct', 1.0) %}
 
@@ -47,9 +48,10 @@ decision_legs as (
 
 ),
 
-persons as (
+attribution as (
 
-    select * from {{ ref('int_budget_function_persons') }}
+    select month, department, kontoplan_function, persons_attributed
+    from {{ ref('fct_cost_attribution_monthly') }}
 
 ),
 
@@ -74,13 +76,13 @@ persons_to_date as (
 
     select
         reviews.review_id,
-        persons.department,
-        persons.kontoplan_function,
-        count(*)::integer                                                            as persons_attributed
+        attribution.department,
+        attribution.kontoplan_function,
+        max(attribution.persons_attributed)                                          as max_monthly_persons
     from reviews
-    inner join persons
-        on  persons.budget_year = reviews.budget_year
-        and persons.first_month <= reviews.review_month
+    inner join attribution
+        on  attribution.month >= make_date(reviews.budget_year, 1, 1)
+        and attribution.month <= reviews.review_month
     group by 1, 2, 3
 
 ),
@@ -120,7 +122,7 @@ figures as (
         coalesce(actuals.history_years, 0)                                           as history_years,
         coalesce(actuals.year_share, reviews.linear_year_share)                      as year_share,
         coalesce(actuals.expected_year_end, 0)                                       as expected_year_end,
-        coalesce(persons_to_date.persons_attributed, 0)                              as persons_attributed,
+        coalesce(persons_to_date.max_monthly_persons, 0)                             as max_monthly_persons,
         reviews.as_of_date
     from keys
     inner join reviews
@@ -171,7 +173,7 @@ select
     end)::numeric(12, 4)                                                             as deviation_pct,
     (figures.expected_year_end - figures.corrected_budget
         > {{ threshold }} / 100.0 * abs(figures.corrected_budget))                   as is_flagged_for_approval,
-    figures.persons_attributed::integer                                              as persons_attributed,
+    figures.max_monthly_persons::integer                                             as max_monthly_persons,
     figures.as_of_date                                                               as data_as_of
 from figures
 left join {{ ref('dim_department') }} as departments

@@ -16,9 +16,10 @@
       months to its end (or to December when open) after it; at the annual accounts, the
       enrolled months of the year;
     - unit_budget_citizens (separate unit, citizens rule): the department's adopted budget of
-      the year x moved_citizens / department_citizens, where department_citizens are the
-      persons with cost attributed in the department in the year to date and moved_citizens
-      those of them who are the programme's citizens.
+      the year x moved_person_months / department_person_months: of all person-months with cost
+      in the department from 1 January to the review month, the share that are the programme's
+      citizens' months while enrolled (the citizens moved, weighted by how long they are in the
+      unit); moved_citizens counts those citizens.
 -#}
 {%- set cost_departments = seed_values('departments', 'department', where='is_cost_department') -%}
 {%- set baseline_months = var('programme_baseline_months', 12) | int %}
@@ -130,7 +131,8 @@ actual_cost as (
         enrolment_months.review_id,
         enrolment_months.enrolment_id
         {%- for department in cost_departments %},
-        sum(person_months.cost_total_{{ department }})                            as cost_{{ department }}
+        sum(person_months.cost_total_{{ department }})                            as cost_{{ department }},
+        count(*) filter (where person_months.cost_total_{{ department }} > 0)     as months_{{ department }}
         {%- endfor %}
     from enrolment_months
     inner join person_months
@@ -163,7 +165,12 @@ per_enrolment as (
             {%- for department in cost_departments %}
             when '{{ department }}' then actual_cost.cost_{{ department }}
             {%- endfor %}
-        end, 0)                                                                   as actual_to_date
+        end, 0)                                                                   as actual_to_date,
+        coalesce(case departments.department
+            {%- for department in cost_departments %}
+            when '{{ department }}' then actual_cost.months_{{ department }}
+            {%- endfor %}
+        end, 0)                                                                   as months_with_cost
     from enrolment_months
     cross join departments
     left join baseline_cost
@@ -189,18 +196,24 @@ cohort as (
         count(distinct person_key) filter (where actual_to_date <> 0)::integer    as persons_with_actual_cost,
         sum(coalesce(baseline_monthly, 0) * months_to_date)                       as baseline_to_date,
         sum(actual_to_date)                                                       as actual_to_date,
-        sum(coalesce(baseline_monthly, 0) * months_in_year)                       as unit_budget_baseline
+        sum(coalesce(baseline_monthly, 0) * months_in_year)                       as unit_budget_baseline,
+        sum(months_with_cost)                                                     as moved_person_months,
+        count(distinct person_key) filter (where months_with_cost > 0)::integer  as moved_citizens
     from per_enrolment
     group by 1, 2, 3
 
 ),
 
-department_persons as (
+department_months as (
 
-    -- Persons with cost attributed in the department in the year, first month with some.
-    select budget_year, department, person_key, min(first_month)                  as first_month
-    from {{ ref('int_budget_function_persons') }}
-    group by 1, 2, 3
+    -- Person-months with cost in each cost department, all persons, per month.
+    select
+        month
+        {%- for department in cost_departments %},
+        count(*) filter (where cost_total_{{ department }} > 0)                  as months_{{ department }}
+        {%- endfor %}
+    from {{ ref('int_person_months') }}
+    group by month
 
 ),
 
@@ -208,31 +221,18 @@ citizens as (
 
     select
         reviews.review_id,
-        department_persons.department,
-        count(*)::integer                                                         as department_citizens
+        departments.department,
+        sum(case departments.department
+            {%- for department in cost_departments %}
+            when '{{ department }}' then department_months.months_{{ department }}
+            {%- endfor %}
+        end)::bigint                                                              as department_person_months
     from reviews
-    inner join department_persons
-        on  department_persons.budget_year = reviews.budget_year
-        and department_persons.first_month <= reviews.review_month
+    inner join department_months
+        on  department_months.month >= make_date(reviews.budget_year, 1, 1)
+        and department_months.month <= reviews.review_month
+    cross join departments
     group by 1, 2
-
-),
-
-moved as (
-
-    select
-        reviews.review_id,
-        programme_persons.programme_code,
-        department_persons.department,
-        count(*)::integer                                                         as moved_citizens
-    from reviews
-    inner join (select distinct review_id, programme_code, person_key from enrolment_months) as programme_persons
-        on programme_persons.review_id = reviews.review_id
-    inner join department_persons
-        on  department_persons.budget_year = reviews.budget_year
-        and department_persons.person_key = programme_persons.person_key
-        and department_persons.first_month <= reviews.review_month
-    group by 1, 2, 3
 
 ),
 
@@ -257,11 +257,12 @@ select
     round(cohort.baseline_to_date, 2)::numeric(16, 2)                            as baseline_to_date,
     round(cohort.actual_to_date, 2)::numeric(16, 2)                              as actual_to_date,
     round(cohort.unit_budget_baseline, 2)::numeric(16, 2)                        as unit_budget_baseline,
-    coalesce(moved.moved_citizens, 0)                                            as moved_citizens,
-    coalesce(citizens.department_citizens, 0)                                    as department_citizens,
+    cohort.moved_citizens,
+    cohort.moved_person_months::bigint                                           as moved_person_months,
+    coalesce(citizens.department_person_months, 0)::bigint                       as department_person_months,
     coalesce(budgets.adopted_budget, 0)::numeric(16, 2)                          as department_adopted_budget,
-    (case when coalesce(citizens.department_citizens, 0) > 0 then
-        round(coalesce(budgets.adopted_budget, 0) * coalesce(moved.moved_citizens, 0) / citizens.department_citizens, 2)
+    (case when coalesce(citizens.department_person_months, 0) > 0 then
+        round(coalesce(budgets.adopted_budget, 0) * cohort.moved_person_months / citizens.department_person_months, 2)
     else 0 end)::numeric(16, 2)                                                  as unit_budget_citizens,
     reviews.as_of_date                                                           as data_as_of
 from cohort
@@ -270,10 +271,6 @@ inner join reviews
 left join citizens
     on  citizens.review_id = cohort.review_id
     and citizens.department = cohort.department
-left join moved
-    on  moved.review_id = cohort.review_id
-    and moved.programme_code = cohort.programme_code
-    and moved.department = cohort.department
 left join budgets
     on  budgets.budget_year = reviews.budget_year
     and budgets.department = cohort.department
