@@ -265,8 +265,14 @@ def test_forecast_error_on_generated_years(warehouse: Warehouse) -> None:
         " group by 1, 2 order by 2, 1")
     errors = {f"{code} {year}": round(float((expected - actual) / actual), 4) for code, year, expected, actual, _ in rows}
     print(f"\nforecast error of the municipality's total (expected / actual - 1): {errors}")
-    later = [abs(e) for k, e in errors.items() if not k.endswith("2022") and not k.startswith("REG")]
-    assert later and max(later) < 0.05
+    def mean_abs(code: str) -> float:
+        values = [abs(e) for k, e in errors.items() if k.startswith(code)]
+        return sum(values) / len(values)
+
+    # A small municipality's totals are noisy: within 10 % at any review, better as the year goes on,
+    # and exact at the annual accounts.
+    assert max(abs(e) for e in errors.values()) < 0.10
+    assert mean_abs("BO3") < mean_abs("BO1")
     assert all(e == 0 for k, e in errors.items() if k.startswith("REG"))
 
 
