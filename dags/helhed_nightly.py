@@ -60,6 +60,12 @@ def helhed_nightly():
     dbt_build = dbt_task_group()
 
     @task(retries=0)
+    def budget_proposals(**context) -> dict:
+        from helhed import pipeline
+
+        return pipeline.budget_proposals(context["run_id"])
+
+    @task(retries=0)
     def gate_marts(**context) -> dict:
         from helhed import pipeline
 
@@ -71,7 +77,7 @@ def helhed_nightly():
 
         return pipeline.publish_build(context["run_id"], context["logical_date"].date())
 
-    source_groups >> dbt_build >> gate_marts() >> publish()
+    source_groups >> dbt_build >> budget_proposals() >> gate_marts() >> publish()
 
 
 helhed_nightly()

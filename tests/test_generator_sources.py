@@ -126,7 +126,7 @@ def test_every_file_is_in_the_manifest(gen: tuple[Path, dict[str, Any]], files: 
     out, manifest = gen
     listed = {f["path"]: f["rows"] for d in manifest["deliveries"] for f in d["files"]}
     on_disk = {p.relative_to(out).as_posix() for p in (out / "landing").rglob("*.csv")}
-    assert set(listed) == on_disk and len(listed) == 16
+    assert set(listed) == on_disk and len(listed) == 17  # 16 source files and the decision register
     assert listed["landing/oekonomi/2025-12-31/posteringer_20251231.csv"] == len(files.ledger)
     assert manifest["bad_data"]["defects"] == []
 
@@ -515,7 +515,7 @@ def test_all_sources_reproducible(tmp_path: Path) -> None:
     b = generate(out=tmp_path / "b", **kwargs)
     c = generate(out=tmp_path / "c", **{**kwargs, "seed": 3})
     sha = [{f["path"]: f["sha256"] for d in m["deliveries"] for f in d["files"]} for m in (a, b, c)]
-    assert sha[0] == sha[1] and len(sha[0]) == 16
+    assert sha[0] == sha[1] and len(sha[0]) == 17
     # Unit prices come from the profile alone; every simulated file changes with the seed.
     assert [p for p in sha[0] if sha[0][p] == sha[2][p]] == ["landing/enhedspriser/2025-12-31/enhedspriser_20251231.csv"]
     assert (tmp_path / "a" / "manifest.json").read_bytes() == (tmp_path / "b" / "manifest.json").read_bytes()

@@ -226,7 +226,7 @@ def demo(
     minutes = (time.monotonic() - started) / 60
     typer.echo(
         f"\nhelhed demo is ready ({minutes:.1f} min).\n"
-        f"  Superset:   http://localhost:8088   login admin / admin   (dashboards Beskæftigelse, Økonomi, Målgrupper, Helhedsorienterede forløb)\n"
+        f"  Superset:   http://localhost:8088   login admin / admin   (dashboards Beskæftigelse, Økonomi, Målgrupper, Helhedsorienterede forløb, Økonomi og budgetopfølgning)\n"
         f"  Airflow UI: http://localhost:{airflow_local.api_port()}   login admin / admin   (DAG helhed_nightly)\n"
         f"  Warehouse:  postgresql://{s.pg_host}:{s.pg_port}/helhed   (passwords in {s.home / 'secrets.env'})\n"
         f"  Stop everything with: make stop"

@@ -63,3 +63,14 @@ def gate_marts(run_id: str, settings: Settings | None = None) -> dict:
 def publish_build(run_id: str, logical_date: date, settings: Settings | None = None) -> list[str]:
     s = settings or Settings.from_env()
     return publish.publish(s, run_id, logical_date)
+
+
+def budget_proposals(run_id: str, settings: Settings | None = None) -> dict:
+    """Rebuild the budget reallocation proposals (dbt models tagged ``freed_resources``) once the
+    evaluation step has written the freed-resource draws; before ``gate_marts`` (helhed.budget)."""
+    from helhed import budget
+
+    s = settings or Settings.from_env()
+    result = budget.build_after_evaluation(s)
+    log.info("run %s: reallocation proposals %s", run_id, result.summary())
+    return result.summary()

@@ -27,6 +27,7 @@ from helhed.generator.calibrate import calibrate_group
 from helhed.generator.children import children_activities
 from helhed.generator.cpr import make_cprs
 from helhed.generator.dates import NONE, from_day, months_between, quarters_between, shift_years, to_day
+from helhed.generator.decisions import HEADER as DECISION_HEADER, decision_rows
 from helhed.generator.families import link_families, relation_rows
 from helhed.generator.increments import (
     changed_on, known_at, population_changed_on, population_known_at, register_periods,
@@ -48,6 +49,7 @@ DEFAULT_END_DATE = dt.date(2025, 12, 31)
 MANIFEST_NAME = "manifest.json"
 ALL_SOURCES: tuple[str, ...] = (
     "cpr", "ydelser", "eindkomst", "uddannelse", "dubu", "sensum", "sundhed", "helhed", "enhedspriser", "oekonomi",
+    "beslutninger",
 )  # fmt: skip
 PHASE1_SOURCES = ("cpr", "ydelser")
 EMPLOYMENT_LOOKBACK_DAYS = int(6 * 365.25)
@@ -304,6 +306,9 @@ def generate(
             w("oekonomi", d, "full", "posteringer", R.LEDGER_HEADER, R.ledger_rows(ledger, cprs), encoding="cp1252",
               row_spec=baddata.RowSpec(cpr=6, code=0, start=8, end=9, date_format="dmy"))  # fmt: skip
             w("oekonomi", d, "full", "budget", R.BUDGET_HEADER, R.budget_rows(budget), encoding="cp1252")
+        if "beslutninger" in chosen:
+            w("beslutninger", d, "full", "budgetbeslutninger", DECISION_HEADER,
+              decision_rows(from_day(d), budget, [p["code"] for p in prof.raw.get("programmes", [])]))
     step("phase-2 files")
     bar.close()
 
