@@ -56,3 +56,14 @@ def gate_marts(run_id: str, settings: Settings | None = None) -> dict:
 def publish_build(run_id: str, logical_date: date, settings: Settings | None = None) -> list[str]:
     s = settings or Settings.from_env()
     return publish.publish(s, run_id, logical_date)
+
+
+def evaluate_programmes(settings: Settings | None = None) -> dict:
+    """Evaluate the holistic programmes on tonight's build (after dbt, before the mart gates).
+
+    Writes person-level results to ``build_restricted`` and suppressed aggregates to
+    ``build_marts`` (helhed.evaluation); the mart gates then validate them with the dbt marts.
+    """
+    from helhed.evaluation import evaluate
+
+    return evaluate(settings or Settings.from_env())
