@@ -9,8 +9,8 @@ The effect at k is the mean over the matched participants observed at k of
 (the participant's change minus the change of their comparison units: differences in
 differences). Intervals come from a cluster bootstrap by person: in each replicate every
 person gets a Poisson(1) weight (the same for all units of the person, participant or
-comparison, at every k), and the estimate is recomputed with those weights; the matches are
-held fixed. Draw 0 is the full sample (all weights 1). The 2.5 % and 97.5 % quantiles of
+comparison, at every k), and the estimate is recomputed with those weights; the matches and
+each comparison unit's matching weight are held fixed (inference conditional on the matching). Draw 0 is the full sample (all weights 1). The 2.5 % and 97.5 % quantiles of
 replicates 1..B are the 95 % interval. The draws are kept because freed resources and the
 payback month are functions of the effects at every k at once.
 """
@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
 
 def changes(y: np.ndarray, resident: np.ndarray, person: np.ndarray, start: np.ndarray, baseline: int, follow_up: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -78,37 +77,40 @@ def matched_did(
     """Matched differences in differences for every draw of ``weights`` ``[draw, person]``.
 
     ``delta_*`` are ``[unit, k, outcome]``, ``obs_*`` ``[unit, k]``; ``pair_t``/``pair_c`` index
-    the participant and comparison unit of each matched pair. A participant counts at k when
-    observed and at least one of their comparison units is observed (with positive weight).
+    the participant and comparison unit of each matched pair. At each k, a participant counts
+    when observed and at least one of their comparison units is observed; each of those
+    comparison units gets ``1 / (their number)``, and a comparison unit's weight K_j(k) is the
+    sum over its participants. The effect is
+
+        mean of ΔY over the counted participants - (Σ_j K_j(k) ΔY_j) / (Σ_j K_j(k)),
+
+    which equals the mean of the participants' own differences. In a bootstrap draw every
+    person's units are weighted by the person's draw weight with K held fixed (the matching is
+    conditioned on), so the draw varies exactly like the linear statistic it is.
     """
     n_t, width, n_out = delta_t.shape
-    n_p = len(pair_t)
-    draws = weights.shape[0]
-    effect = np.full((draws, width, n_out), np.nan)
-    assign = sp.csr_matrix((np.ones(n_p), (pair_t, np.arange(n_p))), shape=(n_t, n_p))
-    dc_pairs = delta_c[pair_c].reshape(n_p, width * n_out)
-    oc_pairs = obs_c[pair_c].astype(float)
-    participants = np.zeros(width, dtype=np.int64)
-    comparison_persons = np.zeros(width, dtype=np.int64)
-    treated_mean = np.full((width, n_out), np.nan)
-    for b in range(draws):
-        wc = weights[b, person_c[pair_c]][:, None] * oc_pairs  # [pair, k]
-        den = assign @ wc  # [treated, k]
-        num = (assign @ (np.repeat(wc, n_out, axis=1) * dc_pairs)).reshape(n_t, width, n_out)
-        valid = obs_t & (den > 0)
-        cf = np.divide(num, den[:, :, None], out=np.zeros_like(num), where=den[:, :, None] > 0)
-        wt = weights[b, person_t][:, None] * valid  # [treated, k]
-        total = wt.sum(axis=0)
-        diff = (delta_t - cf) * wt[:, :, None]
+    n_c = delta_c.shape[0]
+    used = obs_c[pair_c]  # [pair, k]
+    per_treated = np.zeros((n_t, width))
+    np.add.at(per_treated, pair_t, used.astype(float))
+    valid = obs_t & (per_treated > 0)
+    share = np.divide(used, per_treated[pair_t], out=np.zeros((len(pair_t), width)), where=per_treated[pair_t] > 0)
+    share *= valid[pair_t]
+    k_weight = np.zeros((n_c, width))
+    np.add.at(k_weight, pair_c, share)
+    participants = valid.sum(axis=0)
+    comparison_persons = np.array([len(np.unique(person_c[k_weight[:, k] > 0])) for k in range(width)], dtype=np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        treated_mean = np.where(participants[:, None] > 0, (level_t * valid[:, :, None]).sum(axis=0) / participants[:, None], np.nan)
+    effect = np.full((weights.shape[0], width, n_out), np.nan)
+    for b in range(weights.shape[0]):
+        wt = weights[b, person_t][:, None] * valid
+        wc = weights[b, person_c][:, None] * k_weight
+        tt, tc = wt.sum(axis=0), wc.sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            effect[b] = np.where(total[:, None] > 0, diff.sum(axis=0) / total[:, None], np.nan)
-        if b == 0:
-            participants = valid.sum(axis=0)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                treated_mean = np.where(participants[:, None] > 0, (level_t * valid[:, :, None]).sum(axis=0) / participants[:, None], np.nan)
-            used = valid[pair_t] & obs_c[pair_c]
-            for k in range(width):
-                comparison_persons[k] = len(np.unique(person_c[pair_c[used[:, k]]]))
+            mt = np.einsum("uk,uko->ko", wt, delta_t) / tt[:, None]
+            mc = np.einsum("uk,uko->ko", wc, delta_c) / tc[:, None]
+        effect[b] = np.where((tt[:, None] > 0) & (tc[:, None] > 0), mt - mc, np.nan)
     return Draws(effect, treated_mean, participants, comparison_persons)
 
 

@@ -267,7 +267,7 @@ def generate(
         truth.update(cost_truth(world_e, ledger, book))
         truth.update(effect_truth(
             world_e, enrolments, families, prices,
-            Course(untreated_e, employment0, education0, untreated_acts), Course(periods_e, employment, education, by_dept), out,
+            Course(untreated_e, employment0, education0, untreated_acts, medfin), Course(periods_e, employment, education, by_dept, medfin), out,
         ))  # fmt: skip
         step("outcome truth")
     else:

@@ -418,6 +418,7 @@ class Course:
     employment: Intervals
     education: Intervals
     activities: dict[str, Activities]
+    cofinancing: tuple[IntArray, IntArray, IntArray] | None = None  # (person, first day of month, øre)
 
 
 class _Costing:
@@ -486,6 +487,11 @@ def measure_course(
     e_end = course.employment.effective_end(end)
     d_end = course.education.effective_end(end)
     a_end = {src: a.effective_end(end) for src, a in course.activities.items()}
+    cofin: dict[tuple[int, int], int] = defaultdict(int)
+    if course.cofinancing is not None:
+        mp, mf, mo = course.cofinancing
+        for r in np.flatnonzero(np.isin(mp, np.fromiter(family, dtype=np.int64, count=len(family)))).tolist():
+            cofin[(int(mp[r]), int(mf[r]))] += int(mo[r])
     years = ymd(np.array([m.first for m in months], dtype=np.int64))[0].tolist()
     full_days = [(dt.date(from_day(m.first).year + (from_day(m.first).month == 12), from_day(m.first).month % 12 + 1, 1)
                   - dt.date(from_day(m.first).year, from_day(m.first).month, 1)).days for m in months]
@@ -543,6 +549,9 @@ def measure_course(
                         dept, ore = costing.service(code, float(act.price[r]), float(act.hours[r]), b - a + 1, years[t])
                         cost[dept] += ore
             row[col["child_placed"]] = placed
+            for who in [p, *kids]:
+                if who == p or m.first < adult_day[who]:
+                    cost["sundhed"] += cofin.get((who, m.first), 0)  # regional co-financing (SUL, sundhed)
             row[col["departments"]] = len(depts)
             row[col["services"]] = len(services)
             for d in COST_DEPARTMENTS:
