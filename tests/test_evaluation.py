@@ -199,7 +199,7 @@ def test_generator_and_evaluation_measure_the_same_outcomes(evaluated: Evaluated
                 planted = truth[programme]["outcomes"][outcome][str(k)]
                 assert planted["participants"] == int(seen.sum()), (programme, outcome, k)
                 mean = float(y[person[seen], month[seen]].mean())
-                tolerance = 0.01 * max(abs(mean), 100.0) if outcome.startswith("cost") else 1e-9
+                tolerance = 0.01 * max(abs(mean), 100.0) if outcome.startswith("cost") else 1e-6  # 6 decimals
                 assert abs(planted["treated_mean"] - mean) <= tolerance, (programme, outcome, k, planted, mean)
 
 
@@ -257,12 +257,13 @@ def test_the_zero_effect_programme_covers_zero(evaluated: Evaluated) -> None:
 
 def test_balance_after_matching_is_within_the_limits(evaluated: Evaluated) -> None:
     config = evaluated.config
-    summary = {p: (m, r, s, b, shown) for p, m, r, s, b, shown in evaluated.rows(
-        "select programme_code, max_abs_smd, match_rate, share_balanced, is_balanced, is_shown from build_marts.programme_evaluation_summary")}
+    summary = {p: (m, s, b, shown) for p, m, s, b, shown in evaluated.rows(
+        "select programme_code, max_abs_smd, share_balanced, is_balanced, is_shown from build_marts.programme_evaluation_summary")}
     for programme in ("EN_PLAN", "KOORD"):
-        max_smd, rate, share, balanced, shown = summary[programme]
+        max_smd, share, balanced, shown = summary[programme]
         assert balanced and shown and float(max_smd) <= config.smd_limit and float(share) >= config.min_share_balanced
-        assert float(rate) >= 0.8
+        # the published rate may be hidden (1-4 unmatched is a small cell); the step's own summary has it
+        assert evaluated.summary["programmes"][programme]["match_rate"] >= 0.8
     rows = evaluated.rows("select smd_before, smd_after from build_marts.programme_evaluation_balance where programme_code = 'EN_PLAN'")
     before = np.array([abs(float(b)) for b, _ in rows])
     after = np.array([abs(float(a)) for _, a in rows])
