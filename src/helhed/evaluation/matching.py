@@ -157,7 +157,27 @@ def units_for(panel: Panel, programme: str, config: EvaluationConfig) -> tuple[U
     treated = np.concatenate([np.ones(len(ep), dtype=bool), np.zeros(len(cp), dtype=bool)])
     enrolment = np.concatenate([eid, np.full(len(cp), None, dtype=object)])
     x, names = covariates(panel, person, start, config.eligible_benefit_groups, length)
-    return Units(person, start, treated, enrolment, x, names), counts
+    return exact_on_constant_traits(Units(person, start, treated, enrolment, x, names)), counts
+
+
+def exact_on_constant_traits(units: Units) -> Units:
+    """Drop candidate units with a 0/1 trait that no participant (or every participant) has.
+
+    Such a trait (an adult with an own children's-department record when no participant has
+    one) cannot enter the score (it separates the groups perfectly) and cannot be balanced by
+    it: candidates that have it are outside the participants' support, so they are left out
+    before the score is fitted - exact matching on that trait.
+    """
+    x = units.covariates
+    if not units.treated.any():
+        return units
+    binary = np.all((x == 0) | (x == 1), axis=0)
+    keep = np.ones(len(units), dtype=bool)
+    for j in np.flatnonzero(binary):
+        values = np.unique(x[units.treated, j])
+        if len(values) == 1:
+            keep &= units.treated | (x[:, j] == values[0])
+    return units.subset(keep)
 
 
 #: At most this many candidate units enter the score's fit (a random sample; see propensity_logit).
