@@ -44,6 +44,8 @@ OUTCOME_LABELS = {
 ESTIMATORS = ("matched_did", "naive_before_after", "naive_unmatched")
 #: Candidate units per participant in the naive unmatched comparison (a random sample).
 NAIVE_SAMPLE = 20
+#: Bootstrap replicates of the naive estimators (they are shown to BI only, as a diagnostic).
+NAIVE_REPLICATES = 100
 TOTAL = "i_alt"
 
 
@@ -123,10 +125,11 @@ def evaluate_programme(
     pair_c = np.array([c_pos[u] for u in m.control_unit.tolist()], dtype=np.int64)
     result.estimates["matched_did"] = estimate.matched_did(
         dt_, lt_, ot_, units.person[treated], dc_, oc_, units.person[controls], pair_t, pair_c, weights)
-    result.estimates["naive_before_after"] = estimate.before_after(dt_, lt_, ot_, units.person[treated], weights)
+    naive_weights = weights[: NAIVE_REPLICATES + 1]  # diagnostics only: fewer replicates
+    result.estimates["naive_before_after"] = estimate.before_after(dt_, lt_, ot_, units.person[treated], naive_weights)
     sample = _naive_sample(units, len(treated), config.seed)
     _, lc_, ocs_ = _changes(panel, ys, units.person[sample], units.start[sample], config)
-    result.estimates["naive_unmatched"] = estimate.unmatched_difference(lt_, ot_, units.person[treated], lc_, ocs_, units.person[sample], weights)
+    result.estimates["naive_unmatched"] = estimate.unmatched_difference(lt_, ot_, units.person[treated], lc_, ocs_, units.person[sample], naive_weights)
     cost_idx = [outcomes.index(f"cost_{d}") for d in panel.cost_departments]
     result.freed = money.freed_resources(counts_mk, result.estimates["matched_did"].effect[:, :, cost_idx])
     result.payback = money.payback(result.freed.sum(axis=2), investment.sum(axis=1))
