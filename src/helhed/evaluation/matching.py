@@ -17,6 +17,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 import statsmodels.api as sm
 
 from helhed.evaluation.panel import Panel
@@ -88,9 +89,12 @@ def covariates(panel: Panel, person: np.ndarray, start: np.ndarray, eligible_gro
         cols[name] = ((age >= lo) & (age <= hi)).astype(float)
     cols["male"] = panel.male[person].astype(float)
     cols["months_on_support"] = _window_sum(_cumsum(panel.support), person, start, length)
+    codes = [panel.benefit_groups.index(g) for g in eligible_groups if g in panel.benefit_groups]
+    group = panel.group[person, start]
     for g in eligible_groups:
         code = panel.benefit_groups.index(g) if g in panel.benefit_groups else -2
-        cols[f"group_{g}"] = (panel.group[person, start] == code).astype(float)
+        cols[f"group_{g}"] = (group == code).astype(float)
+    cols["group_other"] = (~np.isin(group, codes)).astype(float)  # primary group outside the eligible ones
     for d in ("voksen_social", "sundhed", "boern_familie"):
         cols[f"active_{d}"] = (_window_sum(_cumsum(panel.active[d]), person, start, length) > 0).astype(float)
     cols["departments_mean"] = _window_sum(_cumsum(panel.departments), person, start, length) / length
@@ -180,6 +184,21 @@ def exact_on_constant_traits(units: Units) -> Units:
     return units.subset(keep)
 
 
+def _full_rank(design: np.ndarray) -> np.ndarray:
+    """The columns of ``design`` that are linearly independent (pivoted QR; the constant first).
+
+    Dummies of a category that together cover every unit (the benefit groups) are collinear with
+    the constant; one of them is dropped as the reference.
+    """
+    _, r, pivot = scipy.linalg.qr(design, mode="economic", pivoting=True)
+    diag = np.abs(np.diag(r))
+    rank = int((diag > 1e-8 * diag[0]).sum()) if len(diag) else 0
+    cols = np.sort(pivot[:rank])
+    if 0 not in cols:
+        cols = np.sort(np.concatenate([[0], cols[:-1]]))
+    return design[:, cols]
+
+
 #: At most this many candidate units enter the score's fit (a random sample; see propensity_logit).
 FIT_SAMPLE = 50_000
 
@@ -203,7 +222,7 @@ def propensity_logit(units: Units, seed: int = 0) -> np.ndarray:
     treated_has = x[units.treated].sum(axis=0)
     keep = (sd > 1e-9) & ~(binary & ((treated_has == 0) | (treated_has == units.treated.sum())))
     z = (x[:, keep] - x[:, keep].mean(axis=0)) / sd[keep]
-    design = sm.add_constant(z, has_constant="add")
+    design = _full_rank(sm.add_constant(z, has_constant="add"))
     fit_rows = np.flatnonzero(units.treated)
     candidates = np.flatnonzero(~units.treated)
     if len(candidates) > FIT_SAMPLE:
