@@ -227,6 +227,15 @@ def test_planted_effects_lie_inside_the_matched_intervals(evaluated: Evaluated) 
         covered += ok
         if programme == "EN_PLAN" and outcome in MAIN_OUTCOMES and k in CENTRAL_MONTHS and not ok:
             central_misses.append((outcome, k, planted, estimate, lo, hi))
+    print("\nplanted vs estimated (matched participants observed at k):")
+    for programme in ("EN_PLAN", "FAMILIE", "KOORD"):
+        for outcome in (*MAIN_OUTCOMES, "child_placed", "cost_boern_familie"):
+            for k in CENTRAL_MONTHS:
+                if (programme, outcome, k) in matched:
+                    n, estimate, lo, hi = matched[(programme, outcome, k)]
+                    print(f"  {programme:8s} {outcome:20s} {k:2d}  n={n:3d}  planted {evaluated.truth(programme, outcome, k):10.3f}"
+                          f"  estimate {estimate:10.3f}  [{lo:10.3f}, {hi:10.3f}]")
+    print(f"coverage {covered}/{cells} = {covered / cells:.3f}; central misses {central_misses}")
     assert cells > 1000
     assert covered / cells >= 0.90, (covered, cells)
     assert len(central_misses) <= 2, central_misses
