@@ -181,16 +181,17 @@ def _status(result: ProgrammeResult, config: EvaluationConfig, min_cell: int) ->
         return False, False, f"For få matchede deltagere (under {min_cell}) - effekter vises ikke."
     overlap = f["common_support"] >= config.min_common_support and f["match_rate"] >= config.min_match_rate
     balanced = f["max_abs_smd"] <= config.smd_limit and f["share_balanced"] >= config.min_share_balanced
-    pct = lambda v: f"{v * 100:.0f} %".replace(".", ",")  # noqa: E731
+    pct = lambda v: f"{v * 100:.0f} %"  # noqa: E731
+    num = lambda v: f"{v:.2f}".replace(".", ",")  # noqa: E731  Danish decimal comma
     if not overlap:
         return balanced, False, (f"Effekter vises ikke: for lidt overlap med sammenligningsgruppen "
                                  f"(matchrate {pct(f['match_rate'])}, fælles støtte {pct(f['common_support'])}).")
     if not balanced:
         return False, overlap, (f"Effekter vises ikke: for dårlig balance efter matching (største |SMD| "
-                                f"{f['max_abs_smd']:.2f} over {config.smd_limit:.2f}, eller under "
-                                f"{pct(config.min_share_balanced)} af variablene under {config.smd_threshold:.2f}).").replace(".", ",", 2)
+                                f"{num(f['max_abs_smd'])}; grænse {num(config.smd_limit)}, og mindst "
+                                f"{pct(config.min_share_balanced)} af variablene skal have |SMD| under {num(config.smd_threshold)}).")
     return True, True, (f"Effekter vises: matchrate {pct(f['match_rate'])}, største |SMD| efter matching "
-                        f"{f['max_abs_smd']:.2f}.".replace("0.", "0,"))
+                        f"{num(f['max_abs_smd'])}.")
 
 
 def _small(n: int | None, min_cell: int) -> bool:
