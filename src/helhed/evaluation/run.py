@@ -210,8 +210,9 @@ def summary_row(result: ProgrammeResult, config: EvaluationConfig, min_cell: int
     balanced, overlap, status = _status(result, config, min_cell)
     shown = balanced and overlap
     enrolments, evaluable, matched = c.get("enrolments", 0), c.get("evaluable", 0), c.get("matched", 0)
-    hide = {k: _small(v, min_cell) for k, v in (("enrolments", enrolments), ("evaluable", evaluable), ("matched", matched),
-                                                  ("comparison_persons", c.get("comparison_persons", 0)))}
+    # Counts below the smallest cell are hidden, zero included (as in every public mart).
+    hide = {k: v < min_cell for k, v in (("enrolments", enrolments), ("evaluable", evaluable), ("matched", matched),
+                                          ("comparison_persons", c.get("comparison_persons", 0)))}
     # Complementary: a difference of two published counts must not be 1-4.
     if 0 < enrolments - evaluable < min_cell:
         hide["evaluable"] = True
@@ -331,7 +332,7 @@ def freed_rows(result: ProgrammeResult, panel: Panel, dept_labels: dict[str, str
             vis = shown and not small
             rows.append([
                 result.code, result.label, d, dept_labels.get(d, "I alt" if d == TOTAL else d), order, bucket[-1], label,
-                None if small else n,
+                None if n < min_cell else n,
                 _num(f[0], 2) if vis else None, _num(f_lo, 2) if vis else None, _num(f_hi, 2) if vis else None,
                 _num(inv, 2), _num(f[0] - inv, 2) if vis else None,
                 _num(c[0], 2) if vis else None, _num(c_lo, 2) if vis else None, _num(c_hi, 2) if vis else None,
@@ -367,7 +368,7 @@ def payback_row(result: ProgrammeResult, panel: Panel, config: EvaluationConfig,
         lower = month_of(lo).strftime("%Y-%m") if lo is not None else "efter perioden"
         status = f"Tilbagebetalt i {month_of(point):%Y-%m} (95 %-interval {lower} til {upper})."
     return [
-        result.code, result.label, first, months[-1].astype(object), None if small else n, _num(invest.sum(), 2),
+        result.code, result.label, first, months[-1].astype(object), None if n < min_cell else n, _num(invest.sum(), 2),
         _num(freed_total[0], 2) if vis else None, _num(f_lo, 2) if vis else None, _num(f_hi, 2) if vis else None,
         _num(net_total[0], 2) if vis else None, _num(n_lo, 2) if vis else None, _num(n_hi, 2) if vis else None,
         month_of(point) if vis else None, month_of(lo) if vis else None, month_of(hi) if vis else None,
