@@ -98,7 +98,7 @@ def _month_index(values: pd.Series, months: np.ndarray) -> np.ndarray:
     return np.searchsorted(months, pd.to_datetime(values).to_numpy().astype("datetime64[D]"))
 
 
-def _spell_flags(frame: pd.DataFrame, index: dict[str, int], months: np.ndarray, as_of: np.datetime64) -> np.ndarray:
+def _spell_flags(frame: pd.DataFrame, index: dict[str, int], months: np.ndarray) -> np.ndarray:
     """Boolean ``[person, month]``: a spell (start_date, end_date) covers the month's 1st."""
     out = np.zeros((len(index), len(months)), dtype=bool)
     if frame.empty:
@@ -227,16 +227,16 @@ def load_panel(conn: psycopg.Connection, eligible_groups: tuple[str, ...]) -> Pa
         kf = np.maximum(pd.to_datetime(kids["resident_from"]).to_numpy().astype("datetime64[D]"), kb)
         ku = np.minimum(pd.to_datetime(kids["resident_until"].replace("infinity", "9999-12-31")).to_numpy().astype("datetime64[D]"), k18 - 1)
         frame = pd.DataFrame({"person_key": persons[kp], "start_date": kf, "end_date": ku})
-        minor_child = _spell_flags(frame[kf <= ku], index, months, as_of)
+        minor_child = _spell_flags(frame[kf <= ku], index, months)
 
     employment = _spell_flags(copy_frame(conn, sql.SQL(
         "select e.person_key, e.start_date, e.end_date from {stg}.stg_eindkomst__employments e "
         "join evaluation_study s using (person_key) where e.employment_type = 'Ordinær'"
-    ).format(stg=stg)), index, months, as_of)
+    ).format(stg=stg)), index, months)
     education = _spell_flags(copy_frame(conn, sql.SQL(
         "select e.person_key, e.start_date, e.end_date from {stg}.stg_uddannelse__education_status e "
         "join evaluation_study s using (person_key) where e.education_status = 'I uddannelse'"
-    ).format(stg=stg)), index, months, as_of)
+    ).format(stg=stg)), index, months)
 
     enrol = copy_frame(conn, sql.SQL(
         "select enrolment_id, person_key, programme_code, start_month from {r}.fct_programme_enrolments order by enrolment_id"

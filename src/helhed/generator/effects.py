@@ -36,7 +36,7 @@ import csv
 import datetime as dt
 import gzip
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -643,5 +643,5 @@ def replace_participants_periods(actual: Periods, counterfactual: Periods, parti
 
 __all__ = [
     "EffectSpec", "Effects", "Course", "draw_effects", "treat_periods", "treat_labour", "treat_activities",
-    "effect_truth", "replace_participants_periods", "OUTCOMES", "COST_DEPARTMENTS", "TRUTH_FILE", "replace",
+    "effect_truth", "replace_participants_periods", "OUTCOMES", "COST_DEPARTMENTS", "TRUTH_FILE",
 ]  # fmt: skip

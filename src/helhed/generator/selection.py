@@ -23,7 +23,6 @@ import numpy as np
 
 from helhed.generator.dates import NONE, IntArray, Span, age_on, ymd
 from helhed.generator.families import Families
-from helhed.generator.population import residents_on
 
 BASELINE_MONTHS = 12
 #: Default weights (log scale) of the selection score; a programme's profile entry may
@@ -152,5 +151,5 @@ def eligible_on(
 
 __all__ = [
     "Baseline", "build_baseline", "selection_weights", "minor_child_parents", "co_parents", "eligible_on",
-    "month_index", "active_months", "BASELINE_MONTHS", "DEFAULT_SELECTION", "residents_on",
+    "month_index", "active_months", "BASELINE_MONTHS", "DEFAULT_SELECTION",
 ]  # fmt: skip
