@@ -499,64 +499,87 @@ def measure_course(
     until = world.resident_until()
     adult_day = birthday_day(pop.birth, 18)
     col = {name: j for j, name in enumerate(OUTCOMES)}
+    dept_col = {d: col[f"cost_{d}"] for d in COST_DEPARTMENTS}
+    n_months = len(months)
+    firsts = [m.first for m in months]
+    lasts = [m.last for m in months]
+    # Month index of every record's first and last day, computed once (records are visited by
+    # the months they overlap, not month by month).
+    per_lo, per_hi = month_index(course.periods.start, months).tolist(), month_index(p_end, months).tolist()
+    act_lo = {src: month_index(a.start, months).tolist() for src, a in course.activities.items()}
+    act_hi = {src: month_index(a_end[src], months).tolist() for src, a in course.activities.items()}
+    per_start, per_end, per_state = course.periods.start.tolist(), p_end.tolist(), course.periods.state.tolist()
+    per_amount = course.periods.amount.tolist()
+    act_cols = {src: (a.start.tolist(), a_end[src].tolist(), a.price.tolist(), a.hours.tolist()) for src, a in course.activities.items()}
+    emp_code, emp_start, emp_end = course.employment.code.tolist(), course.employment.start.tolist(), e_end.tolist()
+    edu_code, edu_start, edu_end = course.education.code.tolist(), course.education.start.tolist(), d_end.tolist()
+    moved_in, until_l, adult_l = pop.moved_in.tolist(), until.tolist(), adult_day.tolist()
     for i in range(n):
         p = int(enrolments.person[i])
         kids = kids_of.get(p, [])
-        for k in range(width):
-            t = int(start_mi[i]) + k
-            if t >= len(months):
-                break
-            m = months[t]
-            if not (pop.moved_in[p] <= m.first <= until[p]):
-                continue
-            observed[i, k] = True
-            row = values[i, k]
-            depts: set[str] = set()
-            services: set[str] = set()
-            cost: dict[str, int] = defaultdict(int)
-            on_support = False
-            for r in per.get(p, []):
-                a, b = max(int(course.periods.start[r]), m.first), min(int(p_end[r]), m.last)
+        s_i = int(start_mi[i])
+        ks = [k for k in range(width) if s_i + k < n_months and moved_in[p] <= firsts[s_i + k] <= until_l[p]]
+        if not ks:
+            continue
+        observed[i, ks] = True
+        support = [False] * width
+        placed = [False] * width
+        depts: list[set[str]] = [set() for _ in range(width)]
+        services: list[set[str]] = [set() for _ in range(width)]
+        cost = np.zeros((width, len(COST_DEPARTMENTS)), dtype=np.int64)
+        dept_pos = {d: j for j, d in enumerate(COST_DEPARTMENTS)}
+
+        def months_of(lo: int, hi: int) -> range:
+            return range(max(lo - s_i, 0), min(hi - s_i, width - 1, n_months - 1 - s_i) + 1)
+
+        for r in per.get(p, []):
+            group = STATES[per_state[r]]
+            for k in months_of(per_lo[r], per_hi[r]):
+                t = s_i + k
+                a, b = max(per_start[r], firsts[t]), min(per_end[r], lasts[t])
                 if a > b:
                     continue
-                on_support = True
-                depts.add(BENEFIT_DEPARTMENT)
-                services.add(STATES[int(course.periods.state[r])])
-                dept, ore = costing.benefit(int(course.periods.state[r]), float(course.periods.amount[r]),
-                                            course.periods.unit[r], b - a + 1, full_days[t], years[t])
-                cost[dept] += ore
-            row[col["self_supporting"]] = not on_support
-            row[col["ordinary_employment"]] = any(
-                course.employment.code[r] == 0 and course.employment.start[r] <= m.first <= e_end[r] for r in emp.get(p, []))
-            row[col["education"]] = any(
-                course.education.code[r] == 0 and course.education.start[r] <= m.first <= d_end[r] for r in edu.get(p, []))
-            placed = False
-            for src, act in course.activities.items():
-                for who in [p, *kids]:
-                    child = who != p
-                    if child and m.first >= adult_day[who]:
-                        continue  # only children under 18 on the 1st (placements end before 18)
-                    for r in acts[src].get(who, []):
-                        a, b = max(int(act.start[r]), m.first), min(int(a_end[src][r]), m.last)
+                support[k] = True
+                depts[k].add(BENEFIT_DEPARTMENT)
+                services[k].add(group)
+                dept, ore = costing.benefit(per_state[r], per_amount[r], course.periods.unit[r], b - a + 1, full_days[t], years[t])
+                cost[k, dept_pos[dept]] += ore
+        for src, act in course.activities.items():
+            a_start, a_stop, a_price, a_hours = act_cols[src]
+            for who in [p, *kids]:
+                child = who != p
+                for r in acts[src].get(who, []):
+                    code = act.service[r]
+                    for k in months_of(act_lo[src][r], act_hi[src][r]):
+                        t = s_i + k
+                        if child and firsts[t] >= adult_l[who]:
+                            continue  # only children under 18 on the 1st (placements end before 18)
+                        a, b = max(a_start[r], firsts[t]), min(a_stop[r], lasts[t])
                         if a > b:
                             continue
-                        code = act.service[r]
                         if child:
-                            placed = placed or code.startswith("anbringelse_")
+                            placed[k] = placed[k] or code.startswith("anbringelse_")
                         else:
-                            depts.add(SOURCE_DEPARTMENT[src])
-                            services.add(code)
-                        dept, ore = costing.service(code, float(act.price[r]), float(act.hours[r]), b - a + 1, years[t])
-                        cost[dept] += ore
-            row[col["child_placed"]] = placed
+                            depts[k].add(SOURCE_DEPARTMENT[src])
+                            services[k].add(code)
+                        dept, ore = costing.service(code, a_price[r], a_hours[r], b - a + 1, years[t])
+                        cost[k, dept_pos[dept]] += ore
+        for k in ks:
+            t = s_i + k
+            m_first = firsts[t]
+            row = values[i, k]
+            row[col["self_supporting"]] = not support[k]
+            row[col["ordinary_employment"]] = any(emp_code[r] == 0 and emp_start[r] <= m_first <= emp_end[r] for r in emp.get(p, []))
+            row[col["education"]] = any(edu_code[r] == 0 and edu_start[r] <= m_first <= edu_end[r] for r in edu.get(p, []))
+            row[col["child_placed"]] = placed[k]
             for who in [p, *kids]:
-                if who == p or m.first < adult_day[who]:
-                    cost["sundhed"] += cofin.get((who, m.first), 0)  # regional co-financing (SUL, sundhed)
-            row[col["departments"]] = len(depts)
-            row[col["services"]] = len(services)
-            for d in COST_DEPARTMENTS:
-                row[col[f"cost_{d}"]] = cost.get(d, 0) / 100.0
-            row[col["cost_total"]] = sum(cost.values()) / 100.0
+                if who == p or m_first < adult_l[who]:
+                    cost[k, dept_pos["sundhed"]] += cofin.get((who, m_first), 0)  # regional co-financing (SUL, sundhed)
+            row[col["departments"]] = len(depts[k])
+            row[col["services"]] = len(services[k])
+            for d, j in dept_col.items():
+                row[j] = cost[k, dept_pos[d]] / 100.0
+            row[col["cost_total"]] = cost[k].sum() / 100.0
     return values, observed
 
 
