@@ -22,15 +22,20 @@ from dataclasses import dataclass
 import numpy as np
 
 
-def changes(y: np.ndarray, resident: np.ndarray, person: np.ndarray, start: np.ndarray, baseline: int, follow_up: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def changes(
+    y: np.ndarray, resident: np.ndarray, person: np.ndarray, start: np.ndarray, baseline: int, follow_up: int,
+    cumulative: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(ΔY [unit, k], Y [unit, k], observed [unit, k]) for k = 0..follow_up.
 
     ``y`` and ``resident`` are ``[person, month]``; a month is observed when it is inside the
     panel and the person is resident on its 1st. Units need a full resident baseline.
     """
     n_months = y.shape[1]
-    cs = np.zeros((y.shape[0], n_months + 1))
-    np.cumsum(y, axis=1, out=cs[:, 1:])
+    if cumulative is None:  # ``cumulative``: the same sum precomputed, [person, month + 1] with a leading 0
+        cumulative = np.zeros((y.shape[0], n_months + 1))
+        np.cumsum(y, axis=1, out=cumulative[:, 1:])
+    cs = cumulative
     base = (cs[person, start] - cs[person, start - baseline]) / baseline
     k = np.arange(follow_up + 1)
     month = start[:, None] + k[None, :]

@@ -74,10 +74,23 @@ def _window_sum(cs: np.ndarray, person: np.ndarray, start: np.ndarray, length: i
     return cs[person, start] - cs[person, start - length]
 
 
+_CUMSUMS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
 def _cumsum(a: np.ndarray) -> np.ndarray:
+    """Cumulative sum over months with a leading 0 column (cached per array: every programme reads them)."""
+    hit = _CUMSUMS.get(id(a))
+    if hit is not None and hit[0] is a:
+        return hit[1]
     out = np.zeros((a.shape[0], a.shape[1] + 1))
     np.cumsum(a, axis=1, out=out[:, 1:])
+    _CUMSUMS[id(a)] = (a, out)
     return out
+
+
+def clear_cache() -> None:
+    """Forget the cached cumulative sums (the step calls it when it is done with a panel)."""
+    _CUMSUMS.clear()
 
 
 def covariates(panel: Panel, person: np.ndarray, start: np.ndarray, eligible_groups: tuple[str, ...], length: int) -> tuple[np.ndarray, list[str]]:
@@ -184,8 +197,8 @@ def exact_on_constant_traits(units: Units) -> Units:
     return units.subset(keep)
 
 
-def _full_rank(design: np.ndarray) -> np.ndarray:
-    """The columns of ``design`` that are linearly independent (pivoted QR; the constant first).
+def _full_rank_columns(design: np.ndarray) -> np.ndarray:
+    """Indices of the columns of ``design`` that are linearly independent (pivoted QR; the constant first).
 
     Dummies of a category that together cover every unit (the benefit groups) are collinear with
     the constant; one of them is dropped as the reference.
@@ -196,11 +209,11 @@ def _full_rank(design: np.ndarray) -> np.ndarray:
     cols = np.sort(pivot[:rank])
     if 0 not in cols:
         cols = np.sort(np.concatenate([[0], cols[:-1]]))
-    return design[:, cols]
+    return cols
 
 
 #: At most this many candidate units enter the score's fit (a random sample; see propensity_logit).
-FIT_SAMPLE = 50_000
+FIT_SAMPLE = 20_000
 
 
 def propensity_logit(units: Units, seed: int = 0) -> np.ndarray:
@@ -222,12 +235,13 @@ def propensity_logit(units: Units, seed: int = 0) -> np.ndarray:
     treated_has = x[units.treated].sum(axis=0)
     keep = (sd > 1e-9) & ~(binary & ((treated_has == 0) | (treated_has == units.treated.sum())))
     z = (x[:, keep] - x[:, keep].mean(axis=0)) / sd[keep]
-    design = _full_rank(sm.add_constant(z, has_constant="add"))
+    design = sm.add_constant(z, has_constant="add")
     fit_rows = np.flatnonzero(units.treated)
     candidates = np.flatnonzero(~units.treated)
     if len(candidates) > FIT_SAMPLE:
         candidates = np.sort(np.random.Generator(np.random.PCG64(seed)).choice(candidates, FIT_SAMPLE, replace=False))
     fit_rows = np.concatenate([fit_rows, candidates])
+    design = design[:, _full_rank_columns(design[fit_rows])]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

@@ -43,7 +43,7 @@ OUTCOME_LABELS = {
 }
 ESTIMATORS = ("matched_did", "naive_before_after", "naive_unmatched")
 #: Candidate units per participant in the naive unmatched comparison (a random sample).
-NAIVE_SAMPLE = 20
+NAIVE_SAMPLE = 10
 #: Bootstrap replicates of the naive estimators (they are shown to BI only, as a diagnostic).
 NAIVE_REPLICATES = 100
 TOTAL = "i_alt"
@@ -85,7 +85,8 @@ def _outcome_array(panel: Panel, names: tuple[str, ...]) -> list[np.ndarray]:
 
 
 def _changes(panel: Panel, ys: list[np.ndarray], person: np.ndarray, start: np.ndarray, config: EvaluationConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    parts = [estimate.changes(y, panel.resident, person, start, config.baseline_months, config.follow_up_months) for y in ys]
+    parts = [estimate.changes(y, panel.resident, person, start, config.baseline_months, config.follow_up_months, matching._cumsum(y))
+             for y in ys]
     delta = np.stack([p[0] for p in parts], axis=2)
     level = np.stack([p[1] for p in parts], axis=2)
     return delta, level, parts[0][2]
@@ -416,7 +417,10 @@ def evaluate(settings: Settings, config: EvaluationConfig | None = None) -> dict
         ys = _outcome_array(panel, outcomes)
         weights = estimate.person_weights(len(panel.persons), config.replicates, config.seed)
         step = time.monotonic()
-        results = [evaluate_programme(panel, code, label, config, weights, outcomes, ys, invest[code]) for code, label in programmes]
+        try:
+            results = [evaluate_programme(panel, code, label, config, weights, outcomes, ys, invest[code]) for code, label in programmes]
+        finally:
+            matching.clear_cache()
         timings["estimate"] = time.monotonic() - step
         step = time.monotonic()
         as_of = panel.as_of_date.astype(object)
