@@ -367,7 +367,8 @@ def payback_row(result: ProgrammeResult, panel: Panel, config: EvaluationConfig,
     else:
         upper = month_of(hi).strftime("%Y-%m") if hi is not None else "efter perioden"
         lower = month_of(lo).strftime("%Y-%m") if lo is not None else "efter perioden"
-        status = f"Tilbagebetalt i {month_of(point):%Y-%m} (95 %-interval {lower} til {upper})."
+        status = (f"Tilbagebetalt i {month_of(point):%Y-%m} (95 %-interval {lower} til {upper}; "
+                  f"{share * 100:.0f} % af bootstrap-gentagelserne er tilbagebetalt).")
     return [
         result.code, result.label, first, months[-1].astype(object), None if n < min_cell else n, _num(invest.sum(), 2),
         _num(freed_total[0], 2) if vis else None, _num(f_lo, 2) if vis else None, _num(f_hi, 2) if vis else None,
