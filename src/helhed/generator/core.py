@@ -33,13 +33,13 @@ from helhed.generator.increments import (
 )  # fmt: skip
 from helhed.generator.labour import Intervals, education_status, employment_spells
 from helhed.generator.ledger import budgets, build_ledger, cost_truth, medfinansiering, unit_prices
-from helhed.generator.lifecourse import Spells, clip_to_residence, draw_persons, simulate_spells
+from helhed.generator.lifecourse import S_INDEX, Spells, clip_to_residence, draw_persons, simulate_spells
 from helhed.generator.outcomes import departments_truth, labour_truth, parents_employment_truth, programme_truth, tempo_truth
 from helhed.generator.population import Population, residents_on, simulate_population
 from helhed.generator.profile import BENEFIT_GROUPS, load_profile
 from helhed.generator.effects import Course, draw_effects, effect_truth, exit_by_person, replace_participants_periods, treat_activities, treat_labour, treat_periods
 from helhed.generator.investment import add_programme_investment
-from helhed.generator.programmes import apply_effect, draw_enrolments, programme_details
+from helhed.generator.programmes import ELIGIBLE_GROUPS, apply_effect, draw_enrolments, programme_details
 from helhed.generator.selection import build_baseline
 from helhed.generator.services import Activities, build_activities, complexity
 from helhed.generator.truth import benefit_truth
@@ -215,10 +215,14 @@ def generate(
     frozen = np.zeros(len(population), dtype=bool)
     frozen[enrolments.person] = True
     # The treated world: participants leave benefits at their exit; the days they leave are
-    # made up among non-participants, so kontanthjælp still matches AUK01.
+    # made up so kontanthjælp still matches AUK01 - by persons never on an eligible benefit in
+    # the untreated world, so no possible comparison person's course depends on the effects.
     treated_spells = _merge_spells(_sub_spells(untreated_spells, ~frozen[untreated_spells.person]),
                                    apply_effect(_sub_spells(untreated_spells, frozen[untreated_spells.person]), enrolments))
-    spells = calibrate_group(treated_spells, "kontanthjaelp", kh_targets, world.quarters, prof, population, persons, end, world.rng("calibration_top_up"), frozen=frozen)
+    ever_eligible = np.zeros(len(population), dtype=bool)
+    ever_eligible[untreated_spells.person[np.isin(untreated_spells.state, [S_INDEX[g] for g in ELIGIBLE_GROUPS])]] = True
+    spells = calibrate_group(treated_spells, "kontanthjaelp", kh_targets, world.quarters, prof, population, persons, end,
+                             world.rng("calibration_top_up"), frozen=frozen | ever_eligible)
     cf_spells = _merge_spells(_sub_spells(spells, ~frozen[spells.person]), _sub_spells(untreated_spells, frozen[untreated_spells.person]))
     counterfactual = finalize_periods(cf_spells, prof, person_rank, end, stream(seed, 6))
     periods = treat_periods(counterfactual, exit_by_person(enrolments, effects, len(population)))
