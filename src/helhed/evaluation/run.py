@@ -43,7 +43,7 @@ OUTCOME_LABELS = {
 }
 ESTIMATORS = ("matched_did", "naive_before_after", "naive_unmatched")
 #: Candidate units per participant in the naive unmatched comparison (a random sample).
-NAIVE_SAMPLE = 10
+NAIVE_SAMPLE = 20
 #: Bootstrap replicates of the naive estimators (they are shown to BI only, as a diagnostic).
 NAIVE_REPLICATES = 100
 TOTAL = "i_alt"
