@@ -440,7 +440,9 @@ def evaluate(settings: Settings, config: EvaluationConfig | None = None) -> dict
     timings["total"] = time.monotonic() - began
     summary = {
         "persons": int(len(panel.persons)), "months": int(len(panel.months)),
-        "programmes": {r.code: {**r.counts, **{k: v for k, v in r.flags.items() if isinstance(v, float)}} for r in results},
+        # JSON-safe (the DAG task returns it as an XCom): an undefined diagnostic is None, not NaN.
+        "programmes": {r.code: {**r.counts, **{k: (v if math.isfinite(v) else None) for k, v in r.flags.items() if isinstance(v, float)}}
+                       for r in results},
         "rows": {name: len(v) for name, v in rows.items()},
         "seconds": {k: round(v, 2) for k, v in timings.items()},
     }
