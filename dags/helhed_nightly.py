@@ -1,4 +1,5 @@
-"""Nightly run: load each source, gate it, build the warehouse with dbt, gate the marts, publish.
+"""Nightly run: load each source, gate it, build the warehouse with dbt, evaluate the programmes,
+gate the marts, publish.
 
 A thin DAG: the work lives in ``helhed.pipeline``; the dbt models become tasks through
 astronomer-cosmos. Adding a source is a block in ``config/sources.yaml``: one task group
@@ -60,6 +61,12 @@ def helhed_nightly():
     dbt_build = dbt_task_group()
 
     @task(retries=0)
+    def evaluate_programmes() -> dict:
+        from helhed import pipeline
+
+        return pipeline.evaluate_programmes()
+
+    @task(retries=0)
     def budget_proposals(**context) -> dict:
         from helhed import pipeline
 
@@ -77,7 +84,7 @@ def helhed_nightly():
 
         return pipeline.publish_build(context["run_id"], context["logical_date"].date())
 
-    source_groups >> dbt_build >> budget_proposals() >> gate_marts() >> publish()
+    source_groups >> dbt_build >> evaluate_programmes() >> budget_proposals() >> gate_marts() >> publish()
 
 
 helhed_nightly()
