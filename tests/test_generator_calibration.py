@@ -142,9 +142,19 @@ def test_service_volumes_per_resident_are_the_profile_rates(municipality: tuple[
     rates = {code: float(spec["stock_per_100k"]) for code, spec in raw["services"].items()}
     rates["placements"] = float(raw["placements"]["stock_per_100k"])
     assert set(person_days) == set(rates)
+    # The profile's rates are the untreated world's; the programmes' planted effects then add or
+    # end services of participants and their children (docs/generator.md, "Programmes and their
+    # planted effects"; tests/test_evaluation.py checks those changes against the manifest). The
+    # services an effect touches get room for that change on top of the 5 %.
+    touched = {"placements"}
+    for prog in raw["programmes"]:
+        effect = prog.get("effect") or {}
+        touched |= {str(effect[k]["code"]) for k in ("support_service", "child_service") if k in effect}
+        touched |= set(effect.get("services_end_codes") or ())
     for code, per_100k in rates.items():
         got = person_days[code] / resident_days * 1e5
-        assert got == pytest.approx(per_100k, rel=0.05), (name, code, got, per_100k)
+        rel = 0.15 if code in touched else 0.05
+        assert got == pytest.approx(per_100k, rel=rel), (name, code, got, per_100k)
     enrolments = _read(out, "helhed", "forloeb")
     for prog in raw["programmes"]:
         n = sum(1 for r in enrolments if r["Program"] == prog["code"])
