@@ -2,7 +2,7 @@
 
 The study population is every person who could be a participant or a comparison person: all
 programme participants and every resident aged 18-64 with a day of an eligible benefit group
-in some month. For them the panel holds, per calendar month of the warehouse, what
+in some month. For them the panel holds, per complete calendar month of the warehouse, what
 ``build_restricted.fct_person_month`` says (income support, departments, services, cost,
 placements) and what it does not say for months without a row (a person-month exists only
 with a benefit, a service, cost or a cohort window): no row means no benefit, no service and
@@ -125,7 +125,10 @@ def _spell_flags(frame: pd.DataFrame, index: dict[str, int], months: np.ndarray)
 def load_panel(conn: psycopg.Connection, eligible_groups: tuple[str, ...]) -> Panel:
     """Read the study population's panel from the build schemas (see the module docstring)."""
     r, stg, itm = (sql.Identifier(s) for s in (BUILD_RESTRICTED, BUILD_STG, BUILD_INT))
-    months_frame = copy_frame(conn, sql.SQL("select month, as_of_date from {}.dim_month order by month").format(r))
+    # Complete months only: the month of the as-of date holds its first days (docs/warehouse.md,
+    # partial months), and three days of cost or benefits are not a month's outcome. A cohort's
+    # follow-up ends with the last complete month; the current month counts once it is complete.
+    months_frame = copy_frame(conn, sql.SQL("select month, as_of_date from {}.dim_month where is_complete order by month").format(r))
     months = pd.to_datetime(months_frame["month"]).to_numpy().astype("datetime64[D]")
     as_of = np.datetime64(pd.to_datetime(months_frame["as_of_date"]).max().date(), "D")
     cost_departments = tuple(
