@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from helhed.evaluation import estimate, matching, money
+from helhed.evaluation.panel import Panel
 from helhed.evaluation.run import _buckets
+from helhed.evaluation.settings import EvaluationConfig
 
 
 def _frames(n_months: int = 30) -> tuple[np.ndarray, np.ndarray]:
@@ -120,3 +123,48 @@ def test_small_years_merge_into_their_neighbour() -> None:
     distinct = {2021: {1, 2}, 2022: {1, 2, 3, 4, 5, 6}, 2023: {5, 6, 7, 8, 9}, 2024: {9}}
     assert _buckets([2021, 2022, 2023, 2024], distinct, 5) == [[2021, 2022], [2023, 2024]]
     assert _buckets([2021], {2021: {1}}, 5) == [[2021]]
+
+
+def test_the_interval_is_the_estimate_plus_minus_bootstrap_standard_errors() -> None:
+    """Centred on draw 0 (the full sample), half-width 1.96 x the replicates' standard deviation,
+    so a skewed set of replicates widens it on both sides; missing replicates are left out."""
+    draws = np.array([[10.0, 1.0], [0.0, np.nan], [0.0, np.nan], [0.0, 2.0], [40.0, 4.0]])  # [draw, cell]
+    lo, hi = estimate.normal_interval(draws)
+    se = np.std([0.0, 0.0, 0.0, 40.0], ddof=1)
+    assert lo[0] == pytest.approx(10.0 - 1.959964 * se, rel=1e-6) and hi[0] == pytest.approx(10.0 + 1.959964 * se, rel=1e-6)
+    assert hi[1] - 1.0 == pytest.approx(1.0 - lo[1]) and hi[1] - lo[1] == pytest.approx(2 * 1.959964 * np.std([2.0, 4.0], ddof=1))
+    lo90, hi90 = estimate.normal_interval(draws, level=0.90)
+    assert hi90[0] - lo90[0] == pytest.approx(2 * 1.644854 * se, rel=1e-6)
+    point = np.array([[3.0, 4.0]])
+    assert [list(b) for b in estimate.normal_interval(point)] == [[3.0, 4.0], [3.0, 4.0]]
+
+
+def _panel(n_persons: int, n_months: int, enrolments: list[tuple[str, int, str, int]], co_parents: list[tuple[int, int]]) -> Panel:
+    """A panel where everyone is an eligible resident aged 40 with a minor child, all outcomes 0."""
+    months = (np.datetime64("2020-01", "M") + np.arange(n_months)).astype("datetime64[D]")
+    shape = (n_persons, n_months)
+    zeros, ones = np.zeros(shape), np.ones(shape, dtype=bool)
+    frame = pd.DataFrame(enrolments, columns=["enrolment_id", "person", "programme_code", "start"])
+    pairs = np.array(co_parents, dtype=np.int64).reshape(-1, 2)
+    return Panel(
+        persons=np.array([f"p{i}" for i in range(n_persons)], dtype=object), months=months, as_of_date=months[-1],
+        cost_departments=("beskaeftigelse",), male=np.zeros(n_persons, dtype=bool), birth=np.full(n_persons, np.datetime64("1980-01-01")),
+        resident=ones, age=np.full(shape, 40, dtype=np.int16), support=ones, eligible=ones, group=np.zeros(shape, dtype=np.int8),
+        benefit_groups=("kontanthjaelp",), active={d: ~ones for d in ("beskaeftigelse", "boern_familie", "voksen_social", "sundhed")},
+        departments=zeros.astype(np.int16), services=zeros.astype(np.int16), cost={"beskaeftigelse": zeros}, employment=~ones,
+        education=~ones, child_placed=~ones, child_measure=~ones, minor_child=ones, enrolments=frame,
+        co_parents=np.concatenate([pairs, pairs[:, ::-1]]),
+    )  # fmt: skip
+
+
+def test_candidates_leave_out_persons_whose_family_is_already_in_a_programme() -> None:
+    """Person 0 starts EN_PLAN in month 13, person 1 FAMILIE in month 15. Person 2 is person 1's
+    co-parent and person 3 is person 0's: at month 15 neither is an untreated comparison person
+    (a family is enrolled once), but person 2 still is at month 13, before their family started."""
+    panel = _panel(6, 20, [("E1", 0, "EN_PLAN", 13), ("E2", 1, "FAMILIE", 15)], [(1, 2), (0, 3)])
+    config = EvaluationConfig.load(replicates=1)
+    units, counts = matching.units_for(panel, "FAMILIE", config)
+    assert counts == {"enrolments": 1, "evaluable": 1}
+    assert sorted(units.person[~units.treated].tolist()) == [4, 5]
+    units, _ = matching.units_for(panel, "EN_PLAN", config)
+    assert sorted(units.person[~units.treated].tolist()) == [1, 2, 4, 5]

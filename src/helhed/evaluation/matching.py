@@ -138,8 +138,10 @@ def units_for(panel: Panel, programme: str, config: EvaluationConfig) -> tuple[U
     """Evaluable participants of a programme and the candidate units at their start months.
 
     A participant is evaluable when the start month has a full baseline in the data and they
-    were resident in every baseline month and on the 1st of the start month. Returns the units
-    and the counts behind the match rate (enrolments, evaluable).
+    were resident in every baseline month and on the 1st of the start month. A candidate at month
+    s is eligible in s and s - 1, resident with a full baseline, 18-64, and neither they nor a
+    co-parent of theirs has been enrolled in any programme by s. Returns the units and the counts
+    behind the match rate (enrolments, evaluable).
     """
     length = config.baseline_months
     n, t = panel.shape
@@ -154,13 +156,19 @@ def units_for(panel: Panel, programme: str, config: EvaluationConfig) -> tuple[U
     first_start = np.full(n, t + 1, dtype=np.int64)
     all_e = panel.enrolments
     np.minimum.at(first_start, all_e["person"].to_numpy(dtype=np.int64), all_e["start"].to_numpy(dtype=np.int64))
+    # The family's first start: a person whose co-parent (a parent of a child in common) is in a
+    # programme shares the treated children (their placements and measures) and cannot be enrolled
+    # (a family is enrolled once), so they are not an untreated comparison person either.
+    family_start = first_start.copy()
+    if len(panel.co_parents):
+        np.minimum.at(family_start, panel.co_parents[:, 0], first_start[panel.co_parents[:, 1]])
     family = config.programmes.get(programme).family if programme in config.programmes else False
     cand_p, cand_t = [], []
     for s in np.unique(es).tolist():
         mask = (
             panel.eligible[:, s] & panel.eligible[:, s - 1] & panel.resident[:, s]
             & (res_cs[:, s] - res_cs[:, s - length] == length)
-            & (panel.age[:, s] >= 18) & (panel.age[:, s] <= 64) & (first_start > s)
+            & (panel.age[:, s] >= 18) & (panel.age[:, s] <= 64) & (family_start > s)
         )  # fmt: skip
         if family:
             mask &= panel.minor_child[:, s]

@@ -17,8 +17,10 @@ The investment is the programme's own cost: every ledger amount on its PSP eleme
 (coordinators, start-up, management), spread to months like all postings, by the department
 of the posting's function. Cumulative net = cumulative freed resources - cumulative
 investment; the payback month is the first month from which the cumulative net stays at or
-above zero. Each quantity is computed for every bootstrap draw, so their intervals are the
-quantiles of the draws (a draw that never pays back within the data counts as "later").
+above zero. Each quantity is computed for every bootstrap draw: the intervals of the amounts
+are the effects' rule (draw 0 plus and minus 1.96 standard deviations of the draws,
+``estimate.normal_interval``), the payback month's are quantiles of the draws' months (a draw
+that never pays back within the data counts as "later"; a month has no standard deviation).
 """
 
 from __future__ import annotations

@@ -2,12 +2,16 @@
 
 The study population is every person who could be a participant or a comparison person: all
 programme participants and every resident aged 18-64 with a day of an eligible benefit group
-in some month. For them the panel holds, per calendar month of the warehouse, what
+in some month. For them the panel holds, per complete calendar month of the warehouse, what
 ``build_restricted.fct_person_month`` says (income support, departments, services, cost,
 placements) and what it does not say for months without a row (a person-month exists only
 with a benefit, a service, cost or a cohort window): no row means no benefit, no service and
 no cost, while work and education on the 1st come from the staging tables by the same rule
 as the fact (an ``Ordinær`` spell / an ``I uddannelse`` status covering the 1st).
+
+The panel also lists the pairs of study persons with a child in common (co-parents): a
+family is enrolled once, so the comparison pool leaves out a person whose co-parent is
+already in a programme (``matching.units_for``).
 
 Two adjustments make the outcomes those of an evaluation (docs/economics.md):
 - the programme's own imputed cost (enrolment days x its unit price) is taken out of the
@@ -73,6 +77,8 @@ class Panel:
     child_measure: np.ndarray
     minor_child: np.ndarray
     enrolments: pd.DataFrame  # enrolment_id, person index, programme_code, start index
+    #: Pairs (person, co-parent) of persons with a child in common (CPR links), both directions.
+    co_parents: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -119,7 +125,10 @@ def _spell_flags(frame: pd.DataFrame, index: dict[str, int], months: np.ndarray)
 def load_panel(conn: psycopg.Connection, eligible_groups: tuple[str, ...]) -> Panel:
     """Read the study population's panel from the build schemas (see the module docstring)."""
     r, stg, itm = (sql.Identifier(s) for s in (BUILD_RESTRICTED, BUILD_STG, BUILD_INT))
-    months_frame = copy_frame(conn, sql.SQL("select month, as_of_date from {}.dim_month order by month").format(r))
+    # Complete months only: the month of the as-of date holds its first days (docs/warehouse.md,
+    # partial months), and three days of cost or benefits are not a month's outcome. A cohort's
+    # follow-up ends with the last complete month; the current month counts once it is complete.
+    months_frame = copy_frame(conn, sql.SQL("select month, as_of_date from {}.dim_month where is_complete order by month").format(r))
     months = pd.to_datetime(months_frame["month"]).to_numpy().astype("datetime64[D]")
     as_of = np.datetime64(pd.to_datetime(months_frame["as_of_date"]).max().date(), "D")
     cost_departments = tuple(
@@ -238,6 +247,18 @@ def load_panel(conn: psycopg.Connection, eligible_groups: tuple[str, ...]) -> Pa
         "join evaluation_study s using (person_key) where e.education_status = 'I uddannelse'"
     ).format(stg=stg)), index, months)
 
+    # The other parent of a child in common: a family is enrolled once, so a person whose
+    # co-parent is in a programme is not an untreated comparison person (matching.units_for).
+    pairs = copy_frame(conn, sql.SQL(
+        "select distinct a.parent_person_key as person_key, b.parent_person_key as co_parent_key "
+        "from {stg}.stg_cpr__relations a join {stg}.stg_cpr__relations b "
+        " on b.child_person_key = a.child_person_key and b.parent_person_key <> a.parent_person_key "
+        "join evaluation_study s on s.person_key = a.parent_person_key "
+        "join evaluation_study t on t.person_key = b.parent_person_key"
+    ).format(stg=stg))
+    co_parents = np.column_stack([pairs["person_key"].map(index).to_numpy(dtype=np.int64),
+                                  pairs["co_parent_key"].map(index).to_numpy(dtype=np.int64)]) if len(pairs) else np.zeros((0, 2), dtype=np.int64)
+
     enrol = copy_frame(conn, sql.SQL(
         "select enrolment_id, person_key, programme_code, start_month from {r}.fct_programme_enrolments order by enrolment_id"
     ).format(r=r))
@@ -249,7 +270,7 @@ def load_panel(conn: psycopg.Connection, eligible_groups: tuple[str, ...]) -> Pa
     return Panel(
         persons, months, as_of, cost_departments, male, birth, resident, age, support, eligible, group, benefit_groups,
         active, departments, services, cost, employment, education, child_placed, child_measure, minor_child,
-        enrol.drop(columns=["person_key"]).reset_index(drop=True),
+        enrol.drop(columns=["person_key"]).reset_index(drop=True), co_parents,
     )  # fmt: skip
 
 

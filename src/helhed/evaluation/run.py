@@ -311,13 +311,12 @@ def freed_rows(result: ProgrammeResult, panel: Panel, dept_labels: dict[str, str
     if not active_years:
         return []
     distinct = result.flags["distinct_by_year"]
-    alpha = (1 - config.level) / 2
     departments = [*panel.cost_departments, TOTAL]
     freed = np.concatenate([result.freed, result.freed.sum(axis=2, keepdims=True)], axis=2)  # [draw, month, dept+1]
     invest = np.concatenate([result.investment, result.investment.sum(axis=1, keepdims=True)], axis=1)
     net = freed - invest[None, :, :]
     cum = np.cumsum(net, axis=1)
-    q = lambda a: (np.quantile(a[1:], alpha), np.quantile(a[1:], 1 - alpha)) if a.shape[0] > 1 else (a[0], a[0])  # noqa: E731
+    q = lambda a: estimate.normal_interval(a, config.level)  # noqa: E731  the effects' interval rule
     rows = []
     for bucket in _buckets(active_years, distinct, min_cell):
         in_b = np.isin(years, bucket)
@@ -352,9 +351,7 @@ def payback_row(result: ProgrammeResult, panel: Panel, config: EvaluationConfig,
     small = 0 < n < min_cell
     freed_total = result.freed.sum(axis=(1, 2))
     net_total = freed_total - invest.sum()
-    alpha = (1 - config.level) / 2
-    q = lambda a: (np.quantile(a[1:], alpha), np.quantile(a[1:], 1 - alpha)) if len(a) > 1 else (a[0], a[0])  # noqa: E731
-    (f_lo, f_hi), (n_lo, n_hi) = q(freed_total), q(net_total)
+    (f_lo, f_hi), (n_lo, n_hi) = estimate.normal_interval(freed_total, config.level), estimate.normal_interval(net_total, config.level)
     lo, hi, share = money.payback_interval(result.payback.month, config.level)
     point = int(result.payback.month[0])
     month_of = lambda i: None if i is None or i < 0 else months[i].astype(object)  # noqa: E731
