@@ -46,7 +46,15 @@ _KEYS = ("HELHED_AIRFLOW_JWT_SECRET", "HELHED_AIRFLOW_API_SECRET_KEY", "HELHED_S
 
 #: Modes the platform keeps: its home and Data Docs owner-only, the delivery folders without
 #: access for "other" (group access stays: a transfer account may share the group).
-HOME_MODE, SECRETS_FILE_MODE = 0o700, 0o600
+HOME_MODE, SECRETS_FILE_MODE, PRIVATE_DIR_MODE = 0o700, 0o600, 0o700
+#: Run as root, the embedded PostgreSQL runs as its own system user (helhed.database) and must
+#: traverse the home to its data directory: others may then pass through, not list, and every
+#: folder in the home but the data directory is owner-only.
+HOME_MODE_SHARED = 0o711
+
+
+def home_mode() -> int:
+    return HOME_MODE_SHARED if os.geteuid() == 0 else HOME_MODE
 
 
 class WeakSecret(ValueError):
@@ -112,7 +120,7 @@ def ensure_secrets(home: Path) -> dict[str, str]:
     """
     check_secrets(os.environ, [name for name in GENERATED_SECRETS if name in os.environ])
     home.mkdir(parents=True, exist_ok=True)
-    restrict(home, HOME_MODE)
+    restrict(home, home_mode())
     path = home / "secrets.env"
     stored = _load_secrets_file(path)
     changed = False
@@ -245,16 +253,20 @@ def _without_other(path: Path) -> bool:
 def tighten_modes(s: Settings) -> int:
     """Give the platform's files tight modes; return how many were changed.
 
-    ``$HELHED_HOME`` 0700 and ``secrets.env`` 0600; the Data Docs under it 0700/0600
-    (:func:`helhed.gates.restrict_modes`); every folder and file under the landing area without
-    access for other users (a delivery holds raw CPR numbers). Called at the start of every
-    nightly run, so files a source or the generator wrote with a loose umask are closed too.
+    ``$HELHED_HOME`` 0700 (0711 when root runs it, :func:`home_mode`) with every folder in it
+    but the PostgreSQL data directory 0700 and ``secrets.env`` 0600; the Data Docs 0700/0600
+    throughout (:func:`helhed.gates.restrict_modes`); every folder and file under the landing
+    area without access for other users (a delivery holds raw CPR numbers). Called at the start
+    of every nightly run, so files a source or the generator wrote with a loose umask are closed too.
     """
     from helhed.gates import restrict_modes
 
     changed = 0
     if s.home.exists():
-        changed += restrict(s.home, HOME_MODE)
+        changed += restrict(s.home, home_mode())
+        for child in s.home.iterdir():
+            if child.is_dir() and not child.is_symlink() and child != s.pgdata:
+                changed += restrict(child, PRIVATE_DIR_MODE)
         secrets_file = s.home / "secrets.env"
         if secrets_file.exists():
             changed += restrict(secrets_file, SECRETS_FILE_MODE)
