@@ -181,8 +181,10 @@ class Batch:
     def describe(self) -> str:
         if self.scope == "full":
             return f"the whole table ({self.rows} rows)"
+        if not self.files:
+            return f"{self.rows} rows, no file loaded since the last publish (file id {self.after_file_id})"
         return (f"{self.rows} rows of {self.files} file(s) loaded since the last publish "
-                f"(file ids {self.after_file_id + 1}-{max(self.through_file_id, self.after_file_id)})")
+                f"(file ids {self.after_file_id + 1}-{self.through_file_id})")
 
 
 @dataclass

@@ -80,7 +80,9 @@ def _holder() -> str:
 
 def _connect(s: Settings) -> psycopg.Connection:
     conn = psycopg.connect(s.url("helhed"), autocommit=True)
-    conn.execute(LOCK_DDL)
+    with conn.transaction():   # two first runs at once must not both create the table
+        conn.execute("select pg_advisory_xact_lock(hashtext('helhed.audit.run_lock'))")
+        conn.execute(LOCK_DDL)
     return conn
 
 
