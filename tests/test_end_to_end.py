@@ -1,8 +1,10 @@
 """From generated deliveries to published marts through a real Airflow run.
 
 The nightly DAG runs with ``airflow dags test`` against the embedded PostgreSQL (Airflow's
-metadata in its own database). The warehouse must find again what the generator planted, a
-failing gate must leave the published marts untouched, and a corrected delivery must publish.
+metadata in its own database, migrated by ``run_dag`` itself as on a fresh clone). The warehouse
+must find again what the generator planted, a failing gate must leave the published marts
+untouched, a corrected delivery must publish, a second run must be refused while another holds
+the nightly lock, and no CPR-like value may reach Airflow's task logs or XCom.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from datetime import date
 import psycopg
 import pytest
 
-from helhed import airflow_local
+from helhed import airflow_local, runlock
 from helhed.config import Settings
+from helhed.redaction import CPR_LIKE
 from helhed.generator import generate
 from helhed.pseudonymise import is_valid_cpr
 from helhed.sources import load_sources
@@ -29,8 +32,7 @@ def first_night(pg: Settings) -> dict:
     """Generate a small municipality and run the nightly DAG once; return the planted truth."""
     manifest = generate(profile="randers", residents=1500, years=2, seed=7, out=pg.data_dir, end_date=END,
                         show_progress=False)
-    airflow_local.migrate(pg)
-    result = airflow_local.run_dag(pg, END)
+    result = airflow_local.run_dag(pg, END)   # prepares Airflow's database and the dbt manifest itself
     assert result.returncode == 0, "the nightly DAG failed"
     return manifest["truth"]
 
@@ -131,3 +133,42 @@ def test_failing_gate_keeps_published_marts_and_a_correction_publishes(pg: Setti
     as_of = dict(query(pg, "select source, data_as_of from marts.data_as_of"))
     assert as_of.pop("cpr") == good_day
     assert as_of == {name: END for name in load_sources() if name != "cpr"}
+
+
+def test_the_run_was_gated_and_locked_as_the_dag_wires_it(pg: Settings, first_night):
+    """begin_run took the lock and the end_run teardown released it; every file the publication
+    covers lies in a passing gate batch of the same run."""
+    assert runlock.current(pg) is None
+    (run_id, through), = query(pg, "select run_id, through_file_id from audit.publications order by published_at limit 1")
+    assert through == query(pg, "select max(file_id) from audit.delivery_files where file_id <= %s", (through,))[0][0]
+    ungated = query(pg, "select f.file_id from audit.delivery_files f where f.file_id <= %s and not exists ("
+                        "select 1 from audit.gate_batches g where g.run_id = %s and g.passed and g.entity = f.entity "
+                        "and f.file_id > g.after_file_id and f.file_id <= g.through_file_id)", (through, run_id))
+    assert ungated == []
+
+
+def test_a_second_run_is_refused_while_another_holds_the_lock(pg: Settings, first_night):
+    publications = query(pg, "select count(*) from audit.publications")[0][0]
+    runlock.acquire(pg, "manual__someone-elses-run")
+    try:
+        airflow_local.airflow(pg, "dags", "reserialize", capture=True)
+        result = airflow_local.airflow(pg, "dags", "test", airflow_local.DAG_ID, END.isoformat(), check=False,
+                                       capture=True)
+    finally:
+        runlock.release(pg, "manual__someone-elses-run")
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "the nightly lock is held by run manual__someone-elses-run" in output
+    assert query(pg, "select count(*) from audit.publications")[0][0] == publications
+
+
+def test_no_cpr_like_value_in_task_logs_or_xcom(pg: Settings, first_night):
+    logs = [p for p in (pg.airflow_home / "logs").rglob("*") if p.is_file()]
+    assert logs, "no Airflow task logs"
+    for path in logs:
+        found = CPR_LIKE.findall(path.read_text(encoding="utf-8", errors="replace"))
+        assert not [f for f in found if is_valid_cpr(f.replace("-", ""))], f"{path} holds CPR-like values"
+    with psycopg.connect(pg.url(airflow_local.metadata_database())) as conn:
+        values = [v for (v,) in conn.execute("select value::text from xcom where value is not null")]
+    assert values, "the tasks returned nothing"
+    assert not [v for v in values if CPR_LIKE.search(v)]
