@@ -728,11 +728,14 @@ def _batch_query(conn: psycopg.Connection, schema: str, table: str, batch: Batch
     file id above ``after_file_id``, and rows no delivered file explains (never published either).
 
     Rows carry their file as ``source_file`` (``<folder>/<file name>``, as in
-    ``audit.delivery_files.file_name``); the anti-join uses that table's unique (source, file_name).
+    ``audit.delivery_files.file_name``). A name can belong to more than one file (CPR-like parts
+    of names are masked, so two names may read the same): a row counts as new when the newest
+    file of its name is, which errs towards checking a row again rather than not at all.
     """
     return sql.SQL(
-        "select t.* from {table} as t where not exists (select 1 from audit.delivery_files as f "
-        "where f.source = {source} and f.file_name = t.source_file and f.file_id <= {after})"
+        "select t.* from {table} as t left join (select file_name, max(file_id) as newest "
+        "from audit.delivery_files where source = {source} group by file_name) as f on f.file_name = t.source_file "
+        "where f.newest is null or f.newest > {after}"
     ).format(table=sql.Identifier(schema, table), source=sql.Literal(batch.source),
              after=sql.Literal(batch.after_file_id)).as_string(conn)
 
