@@ -87,6 +87,14 @@ def helhed_nightly():
     dbt_build = dbt_task_group()
 
     @task(retries=0)
+    def budget_proposals(**context) -> dict:
+        from helhed import pipeline
+        from helhed.airflow_support import run_step
+
+        run_step(pipeline.hold, context["run_id"])
+        return run_step(pipeline.budget_proposals, context["run_id"])
+
+    @task(retries=0)
     def gate_marts(**context) -> dict:
         from helhed import pipeline
         from helhed.airflow_support import run_step
@@ -102,7 +110,8 @@ def helhed_nightly():
 
     lock = begin_run()
     unlock = end_run()
-    lock >> source_groups >> dbt_build >> gate_marts() >> publish() >> unlock.as_teardown(setups=lock)
+    lock >> source_groups >> dbt_build >> budget_proposals() >> gate_marts() >> publish() >> unlock.as_teardown(
+        setups=lock)
 
 
 install_task_log_redaction()

@@ -220,8 +220,9 @@ def test_schemas(built: DbtRun) -> None:
 
 
 def test_months_are_clipped_to_the_window(built: DbtRun) -> None:
-    rows = built.rows("select month, days_in_month, is_complete from build_int.int_months order by month")
-    assert rows == [(JAN, 31, True), (FEB, 29, True), (MAR, 31, True)]
+    rows = built.rows("select month, days_in_month, days_covered, is_complete from build_int.int_months order by month")
+    # The as-of date is a month end, so every month is complete and covers all its days.
+    assert rows == [(JAN, 31, 31, True), (FEB, 29, 29, True), (MAR, 31, 31, True)]
 
 
 def test_benefit_days_of_one_period(built: DbtRun) -> None:
@@ -317,7 +318,13 @@ def test_benefits_mart(built: DbtRun) -> None:
         "select month, benefit_group, benefit_group_label, persons, full_time_persons, is_suppressed"
         " from build_marts.employment_benefits_monthly order by month, benefit_group"
     )
-    assert rows == [
+    # Every month has a row per benefit group of the seed; a group nobody is on shows 0 (the zero rule).
+    groups = [g for (g,) in built.rows("select benefit_group from build_seeds.benefit_groups")]
+    assert len(rows) == 3 * len(groups) == 33
+    zeros = [r for r in rows if r[3] == 0]
+    assert all(r[4] == Decimal("0.00") and r[5] is False for r in zeros)
+    assert (JAN, "revalidering", "Revalidering", 0, Decimal("0.00"), False) in zeros
+    assert [r for r in rows if r[3] != 0] == [
         (JAN, "a_dagpenge", "A-dagpenge", None, None, True),
         (JAN, "foertidspension", "Førtidspension", None, None, True),
         (JAN, "kontanthjaelp", "Kontanthjælp", None, None, True),
@@ -339,19 +346,40 @@ def test_visitation_mart(built: DbtRun) -> None:
         "select month, visitation_category, visitation_label, persons, is_suppressed"
         " from build_marts.employment_visitation_monthly order by month, visitation_category"
     )
-    # Not visited is the row with a null category (sorted last), labelled "ikke visiteret".
+    # Recipients of a group without visitation (førtidspension, fleksjob, sygedagpenge: P05, P07)
+    # are "ikke relevant for ydelsen", not "ikke visiteret" (a visited group without a category:
+    # nobody here, so 0). P06's a-dagpenge period carries "jobparat" as delivered.
     assert rows == [
-        (JAN, "aktivitetsparat", "aktivitetsparat", None, True),
-        (JAN, "jobparat", "jobparat", None, True),
-        (JAN, None, "ikke visiteret", None, True),
-        (FEB, "aktivitetsparat", "aktivitetsparat", None, True),
-        (FEB, "jobparat", "jobparat", 5, False),
-        (FEB, None, "ikke visiteret", None, True),
-        (MAR, "aktivitetsparat", "aktivitetsparat", None, True),
-        (MAR, "jobparat", "jobparat", None, True),
-        (MAR, "uddannelsesparat", "uddannelsesparat", None, True),
-        (MAR, None, "ikke visiteret", None, True),
+        (JAN, "aktivitetsparat", "aktivitetsparat", None, True),           # P01
+        (JAN, "ikke_relevant", "ikke relevant for ydelsen", None, True),   # P07
+        (JAN, "jobparat", "jobparat", None, True),                         # P02 P05 P06
+        (JAN, "uddannelsesparat", "uddannelsesparat", 0, False),
+        (JAN, None, "ikke visiteret", 0, False),
+        (FEB, "aktivitetsparat", "aktivitetsparat", None, True),           # P01 P04
+        (FEB, "ikke_relevant", "ikke relevant for ydelsen", None, True),   # P05 (fleksjob) P07 (sygedagpenge)
+        (FEB, "jobparat", "jobparat", 5, False),                           # P02 P03 P16-P18
+        (FEB, "uddannelsesparat", "uddannelsesparat", 0, False),
+        (FEB, None, "ikke visiteret", 0, False),
+        (MAR, "aktivitetsparat", "aktivitetsparat", None, True),           # P01 P04
+        (MAR, "ikke_relevant", "ikke relevant for ydelsen", None, True),   # P05 P07
+        (MAR, "jobparat", "jobparat", None, True),                         # P02
+        (MAR, "uddannelsesparat", "uddannelsesparat", None, True),         # P08
+        (MAR, None, "ikke visiteret", 0, False),
     ]
+
+
+def test_zero_counts_are_published_as_zero(built: DbtRun) -> None:
+    """The zero rule: a count of 0 is a row showing 0, never a gap; null always means 1-4 persons."""
+    rows = built.rows(
+        "select month, target_group, persons, is_suppressed from build_marts.target_groups_persons_monthly"
+    )
+    groups = built.rows("select count(*) from build_restricted.dim_target_group where is_current")[0][0]
+    assert len(rows) == 3 * groups
+    # Nobody in the hand-made data has services from two departments: every count is 0, none hidden.
+    assert {(persons, suppressed) for _, _, persons, suppressed in rows} == {(0, False)}
+    for table in ("employment_benefits_monthly", "employment_visitation_monthly", "target_groups_persons_monthly"):
+        assert built.rows(f"select count(*) from build_marts.{table} where persons is null and not is_suppressed") == [(0,)]
+        assert built.rows(f"select count(*) from build_marts.{table} where persons = 0 and is_suppressed") == [(0,)]
 
 
 def test_self_support_mart(built: DbtRun) -> None:
@@ -394,18 +422,22 @@ def test_no_small_cells_are_published(built: DbtRun) -> None:
         assert small == [(0,)], (table, column)
 
 
+# Every public mart with a month grain says whether the month is complete and how many days it covers.
+MONTH_FLAGS = [("is_complete_month", "boolean"), ("days_covered", "integer")]
+
 PUBLIC_CONTRACT = {
     "employment_benefits_monthly": [
         ("month", "date"), ("benefit_group", "text"), ("benefit_group_label", "text"), ("persons", "integer"),
         ("full_time_persons", "numeric(12,2)"), ("is_suppressed", "boolean"),
+        *MONTH_FLAGS,
     ],
     "employment_visitation_monthly": [
         ("month", "date"), ("visitation_category", "text"), ("visitation_label", "text"), ("persons", "integer"),
-        ("is_suppressed", "boolean"),
+        ("is_suppressed", "boolean"), *MONTH_FLAGS,
     ],
     "employment_self_support_monthly": [
         ("month", "date"), ("residents_16_64", "integer"), ("self_supporting", "integer"),
-        ("self_supporting_share", "numeric(6,4)"), ("is_suppressed", "boolean"),
+        ("self_supporting_share", "numeric(6,4)"), ("is_suppressed", "boolean"), *MONTH_FLAGS,
     ],
 }
 

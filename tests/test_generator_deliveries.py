@@ -205,3 +205,68 @@ def test_tagged_files(bad: tuple[Path, dict[str, Any], dict[str, Any]]) -> None:
         else:
             header = copy.decode("cp1252" if ledger else "utf-8-sig").split("\r\n")[0].split(";")
             assert d["missing_column"] not in header
+
+
+# --- all sources with nightly increments ----------------------------------------------------
+
+NIGHTS_ALL = 20
+
+
+@pytest.fixture(scope="module")
+def inc_all(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("inc_all")
+    m = generate(residents=6000, years=2, seed=8, out=out, end_date=END, show_progress=False, daily_increments=NIGHTS_ALL)
+    return out, m
+
+
+def test_relations_name_only_delivered_persons(inc_all: tuple[Path, dict[str, Any]]) -> None:
+    """Each night's CPR relations name only persons of that night's or an earlier CPR extract."""
+    out, m = inc_all
+    known: set[str] = set()
+    linked_later = 0
+    for d in sorted((d for d in m["deliveries"] if d["source"] == "cpr"), key=lambda d: d["delivery_date"]):
+        files = {Path(f["path"]).name.split("_2")[0]: out / f["path"] for f in d["files"]}
+        known |= {r["CPR-nummer"] for r in _rows(files["cpr_personer"])}
+        relations = _rows(files["cpr_relationer"])
+        for r in relations:
+            assert r["CPR-nummer"] in known and r["Relations CPR-nummer"] in known, (d["delivery_date"], r)
+        if d["kind"] == "increment":
+            linked_later += len(relations)
+    assert linked_later, "some links only become deliverable on a later night (a birth or a family moving in)"
+
+
+def test_cost_truth_sees_the_back_dated_ends(inc_all: tuple[Path, dict[str, Any]]) -> None:
+    """Imputed cost of benefits billed in aggregate is priced on the periods as the last night left them."""
+    out, m = inc_all
+    initial = dt.date.fromisoformat(m["period"]["initial_delivery"])
+    first = dt.date.fromisoformat(m["period"]["start"])
+    prices = {(int(r["År"]), r["Ydelseskode"]): (float(r["Enhedspris"].replace(",", ".")), r["Funktion"])
+              for r in _rows(out / f"landing/enhedspriser/{initial}/enhedspriser_{initial:%Y%m%d}.csv")
+              if r["Registrantbogført"] == "Nej"}
+    final = list(_latest(out, m, "ydelser", "Periode-id").values())
+    initial_rows = _rows(out / f"landing/ydelser/{initial}/ydelsesperioder_{initial:%Y%m%d}.csv")
+    enrolments = _rows(out / f"landing/helhed/{initial}/forloeb_{initial:%Y%m%d}.csv")
+
+    def imputed(periods: list[dict[str, str]], year: int) -> int:
+        total = 0
+        spans = [(s, e, code) for s, e, code in
+                 [(_dmy(r["Ydelses startdato"]), _dmy(r["Ydelses slutdato"]), r["Ydelseskode"]) for r in periods]
+                 + [(_dmy(r["Startdato"]), _dmy(r["Slutdato"]), r["Program"]) for r in enrolments]]
+        for mo in range(1, 13):
+            a = max(dt.date(year, mo, 1), first)
+            b = min(dt.date(year + (mo == 12), mo % 12 + 1, 1) - dt.timedelta(days=1), initial)
+            for s, e, code in spans:
+                price = prices.get((year, code))
+                if price is None or not price[1].startswith(("5.57", "5.58", "5.68", "5.48")):
+                    continue
+                days = (min(e or b, b) - max(s, a)).days + 1  # type: ignore[operator,type-var]
+                if days > 0:
+                    total += round(days * price[0] * 100)
+        return total
+
+    differs = False
+    for year, departments in m["truth"]["coverage_by_department_year"].items():
+        want = imputed(final, int(year))
+        assert departments["beskaeftigelse"]["imputed_kr"] == round(want / 100, 2), year
+        differs |= want != imputed(initial_rows, int(year))
+    assert differs, "some a-dagpenge or førtidspension end was registered late, after the initial delivery"

@@ -126,7 +126,7 @@ def test_every_file_is_in_the_manifest(gen: tuple[Path, dict[str, Any]], files: 
     out, manifest = gen
     listed = {f["path"]: f["rows"] for d in manifest["deliveries"] for f in d["files"]}
     on_disk = {p.relative_to(out).as_posix() for p in (out / "landing").rglob("*.csv")}
-    assert set(listed) == on_disk and len(listed) == 16
+    assert set(listed) == on_disk and len(listed) == 17  # 16 source files and the decision register
     assert listed["landing/oekonomi/2025-12-31/posteringer_20251231.csv"] == len(files.ledger)
     assert manifest["bad_data"]["defects"] == []
 
@@ -173,7 +173,8 @@ def test_service_catalogue_comes_from_os2bos(files: Files) -> None:
     accounts = {r["Kont1"] for r in csv.DictReader(io.StringIO((OS2BOS / "activities.csv").read_text(encoding="utf-8")))}
     used = {r["Lovhjemmel"] for r in files.dubu} | {r["IndsatsParagraf"] for r in files.sensum}
     assert used and used <= keys
-    placement_accounts = {r["Artskonto"] for r in files.ledger if r["Artskonto"].startswith("5282") and r["Ydelsesmodtagernr."]}
+    placement_accounts = {r["Artskonto"] for r in files.ledger
+                          if r["Artskonto"].startswith("5282") and r["Artskonto"][5] == "1" and r["Ydelsesmodtagernr."]}
     assert {"528221002", "528201003"} & placement_accounts
     assert placement_accounts - {"528231001"} <= accounts  # 5.28.23 has no OS2bos account string
     labels = defaultdict(set)
@@ -299,12 +300,16 @@ def test_cost_truth(gen: tuple[Path, dict[str, Any]], files: Files) -> None:
         dept_direct: dict[str, int] = defaultdict(int)
         dept_imputed: dict[str, int] = defaultdict(int)
         reg = total = 0
+        by_dranst: dict[tuple[str, str, str], int] = defaultdict(int)
         for r in files.ledger:
             if _dmy(r["Ydelsesperiode fra"]).year != year:  # type: ignore[union-attr]
                 continue
             amount = _ore(r["Beløb"]) * (1 if r["Debet/kredit"] == "D" else -1)
             acc = r["Artskonto"]
             dept = DEPT[f"{acc[0]}.{acc[1:3]}"]
+            by_dranst[(dept, f"{acc[0]}.{acc[1:3]}.{acc[3:5]}", acc[5])] += amount
+            if acc[5] != "1":
+                continue  # attributed cost, registrant share and coverage are on operating postings
             dept_total[dept] += amount
             total += amount
             if r["Ydelsesmodtagernr."]:
@@ -363,10 +368,109 @@ def test_cost_truth(gen: tuple[Path, dict[str, Any]], files: Files) -> None:
             assert v["ledger_kr"] == round(dept_total[dept] / 100, 2)
             assert v["direct_kr"] == round(dept_direct[dept] / 100, 2)
             assert v["imputed_kr"] == round(dept_imputed[dept] / 100, 2)
+        ledger = truth["ledger_by_department_function_year"][str(year)]
+        assert {(d, f) for d, fns in ledger.items() for f in fns} == {(d, f) for d, f, _ in by_dranst}
+        for dept, functions in ledger.items():
+            for function, row in functions.items():
+                gross, refunds, construction = (by_dranst.get((dept, function, k), 0) for k in "123")
+                assert row == {"gross_operating_kr": round(gross / 100, 2), "refunds_kr": round(refunds / 100, 2),
+                               "construction_kr": round(construction / 100, 2),
+                               "net_operating_kr": round((gross + refunds) / 100, 2)}, (year, dept, function)
+            dept_row = truth["ledger_by_department_year"][str(year)][dept]
+            for key in ("gross_operating_kr", "refunds_kr", "construction_kr", "net_operating_kr"):
+                assert dept_row[key] == pytest.approx(sum(r[key] for r in functions.values()), abs=0.005)
+        # Refunds are credits where the law gives them; construction is posted.
+        assert ledger["beskaeftigelse"]["5.57.73"]["refunds_kr"] < 0 and ledger["beskaeftigelse"]["5.57.71"]["refunds_kr"] < 0
+        assert "5.57.78" not in ledger["beskaeftigelse"] or ledger["beskaeftigelse"]["5.57.78"]["refunds_kr"] == 0
+        assert sum(r["refunds_kr"] for r in ledger["boern_familie"].values()) < 0
+        assert sum(r["construction_kr"] for d in ledger.values() for r in d.values()) > 0
         # Planted levels (loose at this small size; see docs/generator.md for 100,000 residents).
         assert 0.2 < truth["registrant_share_by_year"][str(year)] < 0.45
         assert 0.15 < conc["top_1_pct_share"] < 0.5 and 0.3 < conc["top_3_pct_share"] < 0.65
         assert all(0.7 < v["coverage"] <= 1.0 for v in truth["coverage_by_department_year"][str(year)].values())
+
+
+def test_refund_and_construction_postings(files: Files) -> None:
+    """Refunds are credits on dranst 2 of an expense account; construction is dranst 3 on PSP elements."""
+    from helhed.generator.profile import load_profile
+
+    raw = load_profile("randers").raw
+    operating = {r["Artskonto"] for r in files.ledger if r["Artskonto"][5] == "1"}
+    refunds = [r for r in files.ledger if r["Artskonto"][5] == "2"]
+    construction = [r for r in files.ledger if r["Artskonto"][5] == "3"]
+    assert refunds and construction
+    assert {r["Artskonto"][5] for r in files.ledger} == {"1", "2", "3"}
+    for r in refunds:
+        assert r["Artskonto"][:5] + "1" + r["Artskonto"][6:] in operating, r  # the refunded expense's account
+        benefit = r["Artskonto"].startswith(("557", "558"))
+        assert bool(r["Ydelsesmodtagernr."]) != benefit, r  # benefits settled per month, high-cost cases per person
+        if benefit:
+            assert r["Debet/kredit"] == "K" and r["Tekst"].startswith("Refusion ")
+    assert not [r for r in refunds if r["Artskonto"].startswith(("55778", "54867"))], "co-financed benefits get no refund"
+    assert sum(1 for r in refunds if r["Debet/kredit"] == "K") > 0.95 * len(refunds)
+    functions = {p["function"].replace(".", "") for p in raw["construction"]}
+    for r in construction:
+        assert r["Debet/kredit"] == "D" and not r["Ydelsesmodtagernr."] and r["Artskonto"][:5] in functions
+        assert r["PSP-element"].startswith("XA-0000730") and len(r["PSP-element"]) == 19, r["PSP-element"]
+    assert {r["PSP-element"] for r in files.ledger if r["Artskonto"].startswith("5689")} >= {"XG-0000730100-00001"}
+    # The staircase refunds 20-80 % of the benefits it covers, by the persons' weeks on benefits.
+    for year in range(FIRST.year, END.year + 1):
+        gross = sum(_ore(r["Beløb"]) * (1 if r["Debet/kredit"] == "D" else -1) for r in files.ledger
+                    if r["Artskonto"].startswith("557731") and r["Ydelsesperiode fra"].endswith(str(year)))
+        refunded = -sum(_ore(r["Beløb"]) * (1 if r["Debet/kredit"] == "D" else -1) for r in files.ledger
+                        if r["Artskonto"].startswith("557732") and r["Ydelsesperiode fra"].endswith(str(year)))
+        assert 0.2 * gross <= refunded <= 0.8 * gross, (year, gross, refunded)
+
+
+def test_high_cost_refunds_follow_the_brackets(files: Files) -> None:
+    """Per person and year, the CPR refunds equal the brackets applied to the year's registrant cost."""
+    from helhed.generator.profile import load_profile
+
+    raw = load_profile("randers").raw
+    cfg, growth = raw["refunds"]["high_cost"], float(raw["annual_price_growth"])
+    functions = {f.replace(".", "") for f in cfg["functions"]}
+    cost: dict[tuple[str, int], int] = defaultdict(int)
+    refund: dict[tuple[str, int], int] = defaultdict(int)
+    for r in files.ledger:
+        cpr, acc = r["Ydelsesmodtagernr."], r["Artskonto"]
+        if not cpr or acc[:5] not in functions:
+            continue
+        key = (cpr, _dmy(r["Ydelsesperiode fra"]).year)  # type: ignore[union-attr]
+        signed = _ore(r["Beløb"]) * (1 if r["Debet/kredit"] == "D" else -1)
+        if acc[5] == "1":
+            cost[key] += signed
+        elif acc[5] == "2":
+            refund[key] -= signed
+    assert set(refund) <= set(cost)
+    expected_any = 0
+    for (cpr, year), c in cost.items():
+        index = (1 + growth) ** (year - int(cfg["price_year"]))
+        lows = [float(b["above"]) * 100 * index for b in cfg["brackets"]]
+        want = 0.0
+        for i, b in enumerate(cfg["brackets"]):
+            upper = lows[i + 1] if i + 1 < len(lows) else math.inf
+            want += float(b["share"]) * max(0.0, min(c, upper) - lows[i])
+        assert abs(refund.get((cpr, year), 0) - round(want)) <= 1, (cpr, year, c, refund.get((cpr, year)), want)
+        expected_any += want > 0
+    assert expected_any, "some cases are expensive enough for a refund"
+
+
+def test_refund_staircase_rules() -> None:
+    import numpy as np
+
+    from helhed.generator.dates import NONE
+    from helhed.generator.lifecourse import Spells
+    from helhed.generator.refunds import staircase_fraction, staircase_offsets, with_dranst
+
+    steps = [{"from_week": 1, "share": 0.8}, {"from_week": 5, "share": 0.4}, {"from_week": 27, "share": 0.3}, {"from_week": 53, "share": 0.2}]
+    # 40 fresh days: 28 at 80 %, 12 at 40 %; 10 days from day 360: 4 at 30 %, 6 at 20 %.
+    got = staircase_fraction(np.array([0, 360]), np.array([40, 10]), steps)
+    assert got.tolist() == pytest.approx([(28 * 0.8 + 12 * 0.4) / 40, (4 * 0.3 + 6 * 0.2) / 10])
+    # Earlier spells count until a break of a year; other persons never count.
+    history = Spells(np.array([1, 1, 2]), np.array([1, 1, 1]), np.array([0, 500, 0]), np.array([99, 529, 999]))
+    person, start, end = np.array([1, 1, 3]), np.array([560, 800, 0]), np.array([569, NONE, 9])
+    assert staircase_offsets(person, start, end, history, 1100, 364).tolist() == [30, 40, 0]
+    assert with_dranst("557731001", "2") == "557732001"
 
 
 def test_programme_truth(gen: tuple[Path, dict[str, Any]], files: Files) -> None:
@@ -411,7 +515,7 @@ def test_all_sources_reproducible(tmp_path: Path) -> None:
     b = generate(out=tmp_path / "b", **kwargs)
     c = generate(out=tmp_path / "c", **{**kwargs, "seed": 3})
     sha = [{f["path"]: f["sha256"] for d in m["deliveries"] for f in d["files"]} for m in (a, b, c)]
-    assert sha[0] == sha[1] and len(sha[0]) == 16
+    assert sha[0] == sha[1] and len(sha[0]) == 17
     # Unit prices come from the profile alone; every simulated file changes with the seed.
     assert [p for p in sha[0] if sha[0][p] == sha[2][p]] == ["landing/enhedspriser/2025-12-31/enhedspriser_20251231.csv"]
     assert (tmp_path / "a" / "manifest.json").read_bytes() == (tmp_path / "b" / "manifest.json").read_bytes()

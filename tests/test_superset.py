@@ -38,7 +38,7 @@ DBT_PROJECT = REPO_ROOT / "dbt_project"
 PUBLIC_SCHEMA = "marts"
 
 MONTHS = [date(2025, m, 1) for m in range(1, 7)]
-EXPECTED_DASHBOARDS = {"Beskæftigelse", "Økonomi", "Målgrupper", "Helhedsorienterede forløb"}
+EXPECTED_DASHBOARDS = {"Beskæftigelse", "Økonomi", "Målgrupper", "Helhedsorienterede forløb", "Økonomi og budgetopfølgning"}
 
 # (benefit_group, label, persons in January, full-time persons per person)
 BENEFITS = [
@@ -163,6 +163,18 @@ def _small(count: int | None) -> bool:
     return count is None or count < MIN_CELL
 
 
+#: The latest month of the fixture is the current one: the data cover its first 14 days.
+DAYS_COVERED_IN_LATEST_MONTH = 14
+
+
+def month_flags(month: date) -> dict:
+    """is_complete_month and days_covered, as every month-grain mart publishes them."""
+    if month == MONTHS[-1]:
+        return {"is_complete_month": False, "days_covered": DAYS_COVERED_IN_LATEST_MONTH}
+    following = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    return {"is_complete_month": True, "days_covered": (following - month).days}
+
+
 def employment_rows() -> dict[str, list[dict]]:
     benefits, visitation, self_support = [], [], []
     for i, month in enumerate(MONTHS):
@@ -171,14 +183,15 @@ def employment_rows() -> dict[str, list[dict]]:
             benefits.append({"month": month, "benefit_group": code, "benefit_group_label": label,
                              "persons": None if _small(n) else n,
                              "full_time_persons": None if _small(n) else round(n * share, 2),
-                             "is_suppressed": _small(n)})
+                             "is_suppressed": _small(n), **month_flags(month)})
         for code, label, persons in VISITATION:
             visitation.append({"month": month, "visitation_category": code, "visitation_label": label,
-                               "persons": persons - i * 2, "is_suppressed": False})
+                               "persons": persons - i * 2, "is_suppressed": False, **month_flags(month)})
         residents = 6200 + i * 4
         supporting = residents - 700 + i * 9
         self_support.append({"month": month, "residents_16_64": residents, "self_supporting": supporting,
-                             "self_supporting_share": round(supporting / residents, 4), "is_suppressed": False})
+                             "self_supporting_share": round(supporting / residents, 4), "is_suppressed": False,
+                             **month_flags(month)})
     return {"employment_benefits_monthly": benefits, "employment_visitation_monthly": visitation,
             "employment_self_support_monthly": self_support}
 
@@ -188,14 +201,18 @@ def _amounts(ledger: float, coverage: float, persons: int) -> dict:
     suppressed = 1 <= persons < MIN_CELL
     attributed = round(ledger * coverage, 2)
     direct = round(attributed * 0.55, 2)
+    refunds = round(-0.12 * ledger, 2)
     amounts = {
         "ledger_amount": round(ledger, 2), "direct_cost": direct, "imputed_cost": round(attributed - direct, 2),
         "unattributed_cost": round(ledger - attributed, 2),
         "coverage": round(attributed / ledger, 4) if ledger else None,
+        "gross_operating_cost": round(ledger, 2), "refunds": refunds, "net_operating_cost": round(ledger + refunds, 2),
+        "construction_cost": round(0.05 * ledger, 2),
     }
     if suppressed:
         amounts = dict.fromkeys(amounts)
-    return {**amounts, "persons": None if _small(persons) else persons, "is_suppressed": suppressed}
+    return {**amounts, "persons": None if _small(persons) else persons, "is_suppressed": suppressed,
+            "attribution_basis": "gross"}
 
 
 def economy_rows() -> dict[str, list[dict]]:
@@ -208,12 +225,12 @@ def economy_rows() -> dict[str, list[dict]]:
             elif persons:
                 persons += i
             departments.append({"month": month, "department": code, "department_label": label,
-                                **_amounts(ledger * (1 + 0.01 * i), coverage, persons)})
+                                **_amounts(ledger * (1 + 0.01 * i), coverage, persons), **month_flags(month)})
         for department, function, label, share, persons in FUNCTIONS:
             ledger, coverage = next((amount, cov) for code, _, amount, cov, _ in DEPARTMENTS if code == department)
             functions.append({"month": month, "department": department, "department_label": labels[department],
                               "kontoplan_function": function, "function_label": label,
-                              **_amounts(ledger * share * (1 + 0.01 * i), coverage, persons)})
+                              **_amounts(ledger * share * (1 + 0.01 * i), coverage, persons), **month_flags(month)})
     concentration = []
     for k, year in enumerate(range(2021, 2026)):
         concentration.append({
@@ -235,7 +252,7 @@ def target_group_rows() -> dict[str, list[dict]]:
             n = persons + i * round(persons * 0.01)
             rows.append({"month": month, "target_group": code, "target_group_label": label,
                          "definition_version": version, "persons": None if _small(n) else n,
-                         "is_suppressed": _small(n)})
+                         "is_suppressed": _small(n), **month_flags(month)})
     return {"target_groups_persons_monthly": rows, "target_groups_definitions": definition_rows()}
 
 
@@ -291,8 +308,121 @@ def programme_rows() -> dict[str, list[dict]]:
     return {"programme_outcomes_months_since_start": rows}
 
 
+# Budget reviews at the end of each quarter of 2024 and the first of 2025 (data as of 30-06-2025).
+REVIEWS = [("2024-BO1", 2024, "BO1", "1. budgetopfølgning", date(2024, 3, 31)),
+           ("2024-BO2", 2024, "BO2", "2. budgetopfølgning", date(2024, 6, 30)),
+           ("2024-BO3", 2024, "BO3", "3. budgetopfølgning", date(2024, 9, 30)),
+           ("2024-REG", 2024, "REG", "Regnskab", date(2024, 12, 31)),
+           ("2025-BO1", 2025, "BO1", "1. budgetopfølgning", date(2025, 3, 31))]
+DATA_AS_OF = date(2025, 6, 30)
+
+
+def budget_rows() -> dict[str, list[dict]]:
+    """Budget reviews per function (5.28.24 is carried by 2 persons: its actual is hidden), programme
+    baselines, proposals under both models (FAMILIE has 3 citizens: hidden) and the decision register."""
+    labels = {code: label for code, label, *_ in DEPARTMENTS}
+    reviews, baseline, proposals = [], [], []
+    for review_id, year, code, label, day in REVIEWS:
+        share = day.month / 12
+        for department, function, flabel, fshare, persons in FUNCTIONS:
+            ledger = next(amount for c, _, amount, *_ in DEPARTMENTS if c == department) * 12 * fshare
+            hidden = 1 <= persons < MIN_CELL
+            corrected = round(ledger * 0.98, 2)
+            expected = round(ledger * (1.03 if department == "boern_familie" else 0.99), 2)
+            reviews.append({
+                "review_id": review_id, "budget_year": year, "review_code": code, "review_label": label, "review_date": day,
+                "is_annual_accounts": code == "REG", "department": department, "department_label": labels[department],
+                "kontoplan_function": function, "function_label": flabel, "adopted_budget": round(ledger * 0.97, 2),
+                "ledger_budget_corrections": round(ledger * 0.01, 2), "approved_decisions_to_date": 0,
+                "approved_decisions_at_review": 0, "corrected_budget": corrected,
+                "actual_to_date": None if hidden else round(expected * share, 2), "forecast_method": "seasonal",
+                "year_share": round(share, 6), "expected_year_end": None if hidden else expected,
+                "deviation": None if hidden else round(expected - corrected, 2),
+                "deviation_pct": None if hidden else round((expected - corrected) / corrected, 4),
+                "is_flagged_for_approval": None if hidden else expected - corrected > 0.01 * corrected,
+                "is_suppressed": hidden, "data_as_of": DATA_AS_OF,
+            })
+        for programme, plabel, size in PROGRAMMES:
+            participants = size if programme == "EN_PLAN" else 3
+            hidden = participants < MIN_CELL
+            for department, monthly in (("beskaeftigelse", 9_000), ("voksen_social", 2_500), ("sundhed", 800)):
+                months = day.month
+                baseline.append({
+                    "programme_code": programme, "programme_label": plabel, "review_id": review_id, "review_label": label,
+                    "budget_year": year, "review_date": day, "department": department, "department_label": labels[department],
+                    "participants": None if hidden else participants,
+                    "baseline_to_date": None if hidden else monthly * months * participants,
+                    "actual_to_date": None if hidden else round(monthly * months * participants * 0.9, 2),
+                    "below_baseline": None if hidden else round(monthly * months * participants * 0.1, 2),
+                    "is_suppressed": hidden, "data_as_of": DATA_AS_OF,
+                })
+            # Network model: the jobcenter saves 120,000 kr. a year, adult social and health carry 30,000 and 10,000.
+            for variant, months in (("forskud", 12), ("loebende", day.month)):
+                for holder, hlabel, basis, cumulative in (("beskaeftigelse", "Beskæftigelse", 120_000, -40_000),
+                                                          ("voksen_social", "Voksne og social", -30_000, 30_000),
+                                                          ("sundhed", "Sundhed og omsorg", -10_000, 10_000),
+                                                          ("kassen", "Kassen (netto)", 80_000, 80_000)):
+                    amount = cumulative * months / 12
+                    # up front: the year's effect at the first review, no true-up at a constant rate; as gains appear: a quarter
+                    step = (amount if code == "BO1" else 0) if variant == "forskud" else cumulative * 3 / 12
+                    proposals.append({
+                        "programme_code": programme, "programme_label": plabel, "review_id": review_id, "budget_year": year,
+                        "review_code": code, "review_label": label, "review_date": day, "model": "netvaerk", "variant": variant,
+                        "budget_holder": holder, "budget_holder_label": hlabel,
+                        "line_type": "rest" if holder == "kassen" else "omplacering",
+                        **{k: (None if hidden else v) for k, v in {
+                            "proposal_amount": step, "proposal_lower": min(step * 0.8, step * 1.2),
+                            "proposal_upper": max(step * 0.8, step * 1.2), "cumulative_amount": amount,
+                            "cumulative_lower": min(amount * 0.8, amount * 1.2), "cumulative_upper": max(amount * 0.8, amount * 1.2),
+                            "basis_amount": basis * months / 12, "basis_lower": min(basis * months / 12 * 0.8, basis * months / 12 * 1.2),
+                            "basis_upper": max(basis * months / 12 * 0.8, basis * months / 12 * 1.2), "share_of_budget": 0.0004,
+                            "requires_approval": holder == "kassen" and amount < 0}.items()},
+                        "interval_source": "bootstrap", "draws": 200, "department_budget": None if holder == "kassen" else 250_000_000,
+                        "participants": None if hidden else participants, "is_suppressed": hidden, "data_as_of": DATA_AS_OF,
+                    })
+            for holder, hlabel, amount in (("beskaeftigelse", "Beskæftigelse", -400_000), ("voksen_social", "Voksne og social", -150_000),
+                                           ("helhed", "Helhedsorienterede forløb", 550_000)):
+                proposals.append({
+                    "programme_code": programme, "programme_label": plabel, "review_id": review_id, "budget_year": year,
+                    "review_code": code, "review_label": label, "review_date": day, "model": "saerskilt_enhed", "variant": "baseline",
+                    "budget_holder": holder, "budget_holder_label": hlabel, "line_type": "omplacering",
+                    **{k: (None if hidden else v) for k, v in {
+                        "proposal_amount": amount if code == "BO1" else 0, "proposal_lower": amount if code == "BO1" else 0,
+                        "proposal_upper": amount if code == "BO1" else 0, "cumulative_amount": amount, "cumulative_lower": amount,
+                        "cumulative_upper": amount, "basis_amount": 20_000, "basis_lower": 5_000, "basis_upper": 35_000,
+                        "share_of_budget": None, "requires_approval": False}.items()},
+                    "interval_source": "regel", "draws": 200, "department_budget": None,
+                    "participants": None if hidden else participants, "is_suppressed": hidden, "data_as_of": DATA_AS_OF,
+                })
+    decisions = [
+        {"decision_id": "2025-BO1-01", "leg_number": 1, "review_id": "2025-BO1", "review_label": "1. budgetopfølgning",
+         "programme_code": "EN_PLAN", "programme_label": PROGRAMMES[0][1], "direction": "fra", "department": "beskaeftigelse",
+         "department_label": "Beskæftigelse", "kontoplan_function": "5.57.73", "function_label": FUNCTIONS[0][2], "amount": 40_000,
+         "budget_change": -40_000, "decided_on": date(2025, 4, 25), "note": "Netværksmodellen", "is_valid": True,
+         "status": "Indregnet i korrigeret budget", "rule": None, "rejection_reason": None,
+         "source_file": "2025-05-01/budgetbeslutninger_20250501.csv", "delivery_date": date(2025, 5, 1), "data_as_of": DATA_AS_OF},
+        {"decision_id": "2025-BO1-01", "leg_number": 2, "review_id": "2025-BO1", "review_label": "1. budgetopfølgning",
+         "programme_code": "EN_PLAN", "programme_label": PROGRAMMES[0][1], "direction": "til", "department": "voksen_social",
+         "department_label": "Voksne og social", "kontoplan_function": "5.38.42", "function_label": FUNCTIONS[7][2], "amount": 40_000,
+         "budget_change": 40_000, "decided_on": date(2025, 4, 25), "note": "Netværksmodellen", "is_valid": True,
+         "status": "Indregnet i korrigeret budget", "rule": None, "rejection_reason": None,
+         "source_file": "2025-05-01/budgetbeslutninger_20250501.csv", "delivery_date": date(2025, 5, 1), "data_as_of": DATA_AS_OF},
+        {"decision_id": "2025-BO1-02", "leg_number": 1, "review_id": "2025-BO1", "review_label": "1. budgetopfølgning",
+         "programme_code": "FAMILIE", "programme_label": PROGRAMMES[1][1], "direction": "fra", "department": "boern_familie",
+         "department_label": "Børn og familie", "kontoplan_function": "5.28.21", "function_label": FUNCTIONS[3][2], "amount": 1_000,
+         "budget_change": -1_000, "decided_on": date(2025, 4, 25), "note": None, "is_valid": False, "status": "Afvist",
+         "rule": "unbalanced_decision",
+         "rejection_reason": "2025-05-01/budgetbeslutninger_20250501.csv, beslutning 2025-BO1-02, række med funktion 5.28.21 "
+                             "(boern_familie): unbalanced_decision: beløb fra forvaltninger i alt 1000.00 kr. svarer ikke til "
+                             "beløb til forvaltninger i alt 900.00 kr.",
+         "source_file": "2025-05-01/budgetbeslutninger_20250501.csv", "delivery_date": date(2025, 5, 1), "data_as_of": DATA_AS_OF},
+    ]
+    return {"economy_budget_reviews": reviews, "economy_programme_baseline_by_department": baseline,
+            "economy_budget_reallocation_proposals": proposals, "economy_budget_decisions": decisions}
+
+
 def fixture_rows() -> dict[str, list[dict]]:
-    return {**employment_rows(), **economy_rows(), **target_group_rows(), **programme_rows()}
+    return {**employment_rows(), **economy_rows(), **target_group_rows(), **programme_rows(), **budget_rows()}
 
 
 def create_marts(s: Settings) -> dict[str, dict]:
@@ -449,6 +579,12 @@ def test_dashboards_are_provisioned_and_every_chart_returns_rows(superset) -> No
     rows = data["Fuldtidspersoner på ydelse efter ydelsesgruppe"]
     assert len(rows) == len(MONTHS)
     assert rows[0]["Førtidspension"] == pytest.approx(210.0)
+    # The current month is marked on the axis; the big number shows the latest complete month.
+    assert [row["maaned"] for row in rows] == [
+        *(m.strftime("%Y-%m") for m in MONTHS[:-1]),
+        f"{MONTHS[-1]:%Y-%m} (foreløbig, {DAYS_COVERED_IN_LATEST_MONTH} dage)",
+    ]
+    assert len(data["Fuldtidspersoner på ydelse, seneste hele måned"]) == len(MONTHS) - 1
 
     # Økonomi: a suppressed department-month stays empty (not 0); a true 0 % is shown as 0
     rows = data["Dækningsgrad pr. forvaltning (henført til borgere)"]
@@ -462,6 +598,9 @@ def test_dashboards_are_provisioned_and_every_chart_returns_rows(superset) -> No
     functions = {row["kontoplan_function"]: row for row in data["Udgifter efter kontoplanfunktion"]}
     assert functions["5.28.24"]["udgifter"] is None and functions["5.28.24"]["diskretionerede_maaneder"] == len(MONTHS)
     assert functions["5.57.73"]["udgifter"] > 0 and 0.8 < functions["5.57.73"]["daekningsgrad"] < 0.9
+    kontant = functions["5.57.73"]
+    assert kontant["nettodriftsudgifter"] == pytest.approx(kontant["bruttodriftsudgifter"] + kontant["refusion"], abs=1)
+    assert kontant["refusion"] < 0 and kontant["foreloebige_maaneder"] == 1
     concentration = {row["aar"]: row for row in data["Udgiftskoncentration: andel brugt af de dyreste borgere"]}
     assert set(concentration) == {"2021", "2022", "2023", "2024", "2025 (ufuldstændigt)"}
     assert concentration["2021"]["andel_top_1_pct"] == pytest.approx(0.302)
@@ -472,11 +611,11 @@ def test_dashboards_are_provisioned_and_every_chart_returns_rows(superset) -> No
     assert all(row["Borgere med både mentor og støtte- og kontaktperson (version 1)"] is None for row in series)
     versions = {row["target_group_label"]: row for row in data["Målgrupper og definitionsversioner"]}
     assert versions["Udsatte unge på offentlig forsørgelse med en social indsats"]["definition_version"] == 2
-    assert versions["Komplekse familier"]["seneste_maaned"] == MONTHS[-1].strftime("%Y-%m")
+    assert versions["Komplekse familier"]["seneste_maaned"] == f"{MONTHS[-1]:%Y-%m} (foreløbig)"
     assert versions["Komplekse familier"]["personer_seneste_maaned"] == 905 + 5 * 9
     assert versions["Borgere med både mentor og støtte- og kontaktperson"]["personer_seneste_maaned"] is None
-    latest = data["Personer i komplekse familier, seneste måned"]
-    assert max(latest, key=lambda row: row["month"])["personer"] == 905 + 5 * 9
+    latest = data["Personer i komplekse familier, seneste hele måned"]
+    assert max(latest, key=lambda row: row["month"])["personer"] == 905 + 4 * 9  # May: June is not complete
 
     # Helhedsorienterede forløb: followed from the baseline over years, not only the first year
     outcome = data["Selvforsørgelsesandel efter måneder siden start"]
@@ -488,6 +627,25 @@ def test_dashboards_are_provisioned_and_every_chart_returns_rows(superset) -> No
     for row in outcome:
         for value in row.values():
             assert value is None or not (isinstance(value, float) and math.isnan(value))
+
+    # Økonomi og budgetopfølgning: data pr., budget against actual per review (hidden functions left out of
+    # all three), proposals with intervals under both models, the decision register with a rejection
+    assert data["Data pr."] == [{"data_pr": "30-06-2025"}]
+    per_review = data["Budget, forbrug og forventet regnskab pr. budgetopfølgning"]
+    assert len(per_review) == len(REVIEWS)
+    visible = [f for f in FUNCTIONS if not 1 <= f[4] < MIN_CELL]
+    assert per_review[0]["korrigeret_budget_viste"] == pytest.approx(sum(
+        round(next(a for c, _, a, *_ in DEPARTMENTS if c == d) * 12 * s * 0.98, 2) for d, _, _, s, _ in visible))
+    functions = [row for row in data["Budgetopfølgning pr. forvaltning og funktion"] if row["kontoplan_function"] == "5.28.24"]
+    assert functions and all(row["forbrug_til_dato"] is None and row["korrigeret_budget"] > 0 for row in functions)
+    proposals = data["Omplaceringsforslag med 95 %-intervaller"]
+    assert {row["model_label"] for row in proposals} == {"Netværksmodel", "Særskilt enhed"}
+    shown = [row for row in proposals if row["programme_label"] == PROGRAMMES[0][1] and row["proposal_amount"] is not None]
+    assert shown and all(row["proposal_lower"] <= row["proposal_amount"] <= row["proposal_upper"] for row in shown)
+    assert all(row["cumulative_amount"] is None for row in proposals if row["programme_label"] == PROGRAMMES[1][1])
+    decisions = {row["decision_id"]: row for row in data["Beslutninger om budgetomplaceringer"]}
+    assert decisions["2025-BO1-02"]["status"] == "Afvist" and "unbalanced_decision" in decisions["2025-BO1-02"]["rejection_reason"]
+    assert decisions["2025-BO1-01"]["status"] == "Indregnet i korrigeret budget"
 
     # the connection is the read-only reader, not the superuser
     database = client.get("/api/v1/database/", params={"q": "(filters:!((col:database_name,opr:eq,value:'helhed – datavarehus')))"})

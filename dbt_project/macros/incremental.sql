@@ -5,22 +5,31 @@
     recomputes every month from its *batch start* to the as-of date and keeps the months
     before it. The batch start is the earlier of
     - the look-back window: var('lookback_months', 3) months before the month of the
-      previous run's as-of date (the model's max(as_of_date)), for late corrections; and
-    - change detection (var('incremental_change_detection', true)): the earliest month that
-      a row delivered after the previous as-of date can change, by the row's latest event
-      (a benefit period's end, a move, a death, a service's end, a posting's period start,
-      an enrolment's start less the baseline, ...).
-    A correction of an older event (e.g. a moving-in date moved a year back) that is
-    neither in the window nor the row's latest event needs `dbt build --full-refresh`; so
-    do changed seeds (code lists, target-group definitions). Sources that re-deliver their
-    whole history every night make every night a full recompute under change detection;
-    switch it off for them or deliver changes only.
+      previous run's as-of date (the model's max(as_of_date)); and
+    - change detection (var('incremental_change_detection', true)): the earliest month that a
+      file loaded since the model's previous build changes. A file counts by its load
+      (audit.delivery_files.file_id above the last one the model's previous build saw, kept
+      in <schema>.incremental_files_seen by record_files_seen), not by the date of its folder:
+      a back-dated folder loaded late is seen. Its rows still in staging count by their latest
+      event (a benefit period's end, a move, a death, a service's end, a posting's period
+      start, an enrolment's start less the baseline, ...), and the row versions it replaced
+      by the file's changed_from: the earliest date where a replaced version differs from
+      the new one (helhed.rowsql), so the months of the old version are recomputed too. A
+      row of an older delivery than the staging row's changes nothing and moves nothing.
+    A brand-new row whose earliest month lies before its latest event and outside the window
+    (a period delivered months after it started) needs `dbt build --full-refresh`; so do
+    changed seeds (code lists, target-group definitions). A model without a record of the
+    files it saw (first incremental run after an upgrade) recomputes every month once. Sources
+    that re-deliver their whole history every night make every night a full recompute under
+    change detection (an unchanged re-delivered row takes the newer file's name); switch it off
+    for them or deliver changes only.
 
     Returns the batch start as an ISO date string, or none for a full build.
 -#}
 {% macro incremental_batch_start() -%}
-    {#- Resolve every ref while parsing, so dbt knows the dependencies. -#}
+    {#- Resolve every ref and source while parsing, so dbt knows the dependencies. -#}
     {%- set changes = changed_event_queries() -%}
+    {%- set files = source('audit', 'delivery_files') -%}
     {%- if not (execute and is_incremental()) -%}
         {{- return(none) -}}
     {%- endif -%}
@@ -29,49 +38,84 @@
         {{- return(none) -}}
     {%- endif -%}
     {%- set lookback = var('lookback_months', 3) | int -%}
+    {%- set detect = var('incremental_change_detection', true) -%}
+    {%- set seen = files_seen() if detect else none -%}
+    {%- if detect and seen is none -%}
+        {%- do log(this ~ ": no record of the files its previous build saw: every month is recomputed", info=true) -%}
+        {{- return(none) -}}
+    {%- endif -%}
     {%- set query -%}
         select least(
             (date_trunc('month', date '{{ watermark }}') - interval '{{ lookback }} months')::date
-            {%- if var('incremental_change_detection', true) %},
+            {%- if detect %},
             (
                 select min(date_trunc('month', changed_on))::date
                 from (
                     {%- for change in changes %}
                     select {{ change.event }} as changed_on
                     from {{ change.relation }}
-                    where {{ change.get('delivered', 'delivery_date') }} > date '{{ watermark }}'
-                    {%- if not loop.last %}
+                    join {{ files }} as f
+                      on f.entity = '{{ change.entity }}' and f.file_name = {{ change.get('file', 'source_file') }}
+                    where f.file_id > {{ seen }}
                     union all
-                    {%- endif %}
                     {%- endfor %}
+                    select changed_from
+                    from {{ files }}
+                    where file_id > {{ seen }} and status = 'loaded'
+                      and entity in ({%- for change in changes %}'{{ change.entity }}'{{ ", " if not loop.last }}{%- endfor %})
                 ) as changed
             )
             {%- endif %}
         )
     {%- endset -%}
     {%- set start = run_query(query).columns[0].values()[0] -%}
-    {%- do log(this ~ ": incremental batch from " ~ start ~ " (previous as-of " ~ watermark ~ ")", info=true) -%}
+    {%- do log(this ~ ": incremental batch from " ~ start ~ " (previous as-of " ~ watermark ~ ", files after " ~ seen ~ ")", info=true) -%}
     {{- return(start | string) -}}
 {%- endmacro %}
 
-{#- The staging relations whose changes move months, and the latest event of a row. -#}
+{#- The last audit.delivery_files.file_id this model's previous build saw, or none. -#}
+{% macro files_seen() -%}
+    {%- set table = this.schema ~ ".incremental_files_seen" -%}
+    {%- if run_query("select to_regclass('" ~ table ~ "')").columns[0].values()[0] is none -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {%- set rows = run_query("select file_id from " ~ table ~ " where model = '" ~ this.identifier ~ "'").columns[0].values() -%}
+    {{- return(rows[0] if rows else none) -}}
+{%- endmacro %}
+
+{#-
+    Post-hook of every incremental person-month model: remember the last file loaded before
+    this dbt invocation started (its rows are in this build), in a table next to the model.
+-#}
+{% macro record_files_seen() -%}
+    {#- models build in parallel: one creates the table, the others wait for its commit -#}
+    select pg_advisory_xact_lock(hashtext('helhed.incremental_files_seen'));
+    create table if not exists {{ this.schema }}.incremental_files_seen (
+        model text primary key, file_id bigint not null, recorded_at timestamptz not null default now());
+    insert into {{ this.schema }}.incremental_files_seen (model, file_id)
+    select '{{ this.identifier }}', coalesce(max(file_id), 0) from {{ source('audit', 'delivery_files') }}
+    where loaded_at <= '{{ run_started_at.isoformat() }}'::timestamptz
+    on conflict (model) do update set file_id = excluded.file_id, recorded_at = now()
+{%- endmacro %}
+
+{#- The staging relations whose changes move months: the entity that loads them and the latest event of a row. -#}
 {% macro changed_event_queries() -%}
     {%- set baseline = var('programme_baseline_months', 12) | int -%}
     {{- return([
-        {'relation': ref('stg_ydelser__benefit_periods'), 'event': "greatest(start_date, end_date)"},
-        {'relation': ref('stg_cpr__persons'), 'event': "greatest(birth_date, moved_in_date, moved_out_date, death_date)"},
-        {'relation': ref('stg_cpr__relations') ~ " as r join " ~ ref('stg_cpr__persons') ~ " as p on r.child_person_key = p.person_key", 'event': "p.birth_date", 'delivered': "r.delivery_date"},
-        {'relation': ref('stg_dubu__services'), 'event': "greatest(start_date, end_date)"},
-        {'relation': ref('stg_sensum__services'), 'event': "greatest(start_date, end_date)"},
-        {'relation': ref('stg_sundhed__services'), 'event': "greatest(start_date, end_date)"},
-        {'relation': ref('stg_sundhed__cofinancing'), 'event': "month"},
-        {'relation': ref('stg_uddannelse__education_status'), 'event': "greatest(start_date, end_date)"},
-        {'relation': ref('stg_eindkomst__employments'), 'event': "greatest(start_date, end_date)"},
-        {'relation': ref('stg_helhed__enrolments'), 'event': "(start_date - interval '" ~ baseline ~ " months')::date"},
-        {'relation': ref('stg_helhed__network_meetings'), 'event': "meeting_date"},
-        {'relation': ref('stg_helhed__progression'), 'event': "score_date"},
-        {'relation': ref('stg_oekonomi__postings'), 'event': "least(period_from, period_to)"},
-        {'relation': ref('stg_enhedspriser__unit_prices'), 'event': "make_date(price_year::integer, 1, 1)"},
+        {'relation': ref('stg_ydelser__benefit_periods'), 'entity': 'ydelser.benefit_periods', 'event': "greatest(start_date, end_date)"},
+        {'relation': ref('stg_cpr__persons'), 'entity': 'cpr.persons', 'event': "greatest(birth_date, moved_in_date, moved_out_date, death_date)"},
+        {'relation': ref('stg_cpr__relations') ~ " as r join " ~ ref('stg_cpr__persons') ~ " as p on r.child_person_key = p.person_key", 'entity': 'cpr.relations', 'event': "p.birth_date", 'file': "r.source_file"},
+        {'relation': ref('stg_dubu__services'), 'entity': 'dubu.services', 'event': "greatest(start_date, end_date)"},
+        {'relation': ref('stg_sensum__services'), 'entity': 'sensum.services', 'event': "greatest(start_date, end_date)"},
+        {'relation': ref('stg_sundhed__services'), 'entity': 'sundhed.services', 'event': "greatest(start_date, end_date)"},
+        {'relation': ref('stg_sundhed__cofinancing'), 'entity': 'sundhed.cofinancing', 'event': "month"},
+        {'relation': ref('stg_uddannelse__education_status'), 'entity': 'uddannelse.education_status', 'event': "greatest(start_date, end_date)"},
+        {'relation': ref('stg_eindkomst__employments'), 'entity': 'eindkomst.employments', 'event': "greatest(start_date, end_date)"},
+        {'relation': ref('stg_helhed__enrolments'), 'entity': 'helhed.enrolments', 'event': "(start_date - interval '" ~ baseline ~ " months')::date"},
+        {'relation': ref('stg_helhed__network_meetings'), 'entity': 'helhed.network_meetings', 'event': "meeting_date"},
+        {'relation': ref('stg_helhed__progression'), 'entity': 'helhed.progression', 'event': "score_date"},
+        {'relation': ref('stg_oekonomi__postings'), 'entity': 'oekonomi.postings', 'event': "least(period_from, period_to)"},
+        {'relation': ref('stg_enhedspriser__unit_prices'), 'entity': 'enhedspriser.unit_prices', 'event': "make_date(price_year::integer, 1, 1)"},
     ]) -}}
 {%- endmacro %}
 
@@ -99,6 +143,7 @@
         {%- do post_hooks.append("delete from {{ this }} where month < (select min(month) from {{ ref('int_months') }})") -%}
     {%- endif -%}
     {%- do post_hooks.append("{{ ensure_index(['month']) }}") -%}
+    {%- do post_hooks.append("{{ record_files_seen() }}") -%}
     {%- do post_hooks.append("{{ analyze_table() }}") -%}
     {{- return({
         'materialized': 'incremental',

@@ -1,7 +1,12 @@
 {#
     Small-cell suppression for public marts (domain brief section 8).
 
-    is_small_cell(count_expr)  -> boolean SQL: the count is below the minimum cell size.
+    The zero rule (docs/warehouse.md, Suppression): a count of 0 persons is published as 0 and
+    is not suppressed (it stands for nobody); a count of 1 to min_cell_size - 1 is a small
+    cell and is replaced by null. So in every public mart a null count is a hidden cell
+    (1-4 persons, or a cell hidden by complementary suppression), never a zero.
+
+    is_small_cell(count_expr)  -> boolean SQL: the count is 1 .. min_cell_size - 1.
     suppress_small(count_expr) -> the count, or null when it is a small cell.
     suppress_small(count_expr, value_expr=...) -> a measure derived from the count, or null
                                   when the count is a small cell.
@@ -17,7 +22,7 @@
 {%- endmacro %}
 
 {% macro is_small_cell(count_expr, min_persons=none) -%}
-    (coalesce({{ count_expr }}, 0) < {{ _min_cell_size(min_persons) }})
+    (coalesce({{ count_expr }}, 0) between 1 and {{ _min_cell_size(min_persons) | int - 1 }})
 {%- endmacro %}
 
 {% macro suppress_small(count_expr, min_persons=none, value_expr=none) -%}
@@ -28,15 +33,18 @@
 {%- endmacro %}
 
 {#
-    smallest_cell_of_share(total_expr, part_expr) -> the smallest count a reader can see or
-    derive from a published share: the total, the part, and the total minus the part (when
-    the part is not the whole total). Used for self-support shares, where the persons who are
-    *not* self-supporting must not be a small cell either.
+    smallest_cell_of_share(total_expr, part_expr) -> the smallest non-zero count a reader can
+    see or derive from a published share: the total, the part, and the total minus the part;
+    0 when all of them are 0. Used for self-support shares, where the persons who are *not*
+    self-supporting must not be a small cell either.
 #}
 {% macro smallest_cell_of_share(total_expr, part_expr) -%}
-    least(
-        {{ total_expr }},
-        {{ part_expr }},
-        case when {{ total_expr }} = {{ part_expr }} then {{ total_expr }} else {{ total_expr }} - {{ part_expr }} end
+    coalesce(
+        least(
+            nullif({{ total_expr }}, 0),
+            nullif({{ part_expr }}, 0),
+            nullif({{ total_expr }} - {{ part_expr }}, 0)
+        ),
+        0
     )
 {%- endmacro %}

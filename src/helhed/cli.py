@@ -309,7 +309,7 @@ def demo(
     minutes = (time.monotonic() - started) / 60
     typer.echo(
         f"\nhelhed demo is ready ({minutes:.1f} min).\n"
-        f"  Superset:   http://127.0.0.1:8088   login admin / admin   (dashboards Beskæftigelse, Økonomi, Målgrupper, Helhedsorienterede forløb)\n"
+        f"  Superset:   http://127.0.0.1:8088   login admin / admin   (dashboards Beskæftigelse, Økonomi, Målgrupper, Helhedsorienterede forløb, Økonomi og budgetopfølgning)\n"
         f"  Airflow UI: http://127.0.0.1:{airflow_local.api_port()}   login admin / admin   (DAG helhed_nightly)\n"
         f"  Both listen on this machine only (HELHED_AIRFLOW_HOST / HELHED_SUPERSET_HOST to change).\n"
         f"  Warehouse:  postgresql://{s.pg_host}:{s.pg_port}/helhed   (passwords in {s.home / 'secrets.env'})\n"

@@ -32,6 +32,8 @@ create table if not exists audit.key_rotations (
 
 #: Schemas that hold pseudonyms. Aggregated marts hold none.
 PSEUDONYM_SCHEMAS = ("staging", "restricted", "build_stg", "build_int", "build_restricted")
+#: Keyed digests of delivered file names (helhed.loading), re-keyed with the pseudonyms.
+NAME_KEY_COLUMNS = (("audit", "delivery_files", "name_key"), ("audit", "unexpected_files", "name_key"))
 
 
 class KeyChainMismatch(Exception):
@@ -51,13 +53,18 @@ def check_chain(conn: psycopg.Connection, pseudo: Pseudonymiser) -> None:
 
 
 def pseudonym_columns(conn: psycopg.Connection) -> list[tuple[str, str, str]]:
-    return conn.execute(
+    """Every column a rotation re-keys: the ``*person_key`` columns and the file-name digests."""
+    columns = conn.execute(
         "select table_schema, table_name, column_name from information_schema.columns c "
         "join information_schema.tables t using (table_schema, table_name) "
         "where table_schema = any(%s) and column_name like '%%person_key' and t.table_type = 'BASE TABLE' "
         "order by 1, 2, 3",
         (list(PSEUDONYM_SCHEMAS),),
     ).fetchall()
+    present = set(conn.execute(
+        "select table_schema, table_name, column_name from information_schema.columns where table_schema = 'audit'"
+    ).fetchall())
+    return columns + [c for c in NAME_KEY_COLUMNS if c in present]
 
 
 def rotate(s: Settings, new_key: str) -> dict:

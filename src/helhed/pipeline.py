@@ -52,17 +52,23 @@ def end_run(run_id: str, settings: Settings | None = None) -> dict[str, Any]:
 
 
 def load(entity_id: str, logical_date: date, settings: Settings | None = None) -> dict:
-    """Load every new delivery of one entity (``"cpr.persons"``) up to the logical date."""
+    """Load every new delivery of one entity (``"cpr.persons"``) up to the logical date.
+
+    The returned summary (an XCom) names files by their masked names only, counts the CPR-like
+    values masked per file, and lists the files of the source's folder that no entity loads."""
     s = settings or Settings.from_env()
     summary = loading.load_entity(s, get_entity(entity_id), logical_date)
     files = [
-        {"file": str(f.path), "status": f.status, "delivered": f.delivered, "loaded": f.loaded,
-         "quarantined": f.quarantined, "rejection": f.rejection}
+        {"file": f.name, "status": f.status, "delivered": f.delivered, "loaded": f.loaded,
+         "quarantined": f.quarantined, "unchanged": f.unchanged, "superseded": f.superseded,
+         "cpr_like_masked": f.cpr_like_masked, "rejection": f.rejection}
         for f in summary.files if f.status != "skipped"
     ]
-    log.info("%s: %d rows loaded, %d quarantined from %d new files", entity_id, summary.loaded,
-             summary.quarantined, len(files))
-    return {"entity": entity_id, "files": files, "loaded": summary.loaded, "quarantined": summary.quarantined}
+    unexpected = [{"file": f.name, "reason": f.rejection} for f in summary.unexpected]
+    log.info("%s: %d rows loaded, %d quarantined from %d new files; %d CPR-like values masked; %d unexpected files",
+             entity_id, summary.loaded, summary.quarantined, len(files), summary.cpr_like_masked, len(unexpected))
+    return redact_value({"entity": entity_id, "files": files, "loaded": summary.loaded, "quarantined": summary.quarantined,
+                         "cpr_like_masked": summary.cpr_like_masked, "unexpected": unexpected})
 
 
 def gate_staging(entity_id: str, run_id: str, settings: Settings | None = None, *,
@@ -98,3 +104,14 @@ def publish_build(run_id: str, logical_date: date, settings: Settings | None = N
     s = settings or Settings.from_env()
     hold(run_id, s)
     return publish.publish(s, run_id, logical_date)
+
+
+def budget_proposals(run_id: str, settings: Settings | None = None) -> dict:
+    """Rebuild the budget reallocation proposals (dbt models tagged ``freed_resources``) once the
+    evaluation step has written the freed-resource draws; before ``gate_marts`` (helhed.budget)."""
+    from helhed import budget
+
+    s = settings or Settings.from_env()
+    result = budget.build_after_evaluation(s)
+    log.info("run %s: reallocation proposals %s", run_id, result.summary())
+    return result.summary()

@@ -81,6 +81,19 @@ class Pseudonymiser:
         rotations = tuple(k for k in secrets.get("HELHED_PSEUDONYM_ROTATION_KEYS", "").split(",") if k.strip())
         return cls(secrets["HELHED_PSEUDONYM_KEY"], rotations)
 
+    def digest_text(self, text: str) -> str:
+        """The keyed HMAC chain of any text, as a pseudonym is of a CPR number (no normalising).
+
+        The loader identifies a delivered file by the digest of its raw name, which may hold a
+        CPR number: a plain hash of it could be reversed by hashing every CPR number, this
+        cannot without the key. A key rotation re-keys stored digests like pseudonyms."""
+        value = text
+        for keyed in self._keyed:
+            mac = keyed.copy()
+            mac.update(value.encode("utf-8"))
+            value = mac.hexdigest()
+        return value
+
     def pseudonymise_cpr(self, cpr: str) -> str:
         value = normalise_cpr(cpr)
         for keyed in self._keyed:   # = hmac.new(key, value, sha256).hexdigest(), key by key

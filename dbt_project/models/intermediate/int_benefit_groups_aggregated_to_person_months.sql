@@ -1,6 +1,8 @@
 {#-
     Benefit days per person, month and benefit group. Overlapping periods of the same group
-    (a source error, flagged by a warn test) cannot give more days than the month has.
+    (a source error, flagged by a warn test) cannot give more days than the data cover of
+    the month (days_covered: the calendar length, or up to the as-of date in the current
+    month).
 -#}
 with
 
@@ -23,7 +25,8 @@ aggregated as (
         month,
         benefit_group,
         max(days_in_month)                         as days_in_month,
-        least(sum(benefit_days), max(days_in_month))::integer  as benefit_days,
+        max(days_covered)                          as days_covered,
+        least(sum(benefit_days), max(days_covered))::integer  as benefit_days,
         count(*)::integer                          as period_count
     from clipped
     group by person_key, month, benefit_group
@@ -36,6 +39,7 @@ select
     aggregated.benefit_group,
     benefit_groups.is_income_support,
     aggregated.days_in_month,
+    aggregated.days_covered,
     aggregated.benefit_days,
     aggregated.period_count
 from aggregated

@@ -51,6 +51,7 @@ clipped as (
         periods_bounded.effective_end_date,
         months.month,
         months.days_in_month,
+        months.days_covered,
         (
             least(periods_bounded.effective_end_date, months.month_end)
             - greatest(periods_bounded.start_date, months.month)

@@ -1,11 +1,13 @@
 {#-
     Benefit status per person and month with at least one benefit day: days in the month,
+    the days the data cover (days_covered: up to the as-of date in the current month),
     benefit days, income-support days, full-time person share (Jobindsats: benefit days /
-    days in the month, capped at 1), primary benefit group (most days; ties go to the first
+    days of the period, i.e. days_covered, capped at 1), primary benefit group (most days; ties go to the first
     code alphabetically), visitation category of the last period overlapping the month
-    (latest start, then latest end, then period id), self-support, and one
+    (latest start, then latest end, then period id) and whether visitation applies to that
+    period's benefit group (benefit_groups.has_visitation), self-support, and one
     ftp_<benefit_group> share per row of the benefit_groups seed (group days /
-    greatest(benefit_days, days_in_month), so they add up to the full-time person share).
+    greatest(benefit_days, days_covered), so they add up to the full-time person share).
     Keyed by person_id (macro person_id). Incremental by month like int_person_months.
 -#}
 {{ config(**incremental_by_month_config(drop_months_before_window=false)) }}
@@ -37,12 +39,19 @@ months as (
 
 ),
 
+benefit_groups as (
+
+    select * from {{ ref('benefit_groups') }}
+
+),
+
 person_months as (
 
     select
         person_id,
         month,
         max(days_in_month)::integer                                        as days_in_month,
+        max(days_covered)::integer                                         as days_covered,
         sum(benefit_days)::integer                                         as benefit_days,
         coalesce(sum(benefit_days) filter (where is_income_support), 0)::integer
                                                                            as income_support_days,
@@ -65,7 +74,9 @@ last_period as (
         person_id,
         month,
         (array_agg(visitation_category order by start_date desc, effective_end_date desc, period_id desc))[1]
-                                                                           as visitation_category
+                                                                           as visitation_category,
+        (array_agg(benefit_group order by start_date desc, effective_end_date desc, period_id desc))[1]
+                                                                           as last_benefit_group
     from clipped_periods
     group by person_id, month
 
@@ -76,19 +87,21 @@ select
     person_months.month,
     months.as_of_date,
     person_months.days_in_month,
+    person_months.days_covered,
     person_months.benefit_days,
     person_months.income_support_days,
     round(
-        least(person_months.benefit_days::numeric / person_months.days_in_month, 1), 4
+        least(person_months.benefit_days::numeric / person_months.days_covered, 1), 4
     )::numeric(5, 4)                                         as full_time_person_share,
     person_months.primary_benefit_group,
     last_period.visitation_category,
+    benefit_groups.has_visitation                            as is_visitation_relevant,
     person_months.income_support_days = 0                    as is_self_supporting
     {%- for benefit_group in benefit_groups %},
     person_months.days_{{ benefit_group }}::integer          as days_{{ benefit_group }},
     (case when person_months.days_{{ benefit_group }} = 0 then 0 else round(
         person_months.days_{{ benefit_group }}::numeric
-        / greatest(person_months.benefit_days, person_months.days_in_month), 4
+        / greatest(person_months.benefit_days, person_months.days_covered), 4
     ) end)::numeric(5, 4)                                    as ftp_{{ benefit_group }}
     {%- endfor %}
 from person_months
@@ -97,3 +110,5 @@ inner join last_period
     and person_months.month = last_period.month
 inner join months
     on person_months.month = months.month
+inner join benefit_groups
+    on last_period.last_benefit_group = benefit_groups.benefit_group

@@ -1,6 +1,8 @@
 {#-
-    Attributed cost per person and month: direct (ledger postings with the person's CPR)
-    and imputed (activity x unit price), in total and per cost department (one
+    Attributed cost per person and month on the attribution basis (var
+    cost_attribution_basis, int_attributed_cost_by_person_function_monthly): direct (ledger
+    postings with the person's CPR) and imputed (activity x unit price; on the net basis
+    also the apportioned refunds), in total and per cost department (one
     cost_direct_/cost_imputed_/cost_total_<department> column per row of the departments
     seed with is_cost_department). Keyed by person_id (macro person_id). Incremental by month
     like int_person_months.
@@ -12,16 +14,9 @@
 
 with
 
-direct as (
+attributed as (
 
-    select * from {{ ref('int_direct_cost_aggregated_to_person_months') }}
-    where {{ in_batch('month', batch_start) }}
-
-),
-
-imputed as (
-
-    select * from {{ ref('int_imputed_cost_aggregated_to_person_months') }}
+    select * from {{ ref('int_attributed_cost_by_person_function_monthly') }}
     where {{ in_batch('month', batch_start) }}
 
 ),
@@ -34,9 +29,8 @@ months as (
 
 unioned as (
 
-    select {{ person_id('person_key') }} as person_id, month, department, direct_cost, 0::numeric as imputed_cost from direct
-    union all
-    select {{ person_id('person_key') }}, month, department, 0, imputed_cost from imputed
+    select {{ person_id('person_key') }} as person_id, month, department, direct_cost, imputed_cost
+    from attributed
 
 ),
 

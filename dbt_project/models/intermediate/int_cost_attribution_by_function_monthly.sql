@@ -1,12 +1,23 @@
 {#-
-    The ledger of each department, kontoplan function and month split into what is
-    attributed to persons and what is not: ledger_amount = direct_cost + imputed_cost +
-    unattributed_cost by construction. Direct cost is on the posting's function, imputed
-    cost on the unit price's function; the unattributed remainder is what the ledger holds
-    beyond them (overheads, administration, own operations not covered by unit prices,
-    rounding) and is negative where more is imputed than booked. persons_attributed counts
-    the persons with direct or imputed cost on the function in the month.
+    The ledger of each department, kontoplan function and month by cost kind (dranst, seed
+    kontoplan_dranst): gross operating cost (dranst 1), state refunds (dranst 2, signed, so
+    a refund received is negative), net operating cost = gross + refunds, and construction
+    (dranst 3, never operating cost). The operating ledger on the attribution basis
+    (var cost_attribution_basis: gross operating cost, or net operating cost) is split into
+    what is attributed to persons and what is not:
+
+        ledger_amount = direct_cost + imputed_cost + unattributed_cost
+
+    by construction, with direct and imputed cost on the same basis
+    (int_attributed_cost_by_person_function_monthly). Direct cost is on the posting's
+    function, imputed cost on the unit price's function; the unattributed remainder is what
+    the ledger holds beyond them (overheads, administration, own operations not covered by
+    unit prices, the refunds of unattributed cost, rounding) and is negative where more is
+    imputed than booked. persons_attributed counts the distinct persons with a non-zero
+    attributed amount on the function in the month.
 -#}
+{%- set basis = cost_attribution_basis() %}
+
 with
 
 ledger as (
@@ -15,45 +26,12 @@ ledger as (
         month,
         department,
         kontoplan_function,
-        sum(amount)                                                     as ledger_amount
+        coalesce(sum(amount) filter (where cost_kind = 'operating'), 0)     as gross_operating_cost,
+        coalesce(sum(amount) filter (where cost_kind = 'refund'), 0)        as refunds,
+        coalesce(sum(amount) filter (where cost_kind = 'construction'), 0)  as construction_cost
     from {{ ref('int_ledger_postings_spread_to_months') }}
+    where cost_kind in ('operating', 'refund', 'construction')
     group by 1, 2, 3
-
-),
-
-direct as (
-
-    select * from {{ ref('int_direct_cost_aggregated_to_person_months') }}
-
-),
-
-imputed as (
-
-    select * from {{ ref('int_imputed_cost_aggregated_to_person_months') }}
-
-),
-
-attributed_rows as (
-
-    select person_key, month, department, kontoplan_function, direct_cost, 0::numeric as imputed_cost from direct
-    union all
-    select person_key, month, department, kontoplan_function, 0, imputed_cost from imputed
-
-),
-
-attributed_persons as (
-
-    -- One row per function, month and person first: counting distinct persons is then a
-    -- plain count.
-    select
-        month,
-        department,
-        kontoplan_function,
-        person_key,
-        sum(direct_cost)                 as direct_cost,
-        sum(imputed_cost)                as imputed_cost
-    from attributed_rows
-    group by 1, 2, 3, 4
 
 ),
 
@@ -63,10 +41,10 @@ attributed as (
         month,
         department,
         kontoplan_function,
-        sum(direct_cost)                 as direct_cost,
-        sum(imputed_cost)                as imputed_cost,
-        count(*)                         as persons_attributed
-    from attributed_persons
+        sum(direct_cost)                                                    as direct_cost,
+        sum(imputed_cost)                                                   as imputed_cost,
+        count(*) filter (where direct_cost <> 0 or imputed_cost <> 0)       as persons_attributed
+    from {{ ref('int_attributed_cost_by_person_function_monthly') }}
     group by 1, 2, 3
 
 ),
@@ -77,7 +55,9 @@ joined as (
         coalesce(ledger.month, attributed.month)                            as month,
         coalesce(ledger.department, attributed.department)                  as department,
         coalesce(ledger.kontoplan_function, attributed.kontoplan_function)  as kontoplan_function,
-        coalesce(ledger.ledger_amount, 0)                                   as ledger_amount,
+        coalesce(ledger.gross_operating_cost, 0)                            as gross_operating_cost,
+        coalesce(ledger.refunds, 0)                                         as refunds,
+        coalesce(ledger.construction_cost, 0)                               as construction_cost,
         coalesce(attributed.direct_cost, 0)                                 as direct_cost,
         coalesce(attributed.imputed_cost, 0)                                as imputed_cost,
         coalesce(attributed.persons_attributed, 0)                          as persons_attributed
@@ -87,15 +67,34 @@ joined as (
         and ledger.department = attributed.department
         and ledger.kontoplan_function = attributed.kontoplan_function
 
+),
+
+on_basis as (
+
+    select
+        *,
+        gross_operating_cost + refunds                                      as net_operating_cost,
+        {%- if basis == 'net' %}
+        gross_operating_cost + refunds                                      as ledger_amount
+        {%- else %}
+        gross_operating_cost                                                as ledger_amount
+        {%- endif %}
+    from joined
+
 )
 
 select
     month,
     department,
     kontoplan_function,
+    '{{ basis }}'::text                                           as attribution_basis,
+    gross_operating_cost::numeric(16, 2)                          as gross_operating_cost,
+    refunds::numeric(16, 2)                                       as refunds,
+    net_operating_cost::numeric(16, 2)                            as net_operating_cost,
+    construction_cost::numeric(16, 2)                             as construction_cost,
     ledger_amount::numeric(16, 2)                                 as ledger_amount,
     direct_cost::numeric(16, 2)                                   as direct_cost,
     imputed_cost::numeric(16, 2)                                  as imputed_cost,
     (ledger_amount - direct_cost - imputed_cost)::numeric(16, 2)  as unattributed_cost,
     persons_attributed::integer                                   as persons_attributed
-from joined
+from on_basis

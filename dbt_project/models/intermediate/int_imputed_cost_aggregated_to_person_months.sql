@@ -1,12 +1,17 @@
 {#-
     Imputed cost: activity volume x unit price for services whose unit price says they are
     not posted per person (Registrantbogført = Nej), per person, month, kontoplan function
-    and department (both from the unit price). Each record-month is priced on its own and
-    rounded to the øre: days x price per day, or days x visited hours per week / 7 x price
-    per hour, with the price of the month's year. Records are matched to unit prices by
-    code (benefit groups, programmes) or by label (DUBU, Sensum, health). Regional
-    co-financing is billed per person and month, so its amount is the imputed cost, on the
-    function and department of the catalogue's co-financing row.
+    and department (both from the unit price), with the price of the month's year: days x
+    price per day, or days x visited hours per week x price per hour / 7. Records are matched
+    to unit prices by code (benefit groups, programmes) or by label (DUBU, Sensum, health).
+    Regional co-financing is billed per person and month, so its amount is the imputed cost,
+    on the function and department of the catalogue's co-financing row.
+
+    Exact arithmetic, one rounding: every record-month's amount is kept exact (the hourly
+    ones as days x hours x price, divided by 7 only once, after summing), and the sum per
+    person, month, function and department is rounded to the øre once. Dividing by 7 before
+    multiplying by the price, or rounding each record, loses or adds half-øre that no
+    recomputation from the records can find again.
 -#}
 with
 
@@ -55,17 +60,17 @@ cofinancing_service as (
 
 priced as (
 
+    -- Exact amounts: day_amount in kroner, hour_amount_x7 = 7 x the hourly amount (so the
+    -- only division, by 7, happens once per person, month and function below).
     select
-        'ydelser'::text                                   as source,
         benefit_months.person_key,
         benefit_months.month,
         prices.kontoplan_function,
         prices.department,
-        round(
-            case prices.price_unit
-                when 'day' then benefit_months.benefit_days * prices.unit_price
-            end, 2
-        )                                                 as imputed_cost
+        prices.price_unit = 'day'                         as is_priced,
+        case prices.price_unit when 'day' then benefit_months.benefit_days * prices.unit_price else 0 end
+                                                          as day_amount,
+        0::numeric                                        as hour_amount_x7
     from benefit_months
     inner join prices
         on  prices.service_code = benefit_months.benefit_group
@@ -74,18 +79,17 @@ priced as (
     union all
 
     select
-        service_months.source,
         service_months.person_key,
         service_months.month,
         prices.kontoplan_function,
         prices.department,
-        round(
-            case prices.price_unit
-                when 'day' then service_months.service_days * prices.unit_price
-                when 'hour' then service_months.service_days * coalesce(service_months.hours_per_week, 0) / 7
-                                 * prices.unit_price
-            end, 2
-        )
+        prices.price_unit in ('day', 'hour'),
+        case prices.price_unit when 'day' then service_months.service_days * prices.unit_price else 0 end,
+        case prices.price_unit
+            when 'hour' then service_months.service_days * coalesce(service_months.hours_per_week, 0)
+                             * prices.unit_price
+            else 0
+        end
     from service_months
     inner join prices
         on  prices.service_label = service_months.service_label
@@ -94,16 +98,13 @@ priced as (
     union all
 
     select
-        'helhed',
         enrolment_months.person_key,
         enrolment_months.month,
         prices.kontoplan_function,
         prices.department,
-        round(
-            case prices.price_unit
-                when 'day' then enrolment_months.enrolment_days * prices.unit_price
-            end, 2
-        )
+        prices.price_unit = 'day',
+        case prices.price_unit when 'day' then enrolment_months.enrolment_days * prices.unit_price else 0 end,
+        0
     from enrolment_months
     inner join prices
         on  prices.service_code = enrolment_months.programme_code
@@ -112,12 +113,13 @@ priced as (
     union all
 
     select
-        'sundhed',
         cofinancing.person_key,
         cofinancing.month,
         cofinancing_service.kontoplan_function,
         cofinancing_service.department,
-        cofinancing.amount
+        true,
+        cofinancing.amount,
+        0
     from cofinancing
     cross join cofinancing_service
 
@@ -128,7 +130,7 @@ select
     month,
     kontoplan_function,
     department,
-    sum(imputed_cost)::numeric(16, 2)  as imputed_cost
+    round(sum(day_amount) + sum(hour_amount_x7) / 7, 2)::numeric(16, 2)  as imputed_cost
 from priced
-where imputed_cost is not null
+where is_priced
 group by 1, 2, 3, 4

@@ -1,8 +1,11 @@
 {#-
     Ledger amounts spread over the months of the period each posting covers
     (`period_from`..`period_to`, both inclusive), in proportion to the days of the period
-    in each month, and summed per month, kontoplan function, cost centre, PSP element and
-    recipient. Amounts are signed: debit (D) adds, credit (K, e.g. a reversal) subtracts.
+    in each month, and summed per month, kontoplan function, dranst, cost centre, PSP element
+    and recipient. The account string gives the function (digits 1-5) and the dranst (digit
+    6), whose cost kind comes from the seed kontoplan_dranst: operating (1), refund (2),
+    construction (3), or `other` for a dranst the seed does not list. Amounts are signed:
+    debit (D) adds, credit (K, e.g. a reversal or a refund received) subtracts.
     The split is exact: a month gets round(amount x days up to its end / days, 2) minus
     round(amount x days before it / days, 2), so the parts add up to the posting to the øre.
     A posting without a period is placed on its delivery date.
@@ -21,11 +24,18 @@ functions as (
 
 ),
 
+dranst as (
+
+    select * from {{ ref('kontoplan_dranst') }}
+
+),
+
 bounded as (
 
     select
         account,
         {{ kontoplan_function_of_account('account') }}                        as kontoplan_function,
+        {{ kontoplan_dranst_of_account('account') }}                          as dranst,
         cost_centre,
         wbs_element,
         recipient_person_key,
@@ -62,6 +72,8 @@ select
     spread.month,
     spread.kontoplan_function,
     coalesce(functions.department, 'oevrige')                                 as department,
+    spread.dranst,
+    coalesce(dranst.cost_kind, 'other')                                       as cost_kind,
     spread.cost_centre,
     spread.wbs_element,
     spread.recipient_person_key,
@@ -73,4 +85,6 @@ select
 from spread
 left join functions
     on spread.kontoplan_function = functions.kontoplan_function
-group by 1, 2, 3, 4, 5, 6
+left join dranst
+    on spread.dranst = dranst.dranst
+group by 1, 2, 3, 4, 5, 6, 7, 8

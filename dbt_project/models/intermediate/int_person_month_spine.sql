@@ -70,6 +70,7 @@ spine as (
         months.month,
         months.month_end,
         months.days_in_month,
+        months.days_covered,
         months.as_of_date,
         -- resident on the 1st (the rule of int_residents_monthly)
         coalesce(
@@ -99,6 +100,7 @@ trailing_costs as (
         month,
         month_end,
         days_in_month,
+        days_covered,
         as_of_date,
         is_resident,
         is_spine,
@@ -108,11 +110,12 @@ trailing_costs as (
             range between interval '11 months' preceding and current row
         )                                                              as trailing_12m_cost
     from (
-        select person_id, month, month_end, days_in_month, as_of_date, is_resident, cost_total, true as is_spine
+        select person_id, month, month_end, days_in_month, days_covered, as_of_date, is_resident, cost_total,
+            true as is_spine
         from spine
         {%- if batch_start is not none %}
         union all
-        select person_id, month, null, null, null, null, cost_total, false
+        select person_id, month, null, null, null, null, null, cost_total, false
         from costs
         where month < date '{{ batch_start }}'
         {%- endif %}
@@ -127,6 +130,7 @@ ranked as (
         month,
         month_end,
         days_in_month,
+        days_covered,
         as_of_date,
         is_resident,
         trailing_12m_cost,
@@ -148,6 +152,7 @@ select
     ranked.month,
     ranked.month_end,
     ranked.days_in_month,
+    ranked.days_covered,
     ranked.as_of_date,
     ranked.is_resident,
     ranked.trailing_12m_cost::numeric(16, 2)                               as trailing_12m_cost,

@@ -284,6 +284,7 @@ select
     spine.month,
     spine.as_of_date,
     spine.days_in_month,
+    spine.days_covered,
 
     -- residence (int_person_month_spine) and age on the 1st
     spine.is_resident,
@@ -298,6 +299,7 @@ select
     coalesce(benefits.full_time_person_share, 0)::numeric(5, 4)            as full_time_person_share,
     benefits.primary_benefit_group,
     benefits.visitation_category,
+    benefits.is_visitation_relevant,
     coalesce(benefits.is_self_supporting, true)                            as is_self_supporting
     {%- for benefit_group in benefit_groups %},
     coalesce(benefits.ftp_{{ benefit_group }}, 0)::numeric(5, 4)           as ftp_{{ benefit_group }}

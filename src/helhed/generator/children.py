@@ -19,10 +19,14 @@ from helhed.generator.dates import NONE, IntArray, age_on, birthday_day, to_day,
 from helhed.generator.families import Families
 from helhed.generator.labour import Intervals, employed_on
 from helhed.generator.population import residents_on
-from helhed.generator.services import Activities, concat_activities, lognormal_factor, price_in_year
+from helhed.generator.services import (
+    OVERSAMPLE, Activities, caseworkers, concat_activities, days_in_window, lognormal_factor, price_in_year, thin_to_days,
+)  # fmt: skip
 from helhed.generator.world import World
 
 YEAR = 365.25
+#: Caseworkers for placements per 100,000 residents (assumption; ids on the records).
+CASEWORKERS_PER_100K = 40
 
 
 def employment_reference_day(year: int, end: int) -> int:
@@ -52,15 +56,31 @@ def parents_employment_share(
 def draw_placements(
     world: World, families: Families, employment: Intervals, comp: np.ndarray, rng: np.random.Generator
 ) -> Activities:
+    """Placements whose child-days inside the history are ``stock_per_100k`` per 100,000 residents
+    per day, exactly: drawn oversampled (more new placements a year than the stock needs), then
+    thinned at random (which keeps the strata's shares in expectation)."""
     spec: dict[str, Any] = world.profile.raw["placements"]
-    growth = float(world.profile.raw["annual_price_growth"])
+    target = int(round(float(spec["stock_per_100k"]) / 1e5 * world.resident_days(world.start, world.end)))
+    factor = OVERSAMPLE
+    for _ in range(4):
+        person, start, end = _placement_spells(world, families, employment, comp, rng, factor)
+        got = int(days_in_window(start, end, world.start, world.end).sum())
+        if got >= target or got == 0:
+            break
+        factor *= 1.15 * target / got
+    keep, end = thin_to_days(start, end, world.start, world.end, target, rng)
+    return _placement_records(world, person[keep], start[keep], end[keep], rng)
+
+
+def _placement_spells(
+    world: World, families: Families, employment: Intervals, comp: np.ndarray, rng: np.random.Generator, factor: float
+) -> tuple[IntArray, IntArray, IntArray]:
+    """(child, start, end) of new placements, ``factor`` times as many a year as the stock needs."""
+    spec: dict[str, Any] = world.profile.raw["placements"]
     pop = world.population
-    types = spec["types"]
-    shares = np.array([float(t["share"]) for t in types])
     median, sigma = float(spec["median_days"]), float(spec["sigma"])
     mean = median * np.exp(sigma**2 / 2)
-    stock = float(spec["stock_per_100k"]) * world.scale * 1e5 / world.profile.residents
-    per_year = stock / mean * YEAR
+    per_resident_day = float(spec["stock_per_100k"]) / 1e5 / mean * factor  # new placements per resident-day
     strata = {k: float(v) for k, v in spec["parents_employment_strata"].items()}
     first_year = world.first.year - int(np.ceil(3 * mean / YEAR))
     placed = np.zeros(len(pop), dtype=bool)
@@ -72,7 +92,7 @@ def draw_placements(
         if y_lo > y_hi:
             continue
         mid = (y_lo + y_hi) // 2
-        n_year = int(rng.poisson(per_year * (y_hi - y_lo + 1) / 365.0))
+        n_year = int(rng.poisson(per_resident_day * world.resident_days(y_lo, y_hi)))
         age = age_on(pop.birth, mid)
         cand = np.flatnonzero(residents_on(pop, mid) & (age >= 0) & (age <= 16) & ~placed & ((families.mother >= 0) | (families.father >= 0)))
         if not len(cand) or not n_year:
@@ -108,6 +128,16 @@ def draw_placements(
     end = np.minimum(start + dur - 1, last_ok)
     keep = (end >= world.start) & (end >= start)
     person, start, end = person[keep], start[keep], end[keep]
+    return person, start, np.where(end >= world.end, NONE, end)
+
+
+def _placement_records(world: World, person: IntArray, start: IntArray, end: IntArray, rng: np.random.Generator) -> Activities:
+    """Placement type, price, provider, referral and caseworker of each placement."""
+    spec: dict[str, Any] = world.profile.raw["placements"]
+    growth = float(world.profile.raw["annual_price_growth"])
+    pop = world.population
+    types = spec["types"]
+    shares = np.array([float(t["share"]) for t in types])
     k = len(person)
     t = rng.choice(len(types), size=k, p=shares / shares.sum())
     age_at = (start - pop.birth[person]) / YEAR
@@ -119,8 +149,7 @@ def draw_placements(
     price = np.round(price_in_year(1.0, year, growth) * base * lognormal_factor(rng, float(spec["price_sigma"]), k), 2)
     providers = [types[i]["providers"][j % len(types[i]["providers"])] for i, j in zip(t.tolist(), rng.integers(0, 99, k).tolist())]
     referral = start - rng.exponential(60.0, k).astype(np.int64) - 1
-    worker = [f"BF{i:04d}" for i in rng.integers(1, max(2, int(40 * world.scale) + 2), k).tolist()]
-    end = np.where(end >= world.end, NONE, end)
+    worker = [f"BF{i:04d}" for i in rng.integers(1, caseworkers(world, CASEWORKERS_PER_100K) + 1, k).tolist()]
     return Activities(
         person, [f"anbringelse_{types[i]['code']}" for i in t.tolist()], start, end, referral,
         np.zeros(k), price, providers, [""] * k, [""] * k, worker,

@@ -23,14 +23,15 @@ def generate_command(
         str,
         typer.Option(
             help="Calibration profile: a name in profiles/ ('randers', the default demo; 'randers_bad' adds tagged "
-            "bad data) or a path to a YAML file.",
+            "bad data; 'odder', 'svendborg', 'aarhus' for other sizes) or a path to a YAML file.",
         ),
     ] = "randers",
     residents: Annotated[
         int | None,
         typer.Option(
-            help="Number of residents. Default: the profile's population (Randers: 100,530). "
-            "Benefit volumes scale proportionally.",
+            help="Number of residents. Default: the profile's population (Randers: 100,530 = DST FOLK1AM 2025M12). "
+            "The profile's DST figures (population curve, kontanthjælp) scale by N / that population; "
+            "every other volume is a rate per resident.",
             min=100,
         ),
     ] = None,

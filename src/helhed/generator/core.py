@@ -27,6 +27,7 @@ from helhed.generator.calibrate import calibrate_group
 from helhed.generator.children import children_activities
 from helhed.generator.cpr import make_cprs
 from helhed.generator.dates import NONE, from_day, months_between, quarters_between, shift_years, to_day
+from helhed.generator.decisions import HEADER as DECISION_HEADER, decision_rows
 from helhed.generator.families import link_families, relation_rows
 from helhed.generator.increments import (
     changed_on, known_at, population_changed_on, population_known_at, register_periods,
@@ -35,19 +36,20 @@ from helhed.generator.labour import Intervals, education_status, employment_spel
 from helhed.generator.ledger import budgets, build_ledger, cost_truth, medfinansiering, unit_prices
 from helhed.generator.lifecourse import Spells, clip_to_residence, draw_persons, simulate_spells
 from helhed.generator.outcomes import departments_truth, labour_truth, parents_employment_truth, programme_truth, tempo_truth
-from helhed.generator.population import Population, residents_on, simulate_population
+from helhed.generator.population import Population, residents_on, simulate_population, target_population
 from helhed.generator.profile import BENEFIT_GROUPS, load_profile
-from helhed.generator.programmes import apply_effect, draw_enrolments, programme_details
+from helhed.generator.programmes import apply_effect, draw_enrolments, enrolments_known_at, programme_details
 from helhed.generator.services import build_activities, complexity
 from helhed.generator.truth import benefit_truth
 from helhed.generator.world import World, stream
 from helhed.generator.writers import CPR_HEADER, YDELSER_HEADER, cpr_rows, write_csv, ydelser_rows
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 DEFAULT_END_DATE = dt.date(2025, 12, 31)
 MANIFEST_NAME = "manifest.json"
 ALL_SOURCES: tuple[str, ...] = (
     "cpr", "ydelser", "eindkomst", "uddannelse", "dubu", "sensum", "sundhed", "helhed", "enhedspriser", "oekonomi",
+    "beslutninger",
 )  # fmt: skip
 PHASE1_SOURCES = ("cpr", "ydelser")
 EMPLOYMENT_LOOKBACK_DAYS = int(6 * 365.25)
@@ -160,7 +162,7 @@ def generate(
         bar.set_postfix_str(name)
         bar.update()
 
-    population = simulate_population(prof, n_residents, start, end, stream(seed, 1))
+    population = simulate_population(prof, scale, start, end, stream(seed, 1))
     step("population")
     cprs = make_cprs(population.birth, population.male, stream(seed, 2))
     cpr_order = np.array(sorted(range(len(cprs)), key=cprs.__getitem__), dtype=np.int64)
@@ -197,7 +199,7 @@ def generate(
     # What the loader will know: registration lags only matter with increments.
     if daily_increments:
         reg = register_periods(periods, initial_end, world.rng("increments"))
-        _, final_periods = known_at(periods, reg, end)
+        _, final_periods = known_at(periods, reg, end)  # the state after the last night
     else:
         reg = None
         final_periods = periods
@@ -212,6 +214,7 @@ def generate(
         periods_e = periods
     all_periods_e = _merge_spells(before, Spells(periods_e.person, periods_e.state, periods_e.start, periods_e.end))
     education = employment = None
+    enrolments_e = enrolments_known_at(enrolments, initial_end)  # the programme register on the end date
     by_dept: dict[str, Any] = {}
     if phase2:
         benefits_iv = _periods_view(all_periods_e)
@@ -224,14 +227,14 @@ def generate(
         medfin = medfinansiering(world_e, comp)
         step("services")
         prices = unit_prices(world_e)
-        ledger, book = build_ledger(world_e, periods_e, by_dept, medfin, enrolments, prices)
+        ledger, book = build_ledger(world_e, periods_e, by_dept, medfin, enrolments_e, prices, final_periods=final_periods, history=before)
         budget = budgets(world_e, ledger)
         step("ledger")
         truth.update(labour_truth(world_e, education, employment))
         truth.update(departments_truth(world_e, periods_e, by_dept))
         truth.update(parents_employment_truth(world_e, families, employment, by_dept["dubu"]))
-        truth.update(programme_truth(world_e, enrolments, periods_e, counterfactual))
-        truth.update(tempo_truth(world_e, by_dept, enrolments))
+        truth.update(programme_truth(world_e, enrolments_e, periods_e, counterfactual))
+        truth.update(tempo_truth(world_e, by_dept, enrolments_e))
         truth.update(cost_truth(world_e, ledger, book))
         step("outcome truth")
     else:
@@ -245,7 +248,8 @@ def generate(
         idx, pop_e = population_known_at(population, initial_end)
         writer.write("cpr", initial_end, "full", "cpr_personer", CPR_HEADER, _cpr_sub_rows(pop_e, idx, cprs, person_rank), row_spec=cpr_spec)
         if phase2:
-            writer.write("cpr", initial_end, "full", "cpr_relationer", R.RELATION_HEADER, relation_rows(families, cprs, cpr_order))
+            writer.write("cpr", initial_end, "full", "cpr_relationer", R.RELATION_HEADER,
+                         relation_rows(families, cprs, person_rank, population.moved_in, initial_end))
     if "ydelser" in chosen:
         writer.write("ydelser", initial_end, "full", "ydelsesperioder", YDELSER_HEADER, ydelser_rows(periods_e, cprs), row_spec=yd_spec)
     corrections: list[dict[str, Any]] = []
@@ -254,6 +258,9 @@ def generate(
         if "cpr" in chosen:
             idx, pop_d = population_changed_on(population, day)
             writer.write("cpr", day, "increment", "cpr_personer", CPR_HEADER, _cpr_sub_rows(pop_d, idx, cprs, person_rank), row_spec=cpr_spec)
+            if phase2:
+                writer.write("cpr", day, "increment", "cpr_relationer", R.RELATION_HEADER,
+                             relation_rows(families, cprs, person_rank, population.moved_in, day, since=day - 1))
         if "ydelser" in chosen and reg is not None:
             idx, per_d = changed_on(periods, reg, day)
             writer.write("ydelser", day, "increment", "ydelsesperioder", YDELSER_HEADER, ydelser_rows(per_d, cprs), row_spec=yd_spec)
@@ -287,8 +294,8 @@ def generate(
             w("sundhed", d, "full", "medfinansiering", R.MEDFIN_HEADER, R.medfin_rows(medfin, cprs, person_rank),
               row_spec=baddata.RowSpec(cpr=0, code=None, start=None, end=None, date_format="iso"))  # fmt: skip
         if "helhed" in chosen:
-            details = programme_details(world_e, enrolments)
-            w("helhed", d, "full", "forloeb", R.ENROLMENT_HEADER, R.enrolment_rows(enrolments, cprs),
+            details = programme_details(world_e, enrolments_e)
+            w("helhed", d, "full", "forloeb", R.ENROLMENT_HEADER, R.enrolment_rows(enrolments_e, cprs),
               row_spec=baddata.RowSpec(cpr=1, code=2, start=4, end=5, date_format="dmy", key=0))  # fmt: skip
             w("helhed", d, "full", "netvaerksmoeder", R.MEETING_HEADER, R.detail_rows(details["meetings"], [1]))
             w("helhed", d, "full", "progression", R.SCORE_HEADER, R.detail_rows(details["scores"], [1]))
@@ -299,30 +306,42 @@ def generate(
             w("oekonomi", d, "full", "posteringer", R.LEDGER_HEADER, R.ledger_rows(ledger, cprs), encoding="cp1252",
               row_spec=baddata.RowSpec(cpr=6, code=0, start=8, end=9, date_format="dmy"))  # fmt: skip
             w("oekonomi", d, "full", "budget", R.BUDGET_HEADER, R.budget_rows(budget), encoding="cp1252")
+        if "beslutninger" in chosen:
+            w("beslutninger", d, "full", "budgetbeslutninger", DECISION_HEADER,
+              decision_rows(from_day(d), budget, [p["code"] for p in prof.raw.get("programmes", [])]))
     step("phase-2 files")
     bar.close()
 
     fte_q = truth["full_time_persons_by_group_quarter"]
-    approx = prof.benefits["approximate_full_time_persons"]
+    approx = prof.benefits["approximate_full_time_persons_per_100k"]
+    mean_residents = world.mean_residents()
     manifest: dict[str, Any] = {
         "generator_version": GENERATOR_VERSION,
         "profile": prof.name,
+        "municipality": prof.municipality,
+        "municipality_code": prof.municipality_code,
         "seed": seed,
         "residents": n_residents,
         "scale": round(scale, 6),
         "residents_at_end": int(residents_on(population, end).sum()),
+        "mean_residents": round(mean_residents, 2),
         "persons_in_extract": len(population),
         "period": {"start": first.isoformat(), "end": last.isoformat(), "years": years, "initial_delivery": initial_last.isoformat(), "daily_increments": daily_increments},
         "sources": list(chosen),
         "deliveries": writer.manifest_deliveries(),
         "corrections": corrections,
         "calibration": {
+            "residents_by_quarter": {
+                q.key: {"target": round(float(target_population(prof, scale, np.array([q.first]))[0]), 2),
+                        "generated": int(residents_on(population, q.first).sum())}
+                for q in world.quarters
+            },
             "kontanthjaelp_full_time_persons_by_quarter": {
                 q.key: {"target": round(kh_targets[q.key], 4), "generated": fte_q["kontanthjaelp"][q.key]} for q in world.quarters
             },
             "approximate_full_time_persons_mean": {
                 g: {
-                    "target": round(float(approx[g]) * scale, 2),
+                    "target": round(float(approx[g]) * mean_residents / 1e5, 2),
                     "generated": round(float(np.mean([fte_q[g][q.key] for q in world.quarters])), 2),
                 }
                 for g in BENEFIT_GROUPS

@@ -68,13 +68,23 @@ def link_families(pop: Population, end: int, rng: np.random.Generator) -> Famili
     return Families(mother, father)
 
 
-def relation_rows(families: Families, cprs: list[str], cpr_order: IntArray) -> list[list[str]]:
-    """``CPR-nummer;Relation;Relations CPR-nummer`` rows (``mor``/``far``), by child CPR."""
-    rows: list[list[str]] = []
-    for p in cpr_order.tolist():
-        m, f = int(families.mother[p]), int(families.father[p])
-        if m >= 0:
-            rows.append([cprs[p], "mor", cprs[m]])
-        if f >= 0:
-            rows.append([cprs[p], "far", cprs[f]])
-    return rows
+def relation_rows(
+    families: Families, cprs: list[str], person_rank: IntArray, moved_in: IntArray, day: int, since: int | None = None
+) -> list[list[str]]:
+    """``CPR-nummer;Relation;Relations CPR-nummer`` rows (``mor``/``far``), by child CPR.
+
+    A link is delivered on the first night both persons are in the CPR extract (moved in or
+    born by ``day``), so no delivery names a person the extract does not hold yet: all links
+    known on ``day``, or with ``since`` only those that became known after ``since``.
+    """
+    rows: list[tuple[int, int, list[str]]] = []
+    for order, (relation, parent) in enumerate((("mor", families.mother), ("far", families.father))):
+        child = np.flatnonzero(parent >= 0)
+        known = np.maximum(moved_in[child], moved_in[parent[child]])
+        sel = known <= day
+        if since is not None:
+            sel &= known > since
+        for c, p in zip(child[sel].tolist(), parent[child[sel]].tolist()):
+            rows.append((int(person_rank[c]), order, [cprs[c], relation, cprs[p]]))
+    rows.sort(key=lambda r: (r[0], r[1]))
+    return [r[2] for r in rows]

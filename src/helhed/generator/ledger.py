@@ -19,8 +19,12 @@ import numpy as np
 
 from helhed.generator.benefits import Periods
 from helhed.generator.dates import NONE, IntArray, Span, from_day, to_day, ymd
-from helhed.generator.lifecourse import STATES
+from helhed.generator.lifecourse import STATES, Spells
 from helhed.generator.programmes import Enrolments
+from helhed.generator.refunds import (
+    DRANST_CONSTRUCTION, DRANST_OPERATING, DRANST_REFUND, construction_postings, dranst_of, high_cost_refunds, month_index, psp_element,
+    staircase_fraction, staircase_offsets, with_dranst,
+)  # fmt: skip
 from helhed.generator.services import Activities, price_in_year
 from helhed.generator.world import World
 
@@ -32,6 +36,7 @@ DEPARTMENT_BY_FUNCTION = (
 COST_CENTRES = {"beskaeftigelse": "41300", "boern_familie": "42300", "voksen_social": "43300", "sundhed": "44300"}
 CPR_CODE = "01"  # Ydelsesmodtagernr.kode for a CPR number
 REVERSAL_SHARE = 0.004  # registrant postings reversed (K) and re-posted with a corrected amount
+YEAR_DAYS = 365.25
 
 
 def department_of(function: str) -> str:
@@ -169,8 +174,18 @@ def build_ledger(
     medfin: tuple[IntArray, IntArray, IntArray],
     enrolments: Enrolments,
     prices: list[UnitPrice],
+    final_periods: Periods | None = None,
+    history: Spells | None = None,
 ) -> tuple[Ledger, CostBook]:
-    """All postings of the history and the person cost they represent."""
+    """All postings of the history and the person cost they represent.
+
+    ``periods`` are the benefit periods as known on the ledger's delivery day: payments and
+    bills follow them. ``final_periods`` are the same periods after the last nightly delivery
+    (back-dated ends applied): the imputed cost of benefits billed in aggregate is computed
+    from them, since that is what a warehouse sees after the last night (default: ``periods``).
+    ``history`` holds the persons' benefit spells before the history window, for the week
+    count of the refund staircase.
+    """
     raw = world.profile.raw
     rng = world.rng("ledger")
     price_of = {(p.year, p.code): p.price for p in prices}
@@ -178,9 +193,17 @@ def build_ledger(
     book = CostBook(len(world.population), world.years())
     end = world.end
     months = [m for m in world.months]
+    final = periods if final_periods is None else final_periods
+    refund_cfg = (raw.get("refunds") or {}).get("benefits") or {}
+    refund_groups = set(refund_cfg.get("groups", []))
+    empty = np.zeros(0, dtype=np.int64)
+    offsets = (staircase_offsets(periods.person, periods.start, periods.end, history or Spells(empty, empty, empty, empty),
+                                 end, int(refund_cfg["reset_after_days"])) if refund_groups else np.zeros(len(periods), dtype=np.int64))
+    refundable: list[tuple[int, str, Span, np.ndarray]] = []  # (chunk index, group, month, refunded share of each posting)
 
-    # 1-2. Benefits.
+    # 1-2. Benefits: registrant postings per person and month; aggregate bills per month.
     b_end = np.where(periods.end == NONE, end, periods.end)
+    f_end = np.where(final.end == NONE, end, final.end)
     weekly = np.array(["uge" in u for u in periods.unit])
     monthly_amount = np.where(weekly, periods.amount * 52.0 / 12.0, periods.amount)
     for m in months:
@@ -190,20 +213,31 @@ def build_ledger(
         idx, a, b = _overlap(periods.start, b_end, m)
         days = b - a + 1
         st = periods.state[idx]
+        f_idx, f_a, f_b = _overlap(final.start, f_end, m)
+        f_days = f_b - f_a + 1
+        f_st = final.state[f_idx]
         for g_i, group in enumerate(STATES[1:], start=1):
             cfg = raw["benefit_ledger"][group]
-            sel = st == g_i
-            if not sel.any():
-                continue
             dept = department_of(cfg["function"])
             if cfg["posting"] == "registrant":
+                sel = st == g_i
+                if not sel.any():
+                    continue
                 ore = np.round(monthly_amount[idx[sel]] * days[sel] / full * 100).astype(np.int64)
                 ledger.add(cfg["account"], COST_CENTRES[dept], "", "D", ore, f"{group} {ym}", periods.person[idx[sel]], a[sel], b[sel], days[sel], "DAG")
                 np.add.at(book.direct[book.years.index(year)], periods.person[idx[sel]], ore)
+                if group in refund_groups:
+                    first_no = offsets[idx[sel]] + (a[sel] - periods.start[idx[sel]])
+                    refundable.append((len(ledger.chunks) - 1, group, m, staircase_fraction(first_no, days[sel], refund_cfg["staircase"])))
             else:
-                ore = np.round(days[sel] * price_of[(year, group)] * 100).astype(np.int64)
-                book.add_imputed(year, dept, periods.person[idx[sel]], ore)
-                ledger.add(cfg["account"], COST_CENTRES[dept], "", "D", int(ore.sum()), f"{group} afregning {ym}", -1, m.first, m.last, int(days[sel].sum()), "DAG")
+                sel = st == g_i
+                if sel.any():
+                    bill = np.round(days[sel] * price_of[(year, group)] * 100).astype(np.int64)
+                    ledger.add(cfg["account"], COST_CENTRES[dept], "", "D", int(bill.sum()), f"{group} afregning {ym}", -1, m.first, m.last, int(days[sel].sum()), "DAG")
+                f_sel = f_st == g_i
+                if f_sel.any():
+                    ore = np.round(f_days[f_sel] * price_of[(year, group)] * 100).astype(np.int64)
+                    book.add_imputed(year, dept, final.person[f_idx[f_sel]], ore)
 
     # 3-4. Service activities.
     catalogue = raw["services"]
@@ -268,7 +302,8 @@ def build_ledger(
     progs = {p["code"]: p for p in raw.get("programmes", [])}
     e_end = np.where(enrolments.end == NONE, end, enrolments.end)
     e_code = np.array(enrolments.programme, dtype=object)
-    for code, prog in progs.items():
+    for k, (code, prog) in enumerate(progs.items()):
+        psp = psp_element("XG", world.profile.municipality_code, 100 * (k + 1), 1)
         rows = np.flatnonzero(e_code == code)
         dept = department_of(prog["function"])
         for m in months:
@@ -279,19 +314,34 @@ def build_ledger(
             days = b - a + 1
             ore = np.round(days * price_of[(year, code)] * 100).astype(np.int64)
             book.add_imputed(year, dept, enrolments.person[rows[idx]], ore)
-            ledger.add(prog["account"], COST_CENTRES[dept], prog["psp"], "D", int(ore.sum()), f"{prog['label']} {from_day(m.first):%Y-%m}", -1, m.first, m.last, int(days.sum()), "DAG")
+            ledger.add(prog["account"], COST_CENTRES[dept], psp, "D", int(ore.sum()), f"{prog['label']} {from_day(m.first):%Y-%m}", -1, m.first, m.last, int(days.sum()), "DAG")
 
-    # 7. Overheads.
+    # 7. Overheads: kroner per resident and year, for the residents of each day.
     growth = float(raw["annual_price_growth"])
     for item in raw.get("overheads", []):
         for m in months:
             year = from_day(m.first).year
-            yearly = float(price_in_year(float(item["amount"]), year, growth)) * world.scale
-            ore = int(round(yearly / 12.0 * m.days / _full_month_days(m) * 100))
+            per_day = float(price_in_year(float(item["amount_per_resident"]), year, growth)) / YEAR_DAYS
+            ore = int(round(per_day * world.resident_days(m.first, m.last) * 100))
             ledger.add(item["account"], item["cost_centre"], "", "D", ore, f"{item['label']} {from_day(m.first):%Y-%m}", -1, m.first, m.last, 0, "")
 
-    # Corrections: a few registrant postings reversed (K) and re-posted with another amount.
-    for chunk in [c for c in ledger.chunks if c.person[0] >= 0]:
+    final_ore = _post_corrections(ledger, book, rng)
+    _post_benefit_refunds(ledger, refundable, final_ore)
+    _post_high_cost_refunds(world, ledger)
+    for account, cc, psp, text, ore, a, b in construction_postings(world, rng):
+        ledger.add(account, cc, psp, "D", ore, text, -1, a, b, 0, "")
+    return ledger, book
+
+
+def _post_corrections(ledger: Ledger, book: CostBook, rng: np.random.Generator) -> dict[int, IntArray]:
+    """Reverse (K) a few registrant postings and re-post them (D) with another amount.
+
+    Returns each registrant chunk's final amounts (after its corrections), by chunk index.
+    """
+    final: dict[int, IntArray] = {}
+    for i in [i for i, c in enumerate(ledger.chunks) if c.person[0] >= 0]:
+        chunk = ledger.chunks[i]
+        final[i] = chunk.ore
         hit = np.flatnonzero(rng.random(len(chunk)) < REVERSAL_SHARE)
         if not len(hit):
             continue
@@ -299,11 +349,52 @@ def build_ledger(
         args = (chunk.person[hit], chunk.period_from[hit], chunk.period_to[hit], chunk.qty[hit], chunk.unit)
         ledger.add(chunk.account, chunk.cost_centre, "", "K", chunk.ore[hit], "Tilbageført: " + chunk.text, *args)
         ledger.add(chunk.account, chunk.cost_centre, "", "D", new_ore, "Korrigeret: " + chunk.text, *args)
+        final[i] = chunk.ore.copy()
+        final[i][hit] = new_ore
         years = ymd(chunk.period_from[hit])[0]
         for y in np.unique(years).tolist():
             sel = years == y
             np.add.at(book.direct[book.years.index(int(y))], chunk.person[hit][sel], new_ore[sel] - chunk.ore[hit][sel])
-    return ledger, book
+    return final
+
+
+def _post_benefit_refunds(ledger: Ledger, refundable: list[tuple[int, str, Span, np.ndarray]], final_ore: dict[int, IntArray]) -> None:
+    """One credit per refund account and month: the staircase share of the final benefit amounts."""
+    for chunk_i, group, m, share in refundable:
+        chunk = ledger.chunks[chunk_i]
+        ore = int(np.round(final_ore[chunk_i] * share).sum())
+        if ore:
+            ledger.add(with_dranst(chunk.account, DRANST_REFUND), chunk.cost_centre, "", "K", ore,
+                       f"Refusion {group} {from_day(m.first):%Y-%m}", -1, m.first, m.last, 0, "")
+
+
+def _post_high_cost_refunds(world: World, ledger: Ledger) -> None:
+    """Refunds of particularly expensive cases, per person and month with CPR (see refunds.py)."""
+    cfg = (world.profile.raw.get("refunds") or {}).get("high_cost")
+    if not cfg:
+        return
+    functions = set(cfg["functions"])
+    parts = [c for c in ledger.chunks if c.person[0] >= 0 and dranst_of(c.account) == DRANST_OPERATING
+             and function_of_account(c.account) in functions]
+    if not parts:
+        return
+    person = np.concatenate([c.person for c in parts])
+    month = np.concatenate([month_index(c.period_from) for c in parts])
+    account = np.concatenate([np.full(len(c), c.account, dtype=object) for c in parts])
+    signed = np.concatenate([c.signed for c in parts])
+    growth = float(world.profile.raw["annual_price_growth"])
+    p, m, acc, ore = high_cost_refunds(person, month, account, signed, cfg, growth)
+    spans = {world.first.year * 12 + world.first.month - 1 + i: s for i, s in enumerate(world.months)}
+    for a in sorted(set(acc.tolist())):
+        for dk, sign in (("K", 1), ("D", -1)):
+            sel = (acc == a) & (np.sign(ore) == sign)
+            if not sel.any():
+                continue
+            first = np.array([spans[int(x)].first for x in m[sel]], dtype=np.int64)
+            last = np.array([spans[int(x)].last for x in m[sel]], dtype=np.int64)
+            dept = department_of(function_of_account(a))
+            ledger.add(with_dranst(a, DRANST_REFUND), COST_CENTRES[dept], "", dk, np.abs(ore[sel]),
+                       "Refusion særligt dyre enkeltsager", p[sel], first, last, 0, "")
 
 
 def medfinansiering(world: World, comp: np.ndarray) -> tuple[IntArray, IntArray, IntArray]:
@@ -355,23 +446,38 @@ def budgets(world: World, ledger: Ledger) -> list[tuple[int, str, str, str, int]
 
 
 def cost_truth(world: World, ledger: Ledger, book: CostBook) -> dict[str, Any]:
-    """Cost concentration, registrant share and coverage (definitions in docs/generator.md)."""
+    """Cost concentration, registrant share, coverage and the ledger by dranst (docs/generator.md).
+
+    Cost attributed to persons, the registrant share and coverage are measured on operating
+    postings (dranst 1, gross of refunds); ``ledger_by_department_function_year`` adds the
+    refunds (dranst 2), construction (dranst 3) and the net operating cost.
+    """
     from helhed.generator.population import Population
 
     pop: Population = world.population
-    out: dict[str, Any] = {"cost_concentration_by_year": {}, "registrant_share_by_year": {}, "coverage_by_department_year": {}}
+    out: dict[str, Any] = {
+        "cost_concentration_by_year": {}, "registrant_share_by_year": {}, "coverage_by_department_year": {},
+        "ledger_by_department_function_year": {}, "ledger_by_department_year": {},
+    }  # fmt: skip
     dept_total: dict[tuple[int, str], int] = {}
     reg_total: dict[int, int] = {}
     all_total: dict[int, int] = {}
     direct_dept: dict[tuple[int, str], int] = {}
+    by_dranst: dict[tuple[int, str, str, str], int] = {}  # (year, department, function, dranst) -> øre
     for c in ledger.chunks:
         years = ymd(c.period_from)[0]
-        dept = department_of(function_of_account(c.account))
+        function = function_of_account(c.account)
+        dept = department_of(function)
+        dranst = dranst_of(c.account)
         signed = c.signed
         reg = c.person >= 0
         for y in np.unique(years).tolist():
             sel = years == y
             total = int(signed[sel].sum())
+            key = (y, dept, function, dranst)
+            by_dranst[key] = by_dranst.get(key, 0) + total
+            if dranst != DRANST_OPERATING:
+                continue
             dept_total[(y, dept)] = dept_total.get((y, dept), 0) + total
             all_total[y] = all_total.get(y, 0) + total
             r = int(signed[sel & reg].sum())
@@ -406,4 +512,23 @@ def cost_truth(world: World, ledger: Ledger, book: CostBook) -> dict[str, Any]:
                 "coverage": round(attributed / tot, 4) if tot else 0.0,
             }  # fmt: skip
         out["coverage_by_department_year"][str(year)] = cov
+        functions: dict[str, dict[str, dict[str, float]]] = {}
+        departments: dict[str, dict[str, float]] = {}
+        dranst_kinds = (DRANST_OPERATING, DRANST_REFUND, DRANST_CONSTRUCTION)
+        for dept in sorted({k[1] for k in by_dranst if k[0] == year}):
+            fns = sorted({k[2] for k in by_dranst if k[0] == year and k[1] == dept})
+            functions[dept] = {f: _dranst_row(*(by_dranst.get((year, dept, f, d), 0) for d in dranst_kinds)) for f in fns}
+            departments[dept] = _dranst_row(*(sum(by_dranst.get((year, dept, f, d), 0) for f in fns) for d in dranst_kinds))
+        out["ledger_by_department_function_year"][str(year)] = functions
+        out["ledger_by_department_year"][str(year)] = departments
     return out
+
+
+def _dranst_row(gross: int, refunds: int, construction: int) -> dict[str, float]:
+    """Signed kroner of one department or function: operating (dranst 1, gross of refunds),
+    refunds (dranst 2, negative = credited), construction (dranst 3), net operating = the sum
+    of the first two."""
+    return {
+        "gross_operating_kr": round(gross / 100, 2), "refunds_kr": round(refunds / 100, 2),
+        "construction_kr": round(construction / 100, 2), "net_operating_kr": round((gross + refunds) / 100, 2),
+    }  # fmt: skip

@@ -2,19 +2,21 @@
 
 Everything else (benefits, cases, costs) hangs off these persons, so this module fixes
 the person index used by every later module. Residents at the start of the history are
-drawn from the profile's age structure; births, deaths, in- and out-moves during the
-history keep the population close to the profile's size, as in Randers where the
-population has been flat. Each person has one residence spell (no return moves).
+drawn from the profile's age structure; births, deaths and out-moves follow the profile's
+rates, and in-movers arrive month by month so that the population follows the profile's
+DST FOLK1AM curve (scaled to the requested size): a growing municipality grows, a flat one
+stays flat. Each person has one residence spell (no return moves).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from helhed.generator.dates import NONE, IntArray, age_on, ymd
+from helhed.generator.dates import NONE, IntArray, age_on, from_day, to_day, ymd
 from helhed.generator.profile import Profile, parse_band
 
 YEAR = 365.25
@@ -75,12 +77,44 @@ def _exits(
     return moved_out.astype(np.int64), death.astype(np.int64)
 
 
+def target_population(profile: Profile, scale: float, days: IntArray) -> np.ndarray:
+    """Residents wanted on each day: the profile's FOLK1AM curve times ``scale``."""
+    return profile.population_curve(days) * scale
+
+
+def _resident_count(moved_in: IntArray, leave: IntArray, day: int) -> int:
+    """Residents on ``day`` among persons with these moving-in and leaving days (NONE = stays)."""
+    return int(((moved_in <= day) & ((leave == NONE) | (leave >= day))).sum())
+
+
+def _month_starts(start: int, end: int) -> list[int]:
+    """First days of the months after ``start`` up to ``end``, then ``end`` itself."""
+    first = from_day(start)
+    year, month = first.year, first.month
+    out: list[int] = []
+    while True:
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        day = to_day(dt.date(year, month, 1))
+        if day > end:
+            break
+        out.append(day)
+    if not out or out[-1] != end:
+        out.append(end)
+    return out
+
+
 def simulate_population(
-    profile: Profile, residents: int, start: int, end: int, rng: np.random.Generator
+    profile: Profile, scale: float, start: int, end: int, rng: np.random.Generator
 ) -> Population:
-    """Everyone resident at some time in ``[start, end]`` (day numbers, inclusive)."""
+    """Everyone resident at some time in ``[start, end]`` (day numbers, inclusive).
+
+    The population on ``start`` and at every month start after it is the profile's DST
+    curve times ``scale`` (see :func:`target_population`), up to the exits of the month's
+    own in-movers (a few per thousand).
+    """
     pop = profile.population
     span_years = (end - start + 1) / YEAR
+    residents = int(round(float(target_population(profile, scale, np.array([start]))[0])))
 
     # Residents on the first day of the history.
     age0 = _band_draw(pop["age_shares"], residents, rng)
@@ -95,13 +129,36 @@ def simulate_population(
     birth1 = np.sort(rng.integers(start, end + 1, n_births))
     out1, death1 = _exits(birth1, np.zeros(n_births), end, pop, rng)
 
-    # In-movers replace the net loss so the population stays near `residents`.
-    exits = int(((out0 != NONE) | (death0 != NONE)).sum() + ((out1 != NONE) | (death1 != NONE)).sum())
-    n_in = max(0, int(round((exits - n_births) * 1.2)))
-    arrive2 = np.sort(rng.integers(start, end + 1, n_in))
-    age2 = _band_draw(pop["in_mover_age_shares"], n_in, rng)
+    # In-movers, month by month: as many as the target of the next checkpoint lacks.
+    known_in = np.concatenate([moved_in0, birth1])
+    known_leave = np.concatenate([np.where(death0 != NONE, death0, out0), np.where(death1 != NONE, death1, out1)])
+    arrive_parts: list[IntArray] = []
+    age_parts: list[np.ndarray] = []
+    out_parts: list[IntArray] = []
+    death_parts: list[IntArray] = []
+    previous = start
+    checkpoints = _month_starts(start, end)
+    targets = target_population(profile, scale, np.array(checkpoints, dtype=np.int64))
+    for day, target in zip(checkpoints, targets.tolist()):
+        have = _resident_count(known_in, known_leave, day)
+        need = max(0, int(round(target)) - have)
+        if need:
+            arrive = np.sort(rng.integers(previous + 1, day + 1, need))
+            age = _band_draw(pop["in_mover_age_shares"], need, rng)
+            out, death = _exits(arrive, age, end, pop, rng)
+            arrive_parts.append(arrive)
+            age_parts.append(age)
+            out_parts.append(out)
+            death_parts.append(death)
+            known_in = np.concatenate([known_in, arrive])
+            known_leave = np.concatenate([known_leave, np.where(death != NONE, death, out)])
+        previous = day
+    empty = np.zeros(0, dtype=np.int64)
+    arrive2 = np.concatenate(arrive_parts) if arrive_parts else empty
+    age2 = np.concatenate(age_parts) if age_parts else np.zeros(0)
+    out2 = np.concatenate(out_parts) if out_parts else empty
+    death2 = np.concatenate(death_parts) if death_parts else empty
     birth2 = arrive2 - (age2 * YEAR).astype(np.int64)
-    out2, death2 = _exits(arrive2, age2, end, pop, rng)
 
     birth = np.concatenate([birth0, birth1, birth2]).astype(np.int64)
     moved_in = np.concatenate([moved_in0, birth1, arrive2]).astype(np.int64)

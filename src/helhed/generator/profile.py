@@ -7,13 +7,16 @@ the generator relies on, and exposes them as plain typed values.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from helhed.config import REPO_ROOT
+from helhed.generator.dates import to_day
 
 #: Benefit groups in a fixed order (index + 1 is the state number in the simulation;
 #: state 0 means "no benefit"). Same codes as dbt_project/seeds/benefit_groups.csv.
@@ -39,6 +42,12 @@ BAD_DATA_KINDS: tuple[str, ...] = (
 )  # fmt: skip
 
 
+#: Placeholders in any string of a profile, replaced by the profile's top-level key of that
+#: name: provider names such as "Familiehuset {town}" then fit every municipality that
+#: inherits the catalogue with ``base:``.
+PLACEHOLDERS: tuple[str, ...] = ("town", "region")
+
+
 def parse_band(band: str) -> tuple[int, int]:
     """``"18-29"`` -> ``(18, 29)`` (inclusive ages)."""
     lo, hi = band.split("-")
@@ -58,8 +67,35 @@ class Profile:
         return int(self.raw["population"]["residents"])
 
     @property
+    def municipality(self) -> str:
+        return str(self.raw.get("municipality", self.name))
+
+    @property
+    def municipality_code(self) -> str:
+        """The DST/CPR municipality code (3 digits, e.g. ``"730"`` for Randers)."""
+        return str(self.raw["municipality_code"])
+
+    @property
     def population(self) -> dict[str, Any]:
         return self.raw["population"]
+
+    def population_curve(self, days: np.ndarray) -> np.ndarray:
+        """The profile's population (DST FOLK1AM level) on each day number in ``days``.
+
+        ``population.quarterly_residents`` holds FOLK1AM's population on the first day of a
+        month (keys ``"YYYYMmm"``, quarter months). Between two of them the curve is linear;
+        before the first and after the last it grows at the table's constant annual rate
+        (fitted from its first to its last value), so any history window has a population.
+        """
+        table = sorted((_month_day(k), float(v)) for k, v in self.population["quarterly_residents"].items())
+        x = np.array([d for d, _ in table], dtype=float)
+        y = np.array([v for _, v in table])
+        d = np.asarray(days, dtype=float)
+        rate = np.log(y[-1] / y[0]) / (x[-1] - x[0]) if len(x) > 1 and x[-1] > x[0] else 0.0
+        inside = np.interp(d, x, y)
+        before = y[0] * np.exp(rate * (d - x[0]))
+        after = y[-1] * np.exp(rate * (d - x[-1]))
+        return np.where(d < x[0], before, np.where(d > x[-1], after, inside))
 
     @property
     def geography(self) -> list[dict[str, Any]]:
@@ -86,11 +122,35 @@ class Profile:
         return table[keys[0]] if quarter < keys[0] else table[keys[-1]]
 
 
+def _month_day(key: str) -> int:
+    """``"2021M10"`` -> day number of 1 October 2021 (FOLK1AM counts on the month's first day)."""
+    year, month = key.split("M")
+    return to_day(dt.date(int(year), int(month), 1))
+
+
+def _fill_placeholders(value: Any, names: dict[str, str]) -> Any:
+    """Replace ``{town}``/``{region}`` in every string of a profile (recursively)."""
+    if isinstance(value, str):
+        for key, name in names.items():
+            value = value.replace("{" + key + "}", name)
+        return value
+    if isinstance(value, list):
+        return [_fill_placeholders(v, names) for v in value]
+    if isinstance(value, dict):
+        return {k: _fill_placeholders(v, names) for k, v in value.items()}
+    return value
+
+
+#: Mappings a profile replaces as a whole instead of merging key by key: a municipality's own
+#: DST tables must not keep another municipality's quarters.
+REPLACED_MAPPINGS: frozenset[str] = frozenset({"bad_data", "quarterly_residents", "kontanthjaelp_quarterly_full_time_persons"})
+
+
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """Deep-merge ``override`` into ``base`` (mappings merge, everything else replaces)."""
     out = dict(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "bad_data":
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key not in REPLACED_MAPPINGS:
             out[key] = _merge(out[key], value)
         else:
             out[key] = value
@@ -119,9 +179,14 @@ def load_profile(profile: str | Path = "randers") -> Profile:
             raise ValueError(f"{path}: circular profile base {base_path}")
         seen.add(base_path.resolve())
         raw = _merge(yaml.safe_load(base_path.read_text(encoding="utf-8")), raw)
-    for key in ("name", "population", "geography", "benefits", "lifecourse"):
+    for key in ("name", "municipality_code", "population", "geography", "benefits", "lifecourse"):
         if key not in raw:
             raise ValueError(f"{path}: missing top-level key {key!r}")
+    _check_scaling(path, raw)
+    missing = [key for key in PLACEHOLDERS if key not in raw]
+    if missing:
+        raise ValueError(f"{path}: missing top-level key(s) {missing} (names that fill {{town}}/{{region}} in the catalogue)")
+    raw = _fill_placeholders(raw, {key: str(raw[key]) for key in PLACEHOLDERS})
     lc = raw["lifecourse"]
     for table in ("entry", "entry_young", "transitions"):
         for origin, row in lc[table].items():
@@ -140,3 +205,28 @@ def load_profile(profile: str | Path = "randers") -> Profile:
         if not 0.0 <= float(rate) <= 1.0:
             raise ValueError(f"{path}: bad_data.{kind} must be a rate between 0 and 1")
     return Profile(name=str(raw["name"]), path=path, raw=raw)
+
+
+def _check_scaling(path: Path, raw: dict[str, Any]) -> None:
+    """The keys the generator scales by: a municipality code, a DST population curve, and
+    volumes per resident instead of absolute amounts (which would not fit another size)."""
+    code = str(raw["municipality_code"])
+    if not (code.isdigit() and len(code) == 3):
+        raise ValueError(f"{path}: municipality_code must be the 3-digit DST municipality code, not {code!r}")
+    pop = raw["population"]
+    table = pop.get("quarterly_residents")
+    if not table:
+        raise ValueError(f"{path}: population.quarterly_residents (DST FOLK1AM, 'YYYYMmm': residents) is required")
+    for key, value in table.items():
+        if not (isinstance(key, str) and len(key) == 7 and key[4] == "M" and key[:4].isdigit() and key[5:].isdigit()):
+            raise ValueError(f"{path}: population.quarterly_residents key {key!r} is not a DST month like '2021M10'")
+        if not float(value) > 0:
+            raise ValueError(f"{path}: population.quarterly_residents[{key!r}] must be positive")
+    if "approximate_full_time_persons" in raw["benefits"]:
+        raise ValueError(f"{path}: benefits.approximate_full_time_persons is absolute; give approximate_full_time_persons_per_100k")
+    for item in raw.get("overheads", []):
+        if "amount" in item:
+            raise ValueError(f"{path}: overhead {item.get('label')!r} has an absolute amount; give amount_per_resident (kr. per resident per year)")
+    for prog in raw.get("programmes", []):
+        if "coordinators" in prog:
+            raise ValueError(f"{path}: programme {prog.get('code')!r}: give coordinators_per_100k, not an absolute number")

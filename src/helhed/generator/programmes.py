@@ -18,9 +18,11 @@ from helhed.generator.dates import NONE, IntArray, age_on
 from helhed.generator.families import Families
 from helhed.generator.lifecourse import S_INDEX, Spells
 from helhed.generator.population import residents_on
+from helhed.generator.services import caseworkers
 from helhed.generator.world import World
 
 MONTH = 30.4375
+YEAR_DAYS = 365.25
 ELIGIBLE_GROUPS = ("kontanthjaelp", "uddannelseshjaelp", "selvforsoergelsesydelse", "sygedagpenge", "jobafklaringsforloeb", "ressourceforloeb")
 N_MARKERS = 12
 
@@ -41,7 +43,20 @@ class Enrolments:
         return len(self.person)
 
 
+def enrolments_due(world: World, per_year_per_100k: float) -> list[int]:
+    """Enrolments due by the end of each month: the programme's rate per resident times the
+    resident-days so far, rounded. A month enrols what is due minus what was enrolled, so the
+    total over the history is exact (a month short of candidates passes its rest on)."""
+    due: list[int] = []
+    expected = 0.0
+    for m in world.months:
+        expected += per_year_per_100k / 1e5 * world.resident_days(m.first, m.last) / YEAR_DAYS
+        due.append(int(round(expected)))
+    return due
+
+
 def draw_enrolments(world: World, spells: Spells, families: Families, comp: np.ndarray) -> Enrolments:
+    """Enrolments of each programme, ``enrolments_per_year_per_100k`` per resident a year."""
     rng = world.rng("programmes")
     pop = world.population
     progs: list[dict[str, Any]] = world.profile.raw.get("programmes", [])
@@ -55,15 +70,17 @@ def draw_enrolments(world: World, spells: Spells, families: Families, comp: np.n
     sp_p, sp_a = spells.person[el_spell], spells.start[el_spell]
     sp_b = np.where(spells.end[el_spell] == NONE, world.end, spells.end[el_spell])
     resident_until = world.resident_until()
-    for m in world.months:
+    due = {str(prog["code"]): enrolments_due(world, float(prog["enrolments_per_year_per_100k"])) for prog in progs}
+    coordinators = {str(prog["code"]): caseworkers(world, float(prog["coordinators_per_100k"])) for prog in progs}
+    enrolled_so_far = {str(prog["code"]): 0 for prog in progs}
+    for m_i, m in enumerate(world.months):
         covering = (sp_a <= m.first) & (sp_b >= m.first)
         on_benefit = np.zeros(len(pop), dtype=bool)
         on_benefit[sp_p[covering]] = True
         age = age_on(pop.birth, m.first)
         base = on_benefit & residents_on(pop, m.first) & (age >= 18) & (age <= 64) & ~enrolled
         for prog in progs:
-            rate = float(prog["enrolments_per_year_per_100k"]) * world.scale * 1e5 / world.profile.residents / 12.0
-            n = int(rng.poisson(rate * m.days / 30.4375))
+            n = due[str(prog["code"])][m_i] - enrolled_so_far[str(prog["code"])]
             mask = base & (is_parent if prog["code"] == "FAMILIE" else True) & ~enrolled
             cand = np.flatnonzero(mask)
             n = min(n, len(cand))
@@ -71,6 +88,7 @@ def draw_enrolments(world: World, spells: Spells, families: Families, comp: np.n
                 continue
             w = comp[cand] ** 1.5
             chosen = np.sort(rng.choice(cand, size=n, replace=False, p=w / w.sum()))
+            enrolled_so_far[str(prog["code"])] += n
             for p in chosen.tolist():
                 enrolled[p] = True
                 # Start while the person still lives here, so the end (cut at moving out) is never before it.
@@ -89,7 +107,7 @@ def draw_enrolments(world: World, spells: Spells, families: Families, comp: np.n
                 out["end"].append(NONE if e >= world.end else e)
                 out["plan"].append(NONE if plan > min(e, world.end) else plan)
                 out["referral"].append(s - int(rng.exponential(21.0)) - 1)
-                out["coordinator"].append(f"{prog['code'][:2]}K{int(rng.integers(1, int(prog['coordinators']) + 1)):02d}")
+                out["coordinator"].append(f"{prog['code'][:2]}K{int(rng.integers(1, coordinators[str(prog['code'])] + 1)):02d}")
                 out["effect"].append(eff)
     order = np.lexsort((np.array(out["start"], dtype=np.int64), np.array(out["person"], dtype=np.int64)))
 
@@ -102,6 +120,23 @@ def draw_enrolments(world: World, spells: Spells, families: Families, comp: np.n
     )  # fmt: skip
     enr.enrolment_id = [f"HF{i + 1:06d}" for i in range(len(enr))]
     return enr
+
+
+def enrolments_known_at(enrolments: Enrolments, day: int) -> Enrolments:
+    """The programme register as known on ``day``: enrolments started by then, with an end or a
+    plan date after ``day`` not yet known (shown as open / no plan)."""
+    keep = np.flatnonzero(enrolments.start <= day)
+    il = keep.tolist()
+
+    def known(values: IntArray) -> IntArray:
+        v = values[keep]
+        return np.where((v != NONE) & (v > day), NONE, v).astype(np.int64)
+
+    return Enrolments(
+        enrolments.person[keep], [enrolments.programme[i] for i in il], enrolments.start[keep], known(enrolments.end),
+        known(enrolments.plan), enrolments.referral[keep], [enrolments.coordinator[i] for i in il],
+        enrolments.effect_day[keep], [enrolments.enrolment_id[i] for i in il],
+    )  # fmt: skip
 
 
 def apply_effect(spells: Spells, enrolments: Enrolments) -> Spells:

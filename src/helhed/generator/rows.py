@@ -37,7 +37,13 @@ PRICE_HEADER = ["År", "Ydelseskode", "Ydelse", "Lovhjemmel", "Funktion", "Enhed
 LEDGER_HEADER = [
     "Artskonto", "Omkostningssted", "PSP-element", "Debet/kredit", "Beløb", "Tekst", "Ydelsesmodtagernr.",
     "Ydelsesmodtagernr.kode", "Ydelsesperiode fra", "Ydelsesperiode til", "Mængde", "Mængdeenhed",
+    "Bilagsnummer", "Bilagslinje",
 ]  # fmt: skip
+#: KMD Opus is SAP-based: a posting is a line of a voucher (bilag), whose 10-digit number
+#: (BELNR) comes from a number range, and lines are numbered 1-999 within it (BUZEI). The
+#: generated range 19xxxxxxxx keeps "00" in digits 3-4 (below a million vouchers), so a voucher
+#: number is never CPR-like (month 00) and never masked.
+VOUCHER_RANGE_START, VOUCHER_RANGE_SIZE, LINES_PER_VOUCHER = 1_900_000_000, 1_000_000, 999
 BUDGET_HEADER = ["Budgetår", "Artskonto", "Omkostningssted", "Budgettype", "Beløb"]
 
 
@@ -151,12 +157,20 @@ def price_rows(prices: list[UnitPrice]) -> Iterator[list[str]]:
 
 
 def ledger_rows(ledger: Ledger, cprs: list[str]) -> Iterator[list[str]]:
+    """Postings with a stable voucher number and line (the ledger's natural key): each chunk of
+    postings is booked as vouchers of up to 999 lines, numbered in chunk order."""
+    voucher = VOUCHER_RANGE_START
     for c in ledger.chunks:
         frm, to = dmy(c.period_from), dmy(c.period_to)
         for i, (p, o, q) in enumerate(zip(c.person.tolist(), c.ore.tolist(), c.qty.tolist())):
+            line = i % LINES_PER_VOUCHER + 1
+            if line == 1:
+                voucher += 1
+                if voucher >= VOUCHER_RANGE_START + VOUCHER_RANGE_SIZE:
+                    raise ValueError(f"the ledger needs more than {VOUCHER_RANGE_SIZE:,} vouchers")
             yield [
                 c.account, c.cost_centre, c.psp, c.dk, ore_text(o), c.text, cprs[p] if p >= 0 else "",
-                "01" if p >= 0 else "", frm[i], to[i], (comma(q) if q else ""), c.unit,
+                "01" if p >= 0 else "", frm[i], to[i], (comma(q) if q else ""), c.unit, str(voucher), str(line),
             ]  # fmt: skip
 
 

@@ -25,6 +25,8 @@ RISK_COMPLEXITY = np.array([1.0, 4.0, 16.0])
 COMPLEXITY_SIGMA = 0.9
 #: Social services concentrate on the most complex persons more than linearly.
 COMPLEXITY_POWER = 1.6
+#: Caseworkers of a department per 100,000 residents (assumption; ids on the records).
+CASEWORKERS_PER_100K = 60
 
 
 @dataclass
@@ -67,6 +69,11 @@ def price_in_year(price_2025: float, year: IntArray | int, growth: float) -> np.
     return np.round(price_2025 * (1.0 + growth) ** (np.asarray(year) - 2025).astype(float), 2)
 
 
+def caseworkers(world: World, per_100k: float) -> int:
+    """Number of caseworkers (or coordinators) for the mean population of the history."""
+    return max(1, int(round(per_100k * world.mean_residents() / 1e5)))
+
+
 def _weights(world: World, kind: str, comp: np.ndarray, families: Families) -> np.ndarray:
     pop = world.population
     if kind == "complexity":
@@ -83,24 +90,107 @@ def _weights(world: World, kind: str, comp: np.ndarray, families: Families) -> n
     raise ValueError(f"unknown weight kind {kind!r}")
 
 
+def arrival_days(world: World, lo_day: int, hi_day: int, n: int, rng: np.random.Generator) -> IntArray:
+    """``n`` sorted start days in ``[lo_day, hi_day]`` with density proportional to the residents
+    of each day (days before the history count with its first day's residents)."""
+    days = np.arange(lo_day, hi_day + 1, dtype=np.int64)
+    daily = world.residents_by_day()
+    weight = daily[np.clip(days - world.start, 0, len(daily) - 1)].astype(float)
+    cdf = np.cumsum(weight)
+    pick = np.searchsorted(cdf, rng.random(n) * cdf[-1], side="right")
+    return np.sort(days[np.minimum(pick, len(days) - 1)])
+
+
+def days_in_window(start: IntArray, end: IntArray, lo: int, hi: int) -> IntArray:
+    """Days of each spell inside ``[lo, hi]`` (``end`` NONE = runs past ``hi``)."""
+    b = np.where(end == NONE, hi, np.minimum(end, hi))
+    return np.clip(b - np.maximum(start, lo) + 1, 0, None)
+
+
+def thin_to_days(
+    start: IntArray, end: IntArray, lo: int, hi: int, target: int, rng: np.random.Generator
+) -> tuple[np.ndarray, IntArray]:
+    """Keep a random subset of spells whose days inside ``[lo, hi]`` add up to exactly ``target``.
+
+    Spells are taken in random order until the target is reached; the spell that crosses it
+    is cut short. Returns the keep mask and the (possibly cut) ends. Random thinning keeps the
+    spell lengths, the persons' weights and the timing of the drawn spells in expectation, so
+    calibrating this way changes the volume, not the shape.
+    """
+    inside = days_in_window(start, end, lo, hi)
+    keep = np.zeros(len(start), dtype=bool)
+    new_end = end.copy()
+    order = rng.permutation(len(start))
+    running = np.cumsum(inside[order])
+    take = int(np.searchsorted(running, target, side="left"))  # spells fully or partly taken
+    if take >= len(order):
+        keep[:] = True
+        return keep, new_end
+    keep[order[: take + 1]] = True
+    over = int(running[take]) - target
+    if over:
+        i = int(order[take])
+        cut = int(inside[i]) - over  # days of the crossing spell that stay inside the window
+        if cut <= 0:
+            keep[i] = False
+        else:
+            new_end[i] = max(int(start[i]), lo) + cut - 1
+    return keep, new_end
+
+
+#: Spells are first drawn at this multiple of the stock's arrival rate, then thinned to the
+#: exact volume (drawing more than needed covers what is lost to ages, moves and deaths).
+OVERSAMPLE = 1.6
+
+
 def draw_spells(
     world: World,
     code: str,
     spec: dict[str, Any],
     weights: np.ndarray,
     rng: np.random.Generator,
-    arrivals_per_day: float | None = None,
 ) -> tuple[IntArray, IntArray, IntArray]:
-    """(person, start, end) spells of one service, clipped to residence and age range."""
-    pop = world.population
+    """(person, start, end) spells of one service, clipped to residence and age range.
+
+    The volume is per resident: on an average day of the history, ``stock_per_100k`` persons
+    per 100,000 residents receive the service, so the person-days inside the history equal
+    ``round(stock_per_100k / 100,000 x Σ residents per day)`` exactly, at any size and with any
+    population growth. Spells are drawn (oversampled) as a stream whose arrivals follow the
+    residents of each day, then thinned to that volume (:func:`thin_to_days`).
+    """
     median, sigma = float(spec["median_days"]), float(spec["sigma"])
     mean = median * np.exp(sigma**2 / 2)
-    stock = float(spec["stock_per_100k"]) * world.scale * 1e5 / world.profile.residents
-    rate = arrivals_per_day if arrivals_per_day is not None else stock / mean
+    per_resident = float(spec["stock_per_100k"]) / 1e5
     burn = int(min(3 * mean, 10 * YEAR))
     lo_day, hi_day = world.start - burn, world.end
-    n = int(rng.poisson(rate * (hi_day - lo_day + 1)))
-    starts = np.sort(rng.integers(lo_day, hi_day + 1, n))
+    target = int(round(per_resident * world.resident_days(world.start, world.end)))
+    expected_arrivals = per_resident * world.resident_days(lo_day, hi_day) / mean
+    factor = OVERSAMPLE
+    for _ in range(4):
+        person, starts, ends = _spell_stream(world, spec, weights, rng, lo_day, hi_day, expected_arrivals * factor, median, sigma)
+        got = int(days_in_window(starts, ends, world.start, world.end).sum())
+        if got >= target or got == 0:
+            break
+        factor *= 1.15 * target / got
+    keep, ends = thin_to_days(starts, ends, world.start, world.end, target, rng)
+    return person[keep], starts[keep], ends[keep]
+
+
+def _spell_stream(
+    world: World,
+    spec: dict[str, Any],
+    weights: np.ndarray,
+    rng: np.random.Generator,
+    lo_day: int,
+    hi_day: int,
+    expected: float,
+    median: float,
+    sigma: float,
+) -> tuple[IntArray, IntArray, IntArray]:
+    """A Poisson number of spells with residents-weighted start days, given to persons by need."""
+    pop = world.population
+    n = int(rng.poisson(expected))
+    starts = arrival_days(world, lo_day, hi_day, n, rng)
     age_lo, age_hi = (int(a) for a in spec["ages"])
     first_ok = np.maximum(birthday_day(pop.birth, age_lo), pop.moved_in)
     last_ok = np.minimum(birthday_day(pop.birth, age_hi + 1) - 1, world.resident_until())
@@ -157,7 +247,7 @@ def build_activities(
             price = np.round(price * lognormal_factor(rng, sigma, k), 2)
         providers = spec["providers"]
         prov = [providers[i] for i in rng.integers(0, len(providers), k).tolist()]
-        worker = [f"{prefix}{i:04d}" for i in rng.integers(1, max(2, int(60 * world.scale) + 2), k).tolist()]
+        worker = [f"{prefix}{i:04d}" for i in rng.integers(1, caseworkers(world, CASEWORKERS_PER_100K) + 1, k).tolist()]
         parts.append(Activities(p, [code] * k, a, b, referral, hours, price, prov, [""] * k, [""] * k, worker))
     return concat_activities(parts, prefix)
 

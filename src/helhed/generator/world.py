@@ -65,6 +65,7 @@ class World:
     person_rank: IntArray
     persons: Persons
     extras: dict[str, Any] = field(default_factory=dict)
+    _residents_by_day: IntArray | None = field(default=None, repr=False, compare=False)
 
     def rng(self, stage: str) -> np.random.Generator:
         return stream(self.seed, STAGES[stage])
@@ -76,3 +77,30 @@ class World:
 
     def years(self) -> list[int]:
         return list(range(self.first.year, self.last.year + 1))
+
+    def residents_by_day(self) -> IntArray:
+        """Residents on each day of ``[start, end]`` (index 0 = ``start``), as the manifest counts
+        them (moved in on or before the day, not left before it). Every volume that is a rate per
+        resident is multiplied by these counts, so it scales with the population over time."""
+        n_days = self.end - self.start + 1
+        if self._residents_by_day is None or len(self._residents_by_day) < n_days:
+            pop = self.population
+            leave = pop.leave
+            arrive = np.clip(pop.moved_in - self.start, 0, None)
+            gone = np.where(leave == NONE, n_days + 1, leave - self.start + 1)
+            live = (arrive < n_days) & (gone > arrive)
+            delta = np.bincount(arrive[live], minlength=n_days + 2) - np.bincount(np.clip(gone[live], 0, n_days + 1), minlength=n_days + 2)
+            self._residents_by_day = np.cumsum(delta)[:n_days].astype(np.int64)
+        return self._residents_by_day[:n_days]
+
+    def resident_days(self, first: int, last: int) -> int:
+        """Σ residents over the days ``first..last`` (clipped to the history; before it, the first day counts)."""
+        daily = self.residents_by_day()
+        lo, hi = first - self.start, last - self.start
+        before = max(0, min(hi + 1, 0) - lo)  # days before the history count with the first day's residents
+        inside = daily[max(lo, 0) : max(hi + 1, 0)]
+        return int(inside.sum()) + before * int(daily[0])
+
+    def mean_residents(self) -> float:
+        """Mean residents per day over the history ``[start, end]``."""
+        return float(self.residents_by_day().mean())

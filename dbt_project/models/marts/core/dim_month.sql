@@ -9,6 +9,7 @@ select
     extract(year from month)::integer || 'K' || extract(quarter from month)::integer
                                                                     as quarter_label,
     days_in_month,
+    days_covered,
     is_complete,
     as_of_date
 from {{ ref('int_months') }}

@@ -1,6 +1,11 @@
 {#-
-    Residents aged 16-64 on the first day of the month, and how many of them have no day of
-    public income support in the month (self-supporting). Residents come from
+    Residents aged 16-64 on the first day of the month, and how many of them have no day on
+    any of the benefit groups the warehouse receives (the eleven Jobindsats groups of the
+    jobcenter's delivery with is_income_support) in the month: self-supporting *as counted
+    here*. Benefits the warehouse does not receive (efterløn, seniorpension, folkepension,
+    barselsdagpenge, SU, ...) are not seen, so their recipients count as self-supporting,
+    unlike in Statistics Denmark's definition. In the month of the as-of date only the days
+    up to it are seen (is_complete_month false, days_covered). Residents come from
     int_residents_aggregated_to_months; the residents who are not self-supporting are the
     rows of fct_person_month with a day of income support whose person is resident and
     16-64 on the 1st (the same rule and age as int_residents_monthly). Besides the counts
@@ -37,6 +42,8 @@ aggregated as (
 
     select
         months.month,
+        months.is_complete,
+        months.days_covered,
         coalesce(residents.residents_16_64, 0)                             as residents_16_64,
         coalesce(residents.residents_16_64, 0)
             - coalesce(not_self_supporting.residents_not_self_supporting, 0)  as self_supporting
@@ -68,5 +75,7 @@ select
         'smallest_cell',
         value_expr='round(self_supporting::numeric / residents_16_64, 4)'
     ) }})::numeric(6, 4)                                                      as self_supporting_share,
-    {{ is_small_cell('smallest_cell') }}                                      as is_suppressed
+    {{ is_small_cell('smallest_cell') }}                                      as is_suppressed,
+    is_complete                                                               as is_complete_month,
+    days_covered
 from cells

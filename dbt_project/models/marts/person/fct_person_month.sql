@@ -88,11 +88,13 @@ select
     person_key,
     month,
     days_in_month,
+    days_covered,
     benefit_days,
     income_support_days,
     full_time_person_share,
     primary_benefit_group,
     visitation_category,
+    is_visitation_relevant,
     is_self_supporting,
     {%- for benefit_group in benefit_groups %}
     ftp_{{ benefit_group }},

@@ -10,14 +10,15 @@
       share are also hidden when the self-supporting participants are fewer than 5 or the
       participants who are not self-supporting are 1-4 (it could be derived), as in
       employment_self_support_monthly;
-    - complementary: the pooled cohort `alle` is the sum of the start-year cohorts, so a
-      single hidden cohort could be recovered as `alle` minus the visible ones. When the
-      hidden start-year cohorts of a programme and month since start stand for fewer than 5
-      participants, the visible cohort with the fewest participants is hidden too; then the
-      same for the self-supporting count: when the hidden cohorts' participants and
-      self-supporting persons taken together would be a small cell, the visible cohort with
-      the smallest cell is hidden too. When every cohort is hidden, `alle` minus nothing is
-      `alle` itself, which the primary rule already checks.
+    - complementary: the pooled cohort `alle` is the sum of the start-year cohorts, so the
+      hidden cohorts could be recovered together as `alle` minus the visible ones. That
+      difference stands for the *distinct* persons behind them (int_programme_cohort_members:
+      a person re-enrolled in two hidden cohorts is one person). When they are 1-4, the
+      visible cohort with the fewest participants (5 or more) is hidden too; then the same for
+      the self-supporting count: when the distinct self-supporting persons or the distinct
+      persons who are not self-supporting behind the hidden self-supporting counts are 1-4,
+      the visible cohort with the smallest cell (5 or more) is hidden too. When every cohort is
+      hidden, `alle` minus nothing is `alle` itself, which the primary rule already checks.
     is_suppressed is true when anything in the row is hidden.
 -#}
 {%- set min_cell = var('min_cell_size', 5) | int %}
@@ -36,6 +37,12 @@ catalogue as (
 
 ),
 
+members as (
+
+    select * from {{ ref('int_programme_cohort_members') }}
+
+),
+
 cells as (
 
     select
@@ -50,12 +57,17 @@ cells as (
 
 participant_groups_to_protect as (
 
-    select programme_code, months_since_start
-    from cells
-    where is_start_year_cohort
-    group by programme_code, months_since_start
-    having count(*) filter (where {{ is_small_cell('participants') }}) > 0
-        and sum(participants) filter (where {{ is_small_cell('participants') }}) < {{ min_cell }}
+    -- Distinct persons behind the primarily hidden start-year cohorts of a programme and
+    -- month since start: what `alle` minus the visible cohorts stands for.
+    select members.programme_code, members.months_since_start
+    from members
+    inner join cells
+        on  members.programme_code = cells.programme_code
+        and members.cohort = cells.cohort
+        and members.months_since_start = cells.months_since_start
+    where cells.is_start_year_cohort and {{ is_small_cell('cells.participants') }}
+    group by members.programme_code, members.months_since_start
+    having {{ is_small_cell('count(distinct members.person_id)') }}
 
 ),
 
@@ -69,7 +81,7 @@ complementary_rows as (
     inner join participant_groups_to_protect as protect
         on  cells.programme_code = protect.programme_code
         and cells.months_since_start = protect.months_since_start
-    where cells.is_start_year_cohort and not {{ is_small_cell('cells.participants') }}
+    where cells.is_start_year_cohort and cells.participants >= {{ min_cell }}
     order by cells.programme_code, cells.months_since_start, cells.participants, cells.cohort
 
 ),
@@ -92,26 +104,29 @@ rows_flagged as (
 
 hidden_self_support as (
 
-    -- What `alle` minus the visible cohorts gives: the hidden cohorts' participants and
-    -- self-supporting persons together.
+    -- What `alle` minus the visible cohorts gives: the hidden cohorts' self-supporting count
+    -- and the rest, standing for the distinct persons who are (not) self-supporting.
     select
-        programme_code,
-        months_since_start,
-        sum(participants)     as participants,
-        sum(self_supporting)  as self_supporting
-    from rows_flagged
-    where is_start_year_cohort and hides_self_support
-    group by programme_code, months_since_start
+        members.programme_code,
+        members.months_since_start,
+        count(distinct members.person_id) filter (where members.is_self_supporting)      as self_supporting,
+        count(distinct members.person_id) filter (where not members.is_self_supporting)  as not_self_supporting
+    from members
+    inner join rows_flagged
+        on  members.programme_code = rows_flagged.programme_code
+        and members.cohort = rows_flagged.cohort
+        and members.months_since_start = rows_flagged.months_since_start
+    where rows_flagged.is_start_year_cohort and rows_flagged.hides_self_support
+    group by members.programme_code, members.months_since_start
 
 ),
 
 self_support_groups_to_protect as (
 
-    -- ... is itself a small cell by the primary rule (the smaller side, self-supporting or
-    -- not; nobody self-supporting counts as 0).
+    -- ... is a small cell on either side (nobody on a side is 0, not a small cell).
     select programme_code, months_since_start
     from hidden_self_support
-    where {{ smallest_cell_of_share('participants', 'self_supporting') }} < {{ min_cell }}
+    where {{ is_small_cell('least(nullif(self_supporting, 0), nullif(not_self_supporting, 0))') }}
 
 ),
 
@@ -126,6 +141,7 @@ complementary_self_support as (
         on  rows_flagged.programme_code = protect.programme_code
         and rows_flagged.months_since_start = protect.months_since_start
     where rows_flagged.is_start_year_cohort and not rows_flagged.hides_self_support
+      and rows_flagged.smallest_cell >= {{ min_cell }}
     order by rows_flagged.programme_code, rows_flagged.months_since_start, rows_flagged.smallest_cell,
         rows_flagged.cohort
 
@@ -153,12 +169,12 @@ select
     (case when not flagged.hides_self_supporting then flagged.self_supporting end)::integer
                                                                               as self_supporting,
     (case when not flagged.hides_self_supporting
-        then round(flagged.self_supporting::numeric / flagged.participants, 4) end)::numeric(6, 4)
+        then round(flagged.self_supporting::numeric / nullif(flagged.participants, 0), 4) end)::numeric(6, 4)
                                                                               as self_supporting_share,
     (case when not flagged.hides_row then flagged.cost_total end)::numeric(18, 2)
                                                                               as cost_total,
     (case when not flagged.hides_row
-        then round(flagged.cost_total / flagged.participants, 2) end)::numeric(16, 2)
+        then round(flagged.cost_total / nullif(flagged.participants, 0), 2) end)::numeric(16, 2)
                                                                               as cost_per_participant,
     flagged.hides_row or flagged.hides_self_supporting                       as is_suppressed
 from flagged

@@ -1,8 +1,10 @@
 {#-
-    The ledger per month, department and kontoplan function, split into direct, imputed and
+    The ledger per month, department and kontoplan function by cost kind (gross operating
+    cost, state refunds, net operating cost, construction), and the operating ledger on the
+    attribution basis (var cost_attribution_basis) split into direct, imputed and
     unattributed cost (ledger_amount = direct_cost + imputed_cost + unattributed_cost), with
-    coverage = (direct + imputed) / ledger and the persons the attributed cost belongs to.
-    Not suppressed (BI role only); the public economy marts are.
+    coverage = (direct + imputed) / ledger and the distinct persons the attributed cost
+    belongs to. Not suppressed (BI role only); the public economy marts are.
 -#}
 with
 
@@ -30,6 +32,11 @@ select
     departments.department_label,
     attribution.kontoplan_function,
     functions.function_label,
+    attribution.attribution_basis,
+    attribution.gross_operating_cost,
+    attribution.refunds,
+    attribution.net_operating_cost,
+    attribution.construction_cost,
     attribution.ledger_amount,
     attribution.direct_cost,
     attribution.imputed_cost,

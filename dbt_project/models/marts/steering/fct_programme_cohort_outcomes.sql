@@ -2,8 +2,10 @@
     Programme cohorts followed over years (domain brief section 6): per programme, cohort
     (start year, and `alle` for all cohorts pooled) and months since the start month
     (negative: the var('programme_baseline_months') baseline months before it), the
-    participants resident on the 1st of that month, how many of them are self-supporting
-    (no day of public income support in the month), in ordinary employment and in
+    participants resident on the 1st of that month (participations: a person re-enrolled in
+    the programme counts in each cohort; int_programme_cohort_members), how many of them are
+    self-supporting (no day on the benefit groups the warehouse receives; efterløn, SU and
+    other benefits it does not receive count as self-supporting), in ordinary employment and in
     education, and their cost (direct + imputed, per department). Every programme of the
     service catalogue has the baseline-to-start rows of the pooled cohort even before its
     first enrolment. Not suppressed (BI role only); programme_outcomes_months_since_start is.
@@ -12,19 +14,6 @@
 {%- set baseline_months = var('programme_baseline_months', 12) | int %}
 
 with
-
-person_months as (
-
-    select * from {{ ref('int_person_months') }}
-    where enrolment_id is not null and is_resident
-
-),
-
-enrolments as (
-
-    select * from {{ ref('stg_helhed__enrolments') }}
-
-),
 
 programmes as (
 
@@ -36,20 +25,7 @@ programmes as (
 
 observations as (
 
-    select
-        person_months.programme_code,
-        extract(year from enrolments.start_date)::integer::text  as cohort,
-        person_months.months_since_enrolment                     as months_since_start,
-        person_months.is_self_supporting,
-        person_months.is_in_ordinary_employment,
-        person_months.is_in_education,
-        person_months.cost_total
-        {%- for department in cost_departments %},
-        person_months.cost_total_{{ department }}
-        {%- endfor %}
-    from person_months
-    inner join enrolments
-        on person_months.enrolment_id = enrolments.enrolment_id
+    select * from {{ ref('int_programme_cohort_members') }}
 
 ),
 

@@ -21,6 +21,8 @@ renamed as (
         period_to::date               as period_to,
         quantity::numeric(14, 2)      as quantity,
         quantity_unit::text           as quantity_unit,
+        voucher_no::text              as voucher_no,
+        voucher_line::integer         as voucher_line,
         delivery_date::date           as delivery_date,
         source_file::text             as source_file
 
