@@ -1,4 +1,5 @@
-"""Nightly run: take the run lock, load each source, gate it, build the warehouse with dbt, gate the marts, publish.
+"""Nightly run: take the run lock, load each source, gate it, build the warehouse with dbt,
+evaluate the programmes, gate the marts, publish.
 
 A thin DAG: the work lives in ``helhed.pipeline``; the dbt models become tasks through
 astronomer-cosmos. Adding a source is a block in ``config/sources.yaml``: one task group
@@ -87,6 +88,14 @@ def helhed_nightly():
     dbt_build = dbt_task_group()
 
     @task(retries=0)
+    def evaluate_programmes(**context) -> dict:
+        from helhed import pipeline
+        from helhed.airflow_support import run_step
+
+        run_step(pipeline.hold, context["run_id"])
+        return run_step(pipeline.evaluate_programmes)
+
+    @task(retries=0)
     def budget_proposals(**context) -> dict:
         from helhed import pipeline
         from helhed.airflow_support import run_step
@@ -110,8 +119,8 @@ def helhed_nightly():
 
     lock = begin_run()
     unlock = end_run()
-    lock >> source_groups >> dbt_build >> budget_proposals() >> gate_marts() >> publish() >> unlock.as_teardown(
-        setups=lock)
+    lock >> source_groups >> dbt_build >> evaluate_programmes() >> budget_proposals() >> gate_marts() >> publish() \
+        >> unlock.as_teardown(setups=lock)
 
 
 install_task_log_redaction()

@@ -42,7 +42,7 @@ def test_dagbag_imports_without_errors_and_has_one_group_per_source(helhed_env):
         for entity in source.entities:
             assert f"{source.name}.load_{entity.name}" in tasks and f"{source.name}.gate_{entity.name}" in tasks
     assert any(t.startswith("dbt_build.") for t in tasks), tasks
-    assert {"gate_marts", "publish"} <= set(tasks)
+    assert {"evaluate_programmes", "gate_marts", "publish"} <= set(tasks)
     assert result["max_active_runs"] == 1
     # One run at a time whatever starts it: the lock is taken first and released by a teardown.
     assert result["setups"] == ["begin_run"] and result["teardowns"] == ["end_run"]

@@ -25,7 +25,9 @@ import requests
 import yaml
 from psycopg import sql
 
+from evaluation_mart_rows import evaluation_rows
 from helhed.config import REPO_ROOT, Settings
+from helhed.evaluation import tables as evaluation_tables
 from helhed.superset import provision, server
 
 pytestmark = pytest.mark.slow
@@ -38,7 +40,8 @@ DBT_PROJECT = REPO_ROOT / "dbt_project"
 PUBLIC_SCHEMA = "marts"
 
 MONTHS = [date(2025, m, 1) for m in range(1, 7)]
-EXPECTED_DASHBOARDS = {"Beskæftigelse", "Økonomi", "Målgrupper", "Helhedsorienterede forløb", "Økonomi og budgetopfølgning"}
+EXPECTED_DASHBOARDS = {"Beskæftigelse", "Økonomi", "Målgrupper", "Helhedsorienterede forløb", "Økonomi og budgetopfølgning",
+                       "Effekt af helhedsorienterede forløb"}
 
 # (benefit_group, label, persons in January, full-time persons per person)
 BENEFITS = [
@@ -137,6 +140,7 @@ def public_mart_contracts() -> dict[str, dict]:
             primary_key = next((c["columns"] for c in model.get("constraints") or []
                                 if c.get("type") == "primary_key"), [])
             contracts[model["name"]] = {"columns": columns, "primary_key": primary_key}
+    contracts.update(evaluation_tables.public_contracts())  # built by helhed.evaluation, not dbt
     return contracts
 
 
@@ -422,7 +426,8 @@ def budget_rows() -> dict[str, list[dict]]:
 
 
 def fixture_rows() -> dict[str, list[dict]]:
-    return {**employment_rows(), **economy_rows(), **target_group_rows(), **programme_rows(), **budget_rows()}
+    return {**employment_rows(), **economy_rows(), **target_group_rows(), **programme_rows(), **budget_rows(),
+            **evaluation_rows()}
 
 
 def create_marts(s: Settings) -> dict[str, dict]:
@@ -630,7 +635,7 @@ def test_dashboards_are_provisioned_and_every_chart_returns_rows(superset) -> No
 
     # Økonomi og budgetopfølgning: data pr., budget against actual per review (hidden functions left out of
     # all three), proposals with intervals under both models, the decision register with a rejection
-    assert data["Data pr."] == [{"data_pr": "30-06-2025"}]
+    assert data["Data pr. (budgetopfølgning)"] == [{"data_pr": "30-06-2025"}]
     per_review = data["Budget, forbrug og forventet regnskab pr. budgetopfølgning"]
     assert len(per_review) == len(REVIEWS)
     visible = [f for f in FUNCTIONS if not 1 <= f[4] < MIN_CELL]
@@ -646,6 +651,18 @@ def test_dashboards_are_provisioned_and_every_chart_returns_rows(superset) -> No
     decisions = {row["decision_id"]: row for row in data["Beslutninger om budgetomplaceringer"]}
     assert decisions["2025-BO1-02"]["status"] == "Afvist" and "unbalanced_decision" in decisions["2025-BO1-02"]["rejection_reason"]
     assert decisions["2025-BO1-01"]["status"] == "Indregnet i korrigeret budget"
+    # Effekt af helhedsorienterede forløb: effects with their intervals, never a bare estimate
+    effect = data["Effekt på selvforsørgelse efter måneder siden start"]
+    shown = [row for row in effect if row.get("effekt, Én plan - helhedsorienteret indsats") is not None]
+    assert len(shown) > 12 and max(row["months_since_start"] for row in shown) >= 36
+    for row in shown:
+        assert row["nedre_graense, Én plan - helhedsorienteret indsats"] <= row["effekt, Én plan - helhedsorienteret indsats"]
+        assert row["effekt, Én plan - helhedsorienteret indsats"] <= row["oevre_graense, Én plan - helhedsorienteret indsats"]
+    assert all(row.get("effekt, Helhedsorienteret familieindsats") is None for row in effect)  # poor balance: not shown
+    status = {row["programme_label"]: row for row in data["Matchrate, balance og fælles støtte"]}
+    assert status["Én plan - helhedsorienteret indsats"]["Matchrate"] == pytest.approx(180 / 186, abs=1e-4)
+    assert status["Koordinerende sagsbehandler"]["Matchede"] is None  # fewer than 5
+    assert data["Data pr. (effektmåling)"][0]["data_pr"] == "31-12-2025"
 
     # the connection is the read-only reader, not the superuser
     database = client.get("/api/v1/database/", params={"q": "(filters:!((col:database_name,opr:eq,value:'helhed – datavarehus')))"})

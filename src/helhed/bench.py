@@ -48,12 +48,13 @@ from helhed.config import REPO_ROOT, Settings
 
 DEFAULT_SIZES = (20_000, 360_000)
 DEFAULT_END_DATE = dt.date(2025, 12, 31)
-PHASES = ("generate", "load", "gates", "dbt_full", "incremental", "publish")
+PHASES = ("generate", "load", "gates", "dbt_full", "evaluation", "incremental", "publish")
 PHASE_LABELS = {
     "generate": "generation",
     "load": "landing and load",
     "gates": "gates (staging suites)",
     "dbt_full": "dbt full build (seed + build --full-refresh)",
+    "evaluation": "programme evaluation (matching, bootstrap, freed resources; helhed.evaluation)",
     "incremental": "incremental night (load day, gates, dbt build)",
     "publish": "publish (mart gates + schema swap)",
 }
@@ -650,6 +651,14 @@ def bench_size(residents: int, years: int, *, seed: int = 1, end_date: dt.date =
                 fact["rows"] = _count(conn, "build_restricted", FACT_MODEL) if _table_exists(
                     conn, "build_restricted", FACT_MODEL) else None
 
+            # 4b. programme evaluation: the nightly step between dbt and the mart gates ---------
+            with timed(sampler, phases["evaluation"]) as ph:
+                from helhed.evaluation import evaluate
+
+                ph.detail = evaluate(s)
+            ph.rows = sum(ph.detail["rows"].values())
+            say(f"evaluation: {ph.seconds:.1f} s ({ph.detail['seconds']}, {ph.detail['persons']:,} persons)")
+
             # limit (b): one statement for the person-month aggregate ------------------------
             say("transform limit: one SQL statement for the person-month aggregate")
             limits["transform"] = transform_limit(s)
@@ -681,6 +690,7 @@ def bench_size(residents: int, years: int, *, seed: int = 1, end_date: dt.date =
                 say("dbt build (incremental)")
                 log_size = dbt_log.stat().st_size
                 inc_run = run_dbt(["build"], env, target, dbt_log, dbt_project)
+                night_evaluation = evaluate(s)
             batches = [line.split("  ", 1)[-1].strip() for line in
                        dbt_log.read_text(errors="replace")[log_size:].splitlines() if "incremental batch" in line]
             inc.rows = sum(e["rows"] for e in inc_entities.values())
@@ -688,6 +698,7 @@ def bench_size(residents: int, years: int, *, seed: int = 1, end_date: dt.date =
                 "delivery_date": day.isoformat(), "entities": inc_entities,
                 "load_seconds": round(load_seconds, 3), "gates_seconds": round(gate_seconds, 3),
                 "dbt_build_seconds": round(inc_run.seconds, 3), "dbt_rows_affected": _rows_affected(inc_run.results),
+                "evaluation_seconds": night_evaluation["seconds"]["total"],
                 **_node_summary(inc_run.results), "fact": _fact_chain(target, inc_run.results),
                 "incremental_batches": batches, "gates_skipped": inc_gates["skipped"],
                 "gates_failed": {n: inc_gates["suites"][n].get("error") or inc_gates["suites"][n]["failures"]
@@ -1056,6 +1067,9 @@ def render_markdown(report: dict[str, Any]) -> str:
                         f"{_fmt_s(ph['dbt_full'].get('build_seconds'))}; "
                         + ", ".join(f"{k} {v['count']} ({_fmt_s(v['seconds'])})"
                                     for k, v in ph['dbt_full'].get('nodes_by_type', {}).items()),
+            "evaluation": f"panel {_fmt_s((ph['evaluation'].get('seconds') or {}).get('panel'))}, estimates "
+                          f"{_fmt_s((ph['evaluation'].get('seconds') or {}).get('estimate'))}, "
+                          f"{_fmt_n(ph['evaluation'].get('persons'))} persons",
             "incremental": f"load {_fmt_s(ph['incremental'].get('load_seconds'))}, gates "
                            f"{_fmt_s(ph['incremental'].get('gates_seconds'))}, dbt build "
                            f"{_fmt_s(ph['incremental'].get('dbt_build_seconds'))}; with publish "

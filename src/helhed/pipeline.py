@@ -106,6 +106,17 @@ def publish_build(run_id: str, logical_date: date, settings: Settings | None = N
     return publish.publish(s, run_id, logical_date)
 
 
+def evaluate_programmes(settings: Settings | None = None) -> dict:
+    """Evaluate the holistic programmes on tonight's build (after dbt, before the mart gates).
+
+    Writes person-level results to ``build_restricted`` and suppressed aggregates to
+    ``build_marts`` (helhed.evaluation); the mart gates then validate them with the dbt marts.
+    """
+    from helhed.evaluation import evaluate
+
+    return evaluate(settings or Settings.from_env())
+
+
 def budget_proposals(run_id: str, settings: Settings | None = None) -> dict:
     """Rebuild the budget reallocation proposals (dbt models tagged ``freed_resources``) once the
     evaluation step has written the freed-resource draws; before ``gate_marts`` (helhed.budget)."""

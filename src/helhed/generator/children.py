@@ -156,11 +156,19 @@ def _placement_records(world: World, person: IntArray, start: IntArray, end: Int
     )  # fmt: skip
 
 
-def children_activities(world: World, families: Families, employment: Intervals, comp: np.ndarray) -> Activities:
-    """Placements plus preventive measures and assessments, numbered as DUBU cases."""
+def child_measures(world: World, families: Families, comp: np.ndarray) -> Activities:
+    """Preventive measures and assessments (they do not depend on the parents' work, so the
+    programme selection can see them before placements are drawn)."""
     from helhed.generator.services import build_activities
 
+    return build_activities(world, "dubu", families, comp, world.rng("child_measures"), "BF")
+
+
+def children_activities(
+    world: World, families: Families, employment: Intervals, comp: np.ndarray, measures: Activities | None = None
+) -> Activities:
+    """Placements plus preventive measures and assessments, numbered as DUBU cases."""
     rng = world.rng("children")
     placements = draw_placements(world, families, employment, comp, rng)
-    others = build_activities(world, "dubu", families, comp, rng, "BF")
+    others = child_measures(world, families, comp) if measures is None else measures
     return concat_activities([placements, others], "BF")

@@ -22,9 +22,9 @@ import numpy as np
 from tqdm import tqdm
 
 from helhed.generator import baddata, rows as R
-from helhed.generator.benefits import finalize_periods
+from helhed.generator.benefits import Periods, finalize_periods
 from helhed.generator.calibrate import calibrate_group
-from helhed.generator.children import children_activities
+from helhed.generator.children import child_measures, children_activities
 from helhed.generator.cpr import make_cprs
 from helhed.generator.dates import NONE, from_day, months_between, quarters_between, shift_years, to_day
 from helhed.generator.decisions import HEADER as DECISION_HEADER, decision_rows
@@ -34,12 +34,15 @@ from helhed.generator.increments import (
 )  # fmt: skip
 from helhed.generator.labour import Intervals, education_status, employment_spells
 from helhed.generator.ledger import budgets, build_ledger, cost_truth, medfinansiering, unit_prices
-from helhed.generator.lifecourse import Spells, clip_to_residence, draw_persons, simulate_spells
+from helhed.generator.lifecourse import S_INDEX, Spells, clip_to_residence, draw_persons, simulate_spells
 from helhed.generator.outcomes import departments_truth, labour_truth, parents_employment_truth, programme_truth, tempo_truth
 from helhed.generator.population import Population, residents_on, simulate_population, target_population
 from helhed.generator.profile import BENEFIT_GROUPS, load_profile
-from helhed.generator.programmes import apply_effect, draw_enrolments, enrolments_known_at, programme_details
-from helhed.generator.services import build_activities, complexity
+from helhed.generator.effects import Course, draw_effects, effect_truth, exit_by_person, replace_participants_periods, treat_activities, treat_labour, treat_periods
+from helhed.generator.investment import add_programme_investment
+from helhed.generator.programmes import ELIGIBLE_GROUPS, apply_effect, draw_enrolments, enrolments_known_at, programme_details
+from helhed.generator.selection import build_baseline
+from helhed.generator.services import Activities, build_activities, complexity
 from helhed.generator.truth import benefit_truth
 from helhed.generator.world import World, stream
 from helhed.generator.writers import CPR_HEADER, YDELSER_HEADER, cpr_rows, write_csv, ydelser_rows
@@ -69,6 +72,14 @@ def _periods_view(spells: Spells) -> Intervals:
 
 def _sub_spells(spells: Spells, mask: np.ndarray) -> Spells:
     return Spells(spells.person[mask], spells.state[mask], spells.start[mask], spells.end[mask])
+
+
+def _clip_to(periods: Periods, day: int) -> Periods:
+    """Periods as known on ``day``: started by then, and open if they end after it."""
+    idx = np.flatnonzero(periods.start <= day)
+    end = np.where(periods.end[idx] > day, NONE, periods.end[idx])
+    return Periods(periods.person[idx], periods.state[idx], periods.start[idx], end, periods.visitation[idx], periods.rate[idx],
+                   periods.amount[idx], [periods.unit[i] for i in idx.tolist()], [periods.period_id[i] for i in idx.tolist()])
 
 
 def _merge_spells(a: Spells, b: Spells) -> Spells:
@@ -184,16 +195,39 @@ def generate(
     spells = _sub_spells(spells_all, in_window)
     step("life courses")
 
-    enrolments = draw_enrolments(world, spells, families, comp)
-    counterfactual_spells = spells
-    spells = apply_effect(spells, enrolments)
+    # The untreated world first: every benefit course calibrated (participants included, so the
+    # comparison persons and the participants' untreated courses share the calibration).
+    kh_targets = {q.key: prof.kontanthjaelp_target(q.key) * scale for q in world.quarters}
+    untreated_spells = calibrate_group(spells, "kontanthjaelp", kh_targets, world.quarters, prof, population, persons, end, stream(seed, 5))
+    # Services that do not depend on benefits or work: what the programme selection sees.
+    world_e = replace(world, end=initial_end, last=initial_last, months=months_between(first, initial_last), quarters=quarters_between(first, initial_last))
+    untreated_acts: dict[str, Activities] = {
+        "sensum": build_activities(world_e, "sensum", families, comp, world.rng("adults"), "VS"),
+        "sundhed": build_activities(world_e, "sundhed", families, comp, world.rng("health"), "SU"),
+    }
+    measures = child_measures(world_e, families, comp)
+    baseline = build_baseline(
+        world.months, len(population), end,
+        (untreated_spells.person, untreated_spells.start, untreated_spells.end),
+        {d: (untreated_acts[src].person, untreated_acts[src].start, untreated_acts[src].end) for src, d in (("sensum", "voksen_social"), ("sundhed", "sundhed"))},
+        (measures.person, measures.start, measures.end), families,
+    )  # fmt: skip
+    enrolments = draw_enrolments(world, untreated_spells, families, baseline)
+    effects = draw_effects(world, enrolments, families)
     frozen = np.zeros(len(population), dtype=bool)
     frozen[enrolments.person] = True
-    kh_targets = {q.key: prof.kontanthjaelp_target(q.key) * scale for q in world.quarters}
-    spells = calibrate_group(spells, "kontanthjaelp", kh_targets, world.quarters, prof, population, persons, end, stream(seed, 5), frozen=frozen)
-    periods = finalize_periods(spells, prof, person_rank, end, stream(seed, 6))
-    cf_spells = _merge_spells(_sub_spells(spells, ~frozen[spells.person]), _sub_spells(counterfactual_spells, frozen[counterfactual_spells.person]))
+    # The treated world: participants leave benefits at their exit; the days they leave are
+    # made up so kontanthjælp still matches AUK01 - by persons never on an eligible benefit in
+    # the untreated world, so no possible comparison person's course depends on the effects.
+    treated_spells = _merge_spells(_sub_spells(untreated_spells, ~frozen[untreated_spells.person]),
+                                   apply_effect(_sub_spells(untreated_spells, frozen[untreated_spells.person]), enrolments))
+    ever_eligible = np.zeros(len(population), dtype=bool)
+    ever_eligible[untreated_spells.person[np.isin(untreated_spells.state, [S_INDEX[g] for g in ELIGIBLE_GROUPS])]] = True
+    spells = calibrate_group(treated_spells, "kontanthjaelp", kh_targets, world.quarters, prof, population, persons, end,
+                             world.rng("calibration_top_up"), frozen=frozen | ever_eligible)
+    cf_spells = _merge_spells(_sub_spells(spells, ~frozen[spells.person]), _sub_spells(untreated_spells, frozen[untreated_spells.person]))
     counterfactual = finalize_periods(cf_spells, prof, person_rank, end, stream(seed, 6))
+    periods = treat_periods(counterfactual, exit_by_person(enrolments, effects, len(population)))
     step("benefits")
 
     # What the loader will know: registration lags only matter with increments.
@@ -207,27 +241,29 @@ def generate(
     step("benefit truth")
 
     # The other sources are delivered once, as known on the initial delivery day.
-    world_e = replace(world, end=initial_end, last=initial_last, months=months_between(first, initial_last), quarters=quarters_between(first, initial_last))
     if reg is not None:
         _, periods_e = known_at(periods, reg, initial_end)
     else:
         periods_e = periods
-    all_periods_e = _merge_spells(before, Spells(periods_e.person, periods_e.state, periods_e.start, periods_e.end))
     education = employment = None
     enrolments_e = enrolments_known_at(enrolments, initial_end)  # the programme register on the end date
     by_dept: dict[str, Any] = {}
     if phase2:
-        benefits_iv = _periods_view(all_periods_e)
-        education = education_status(world_e, benefits_iv)
-        employment = employment_spells(world_e, benefits_iv, education)
+        # Work and education of the untreated world (participants' untreated benefits), then
+        # the programme's changes to the participants' courses.
+        untreated_e = _clip_to(replace_participants_periods(periods_e, counterfactual, frozen), initial_end)
+        benefits_iv = _periods_view(_merge_spells(before, Spells(untreated_e.person, untreated_e.state, untreated_e.start, untreated_e.end)))
+        education0 = education_status(world_e, benefits_iv)
+        employment0 = employment_spells(world_e, benefits_iv, education0)
+        employment, education = treat_labour(world_e, employment0, education0, enrolments, effects)
         step("education and employment")
-        by_dept["dubu"] = children_activities(world_e, families, employment, comp)
-        by_dept["sensum"] = build_activities(world_e, "sensum", families, comp, world.rng("adults"), "VS")
-        by_dept["sundhed"] = build_activities(world_e, "sundhed", families, comp, world.rng("health"), "SU")
+        untreated_acts["dubu"] = children_activities(world_e, families, employment0, comp, measures)
+        by_dept = treat_activities(world_e, untreated_acts, enrolments, effects, families)
         medfin = medfinansiering(world_e, comp)
         step("services")
         prices = unit_prices(world_e)
         ledger, book = build_ledger(world_e, periods_e, by_dept, medfin, enrolments_e, prices, final_periods=final_periods, history=before)
+        add_programme_investment(world_e, ledger)
         budget = budgets(world_e, ledger)
         step("ledger")
         truth.update(labour_truth(world_e, education, employment))
@@ -236,6 +272,10 @@ def generate(
         truth.update(programme_truth(world_e, enrolments_e, periods_e, counterfactual))
         truth.update(tempo_truth(world_e, by_dept, enrolments_e))
         truth.update(cost_truth(world_e, ledger, book))
+        truth.update(effect_truth(
+            world_e, enrolments, families, prices,
+            Course(untreated_e, employment0, education0, untreated_acts, medfin), Course(periods_e, employment, education, by_dept, medfin), out,
+        ))  # fmt: skip
         step("outcome truth")
     else:
         for _ in range(4):

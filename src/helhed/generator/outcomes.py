@@ -155,7 +155,11 @@ def programme_truth(
                 "effect_share": round((n_act - n_cf) / k, 4) if k else None,
             }
         out[code] = res
-    return {"programme_effect": out, "planted_effect": {p["code"]: {"probability": p["effect_probability"], "months": p["effect_months"]} for p in world.profile.raw.get("programmes", [])}}
+    planted = {
+        p["code"]: {"probability": (p.get("effect") or {}).get("exit_probability", 0.0), "months": (p.get("effect") or {}).get("exit_months")}
+        for p in world.profile.raw.get("programmes", [])
+    }
+    return {"programme_effect": out, "planted_effect": planted}
 
 
 def tempo_truth(world: World, by_source: dict[str, Activities], enrolments: Enrolments) -> dict[str, Any]:

@@ -1,30 +1,31 @@
-"""Holistic programme enrolments ("one plan" programmes) and their planted effect.
+"""Holistic programme enrolments ("one plan" programmes).
 
-Participants are persons with complex needs on income support. The effect is planted
-where the seeds say it shows: with the programme's `effect_probability`, a participant
-leaves benefits for good at a random time 24-48 months after the start (their benefit
-spells are cut there). The untouched spells are kept as the counterfactual, so the
-manifest can state the true effect that an evaluation should recover.
+Participants are persons with complex needs on income support, chosen by what their
+registers show (``selection``): worse off than other recipients at baseline. What the
+programme does to them is planted in ``effects`` on each participant's untreated course, so
+the manifest can state the exact effect an evaluation should recover.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from helhed.generator.dates import NONE, IntArray, age_on
+from helhed.generator.dates import NONE, IntArray, age_on, to_day
 from helhed.generator.families import Families
 from helhed.generator.lifecourse import S_INDEX, Spells
 from helhed.generator.population import residents_on
+from helhed.generator.selection import Baseline, co_parents, eligible_on, minor_child_parents, selection_weights
 from helhed.generator.services import caseworkers
 from helhed.generator.world import World
 
 MONTH = 30.4375
-YEAR_DAYS = 365.25
 ELIGIBLE_GROUPS = ("kontanthjaelp", "uddannelseshjaelp", "selvforsoergelsesydelse", "sygedagpenge", "jobafklaringsforloeb", "ressourceforloeb")
 N_MARKERS = 12
+YEAR_DAYS = 365.25
 
 
 @dataclass
@@ -43,64 +44,74 @@ class Enrolments:
         return len(self.person)
 
 
-def enrolments_due(world: World, per_year_per_100k: float) -> list[int]:
+def enrolments_due(world: World, per_year_per_100k: float, launched: int | None = None) -> list[int]:
     """Enrolments due by the end of each month: the programme's rate per resident times the
-    resident-days so far, rounded. A month enrols what is due minus what was enrolled, so the
-    total over the history is exact (a month short of candidates passes its rest on)."""
+    resident-days so far (from its launch), rounded. A month enrols what is due minus what was
+    enrolled, so the total over the history is exact (a month short of candidates passes its
+    rest on)."""
     due: list[int] = []
     expected = 0.0
     for m in world.months:
-        expected += per_year_per_100k / 1e5 * world.resident_days(m.first, m.last) / YEAR_DAYS
+        first = m.first if launched is None else max(m.first, launched)
+        if first <= m.last:
+            expected += per_year_per_100k / 1e5 * world.resident_days(first, m.last) / YEAR_DAYS
         due.append(int(round(expected)))
     return due
 
 
-def draw_enrolments(world: World, spells: Spells, families: Families, comp: np.ndarray) -> Enrolments:
-    """Enrolments of each programme, ``enrolments_per_year_per_100k`` per resident a year."""
+def draw_enrolments(world: World, spells: Spells, families: Families, baseline: Baseline) -> Enrolments:
+    """Enrolments per month, drawn among eligible persons by what their baseline shows.
+
+    Eligible in a month: resident, aged 18-64 on the 1st, on an eligible income-support benefit
+    on the 1st and the day before, never enrolled before, from the programme's ``launched``
+    month (default: the first month); a family programme also needs a resident child under 18.
+    The chance is proportional to :func:`selection.selection_weights` of the 12 baseline
+    months (selection on observables, so an evaluation that matches on them can remove the
+    bias). Each enrolment makes the co-parents of the participant's children ineligible, so a
+    family is enrolled once. The planted effects are drawn later (``effects.draw_effects``).
+    """
     rng = world.rng("programmes")
     pop = world.population
     progs: list[dict[str, Any]] = world.profile.raw.get("programmes", [])
     eligible_states = np.array([S_INDEX[g] for g in ELIGIBLE_GROUPS])
-    is_parent = np.zeros(len(pop), dtype=bool)
-    for parent in (families.mother, families.father):
-        is_parent[parent[parent >= 0]] = True
+    partners = co_parents(families)
     enrolled = np.zeros(len(pop), dtype=bool)
-    out: dict[str, list[Any]] = {k: [] for k in ("person", "programme", "start", "end", "plan", "referral", "coordinator", "effect")}
+    out: dict[str, list[Any]] = {k: [] for k in ("person", "programme", "start", "end", "plan", "referral", "coordinator")}
     el_spell = np.isin(spells.state, eligible_states)
     sp_p, sp_a = spells.person[el_spell], spells.start[el_spell]
     sp_b = np.where(spells.end[el_spell] == NONE, world.end, spells.end[el_spell])
     resident_until = world.resident_until()
-    due = {str(prog["code"]): enrolments_due(world, float(prog["enrolments_per_year_per_100k"])) for prog in progs}
-    coordinators = {str(prog["code"]): caseworkers(world, float(prog["coordinators_per_100k"])) for prog in progs}
-    enrolled_so_far = {str(prog["code"]): 0 for prog in progs}
-    for m_i, m in enumerate(world.months):
-        covering = (sp_a <= m.first) & (sp_b >= m.first)
-        on_benefit = np.zeros(len(pop), dtype=bool)
-        on_benefit[sp_p[covering]] = True
+    launched = {str(p["code"]): to_day(dt.date.fromisoformat(str(p["launched"]))) if p.get("launched") else world.start for p in progs}
+    due = {str(p["code"]): enrolments_due(world, float(p["enrolments_per_year_per_100k"]), launched[str(p["code"])]) for p in progs}
+    coordinators = {str(p["code"]): caseworkers(world, float(p["coordinators_per_100k"])) for p in progs}
+    enrolled_so_far = {str(p["code"]): 0 for p in progs}
+    for t, m in enumerate(world.months):
+        on_benefit = eligible_on(sp_p, sp_a, sp_b, len(pop), m.first)
         age = age_on(pop.birth, m.first)
-        base = on_benefit & residents_on(pop, m.first) & (age >= 18) & (age <= 64) & ~enrolled
+        resident = residents_on(pop, m.first)
+        base = on_benefit & resident & (age >= 18) & (age <= 64)
+        parents = minor_child_parents(families, pop.birth, resident, m.first)
         for prog in progs:
-            n = due[str(prog["code"])][m_i] - enrolled_so_far[str(prog["code"])]
-            mask = base & (is_parent if prog["code"] == "FAMILIE" else True) & ~enrolled
+            if m.last < launched[str(prog["code"])]:
+                continue
+            n = due[str(prog["code"])][t] - enrolled_so_far[str(prog["code"])]
+            mask = base & (parents if prog.get("family", prog["code"] == "FAMILIE") else True) & ~enrolled
             cand = np.flatnonzero(mask)
             n = min(n, len(cand))
             if not n:
                 continue
-            w = comp[cand] ** 1.5
+            w = selection_weights(prog.get("selection"), baseline.features(t, cand), age[cand])
             chosen = np.sort(rng.choice(cand, size=n, replace=False, p=w / w.sum()))
             enrolled_so_far[str(prog["code"])] += n
             for p in chosen.tolist():
                 enrolled[p] = True
+                enrolled[partners.get(p, [])] = True
                 # Start while the person still lives here, so the end (cut at moving out) is never before it.
-                s = int(rng.integers(m.first, min(m.last, int(resident_until[p])) + 1))
+                s = int(rng.integers(max(m.first, launched[str(prog["code"])]), min(m.last, int(resident_until[p])) + 1))
                 lo_m, hi_m = (int(x) for x in prog["duration_months"])
                 e = s + int(rng.uniform(lo_m, hi_m) * MONTH)
                 e = min(e, int(resident_until[p]))
                 plan = s + int(rng.exponential(40.0)) + 5
-                eff = NONE
-                if rng.random() < float(prog["effect_probability"]):
-                    a_m, b_m = (int(x) for x in prog["effect_months"])
-                    eff = s + int(rng.uniform(a_m, b_m) * MONTH)
                 out["person"].append(p)
                 out["programme"].append(str(prog["code"]))
                 out["start"].append(s)
@@ -108,7 +119,6 @@ def draw_enrolments(world: World, spells: Spells, families: Families, comp: np.n
                 out["plan"].append(NONE if plan > min(e, world.end) else plan)
                 out["referral"].append(s - int(rng.exponential(21.0)) - 1)
                 out["coordinator"].append(f"{prog['code'][:2]}K{int(rng.integers(1, coordinators[str(prog['code'])] + 1)):02d}")
-                out["effect"].append(eff)
     order = np.lexsort((np.array(out["start"], dtype=np.int64), np.array(out["person"], dtype=np.int64)))
 
     def col(name: str) -> IntArray:
@@ -116,7 +126,7 @@ def draw_enrolments(world: World, spells: Spells, families: Families, comp: np.n
 
     enr = Enrolments(
         col("person"), [out["programme"][i] for i in order.tolist()], col("start"), col("end"), col("plan"),
-        col("referral"), [out["coordinator"][i] for i in order.tolist()], col("effect"),
+        col("referral"), [out["coordinator"][i] for i in order.tolist()], np.full(len(order), NONE, dtype=np.int64),
     )  # fmt: skip
     enr.enrolment_id = [f"HF{i + 1:06d}" for i in range(len(enr))]
     return enr

@@ -37,6 +37,10 @@ STAGES = {
     "increments": 15,
     "bad_data": 16,
     "complexity": 17,
+    "effects": 18,
+    "child_measures": 19,
+    "calibration_top_up": 20,
+    "investment": 21,
 }
 
 
