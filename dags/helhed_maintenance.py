@@ -23,10 +23,11 @@ from helhed.airflow_support import notify_failure
 def helhed_maintenance():
     @task
     def purge_landing() -> dict:
+        from helhed.airflow_support import run_step
         from helhed.config import Settings
         from helhed.maintenance import purge_landing as purge
 
-        return purge(Settings.from_env())
+        return run_step(purge, Settings.from_env())
 
     purge_landing()
 

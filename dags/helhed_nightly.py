@@ -1,9 +1,16 @@
-"""Nightly run: load each source, gate it, build the warehouse with dbt, evaluate the programmes,
-gate the marts, publish.
+"""Nightly run: take the run lock, load each source, gate it, build the warehouse with dbt,
+evaluate the programmes, gate the marts, publish.
 
 A thin DAG: the work lives in ``helhed.pipeline``; the dbt models become tasks through
 astronomer-cosmos. Adding a source is a block in ``config/sources.yaml``: one task group
 per source (with a load and a gate task per entity) is made from it here.
+
+``begin_run`` takes the nightly lock (``audit.run_lock``) so that only one run works at a time
+however it was started (``airflow dags test`` ignores ``max_active_runs``); ``end_run`` is its
+teardown and releases the lock whether the run passed or failed. Staging gates check every row
+loaded since the last publish; trigger a run with ``{"gate_scope": "full"}`` as conf (or set
+``HELHED_GATE_SCOPE=full``) to check whole tables. Every task's return value, exception and
+log lines pass through ``helhed.redaction``.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, dag, task, task_group
 
-from helhed.airflow_support import dbt_task_group, notify_failure
+from helhed.airflow_support import dbt_task_group, install_task_log_redaction, notify_failure
 from helhed.sources import load_sources
 
 # Downstream DAGs (exports, reports) can be scheduled on this asset: it changes at each publish.
@@ -36,17 +43,37 @@ MARTS = Asset(name="helhed_published_marts", uri="helhed://warehouse/marts")
     doc_md=__doc__,
 )
 def helhed_nightly():
+    # A second run fails here at once, with the holder's run id in the message: no retries.
+    @task(retries=0)
+    def begin_run(**context) -> dict:
+        from helhed import pipeline
+        from helhed.airflow_support import run_step
+
+        return run_step(pipeline.begin_run, context["run_id"])
+
+    @task
+    def end_run(**context) -> dict:
+        from helhed import pipeline
+        from helhed.airflow_support import run_step
+
+        return run_step(pipeline.end_run, context["run_id"])
+
     @task(task_id="load")
     def load(entity_id: str, **context) -> dict:
         from helhed import pipeline
+        from helhed.airflow_support import run_step
 
-        return pipeline.load(entity_id, context["logical_date"].date())
+        run_step(pipeline.hold, context["run_id"])
+        return run_step(pipeline.load, entity_id, context["logical_date"].date())
 
     @task(task_id="gate", retries=0)
     def gate(entity_id: str, **context) -> dict:
         from helhed import pipeline
+        from helhed.airflow_support import run_step
 
-        return pipeline.gate_staging(entity_id, context["run_id"])
+        conf = getattr(context.get("dag_run"), "conf", None) or {}
+        return run_step(pipeline.gate_staging, entity_id, context["run_id"],
+                        logical_date=context["logical_date"].date(), scope=conf.get("gate_scope"))
 
     source_groups = []
     for source in load_sources().values():
@@ -61,30 +88,42 @@ def helhed_nightly():
     dbt_build = dbt_task_group()
 
     @task(retries=0)
-    def evaluate_programmes() -> dict:
+    def evaluate_programmes(**context) -> dict:
         from helhed import pipeline
+        from helhed.airflow_support import run_step
 
-        return pipeline.evaluate_programmes()
+        run_step(pipeline.hold, context["run_id"])
+        return run_step(pipeline.evaluate_programmes)
 
     @task(retries=0)
     def budget_proposals(**context) -> dict:
         from helhed import pipeline
+        from helhed.airflow_support import run_step
 
-        return pipeline.budget_proposals(context["run_id"])
+        run_step(pipeline.hold, context["run_id"])
+        return run_step(pipeline.budget_proposals, context["run_id"])
 
     @task(retries=0)
     def gate_marts(**context) -> dict:
         from helhed import pipeline
+        from helhed.airflow_support import run_step
 
-        return pipeline.gate_marts(context["run_id"])
+        return run_step(pipeline.gate_marts, context["run_id"])
 
     @task(outlets=[MARTS])
     def publish(**context) -> list[str]:
         from helhed import pipeline
+        from helhed.airflow_support import run_step
 
-        return pipeline.publish_build(context["run_id"], context["logical_date"].date())
+        return run_step(pipeline.publish_build, context["run_id"], context["logical_date"].date())
 
-    source_groups >> dbt_build >> evaluate_programmes() >> budget_proposals() >> gate_marts() >> publish()
+    lock = begin_run()
+    unlock = end_run()
+    lock >> source_groups >> dbt_build >> evaluate_programmes() >> budget_proposals() >> gate_marts() >> publish() \
+        >> unlock.as_teardown(setups=lock)
+
+
+install_task_log_redaction()
 
 
 helhed_nightly()

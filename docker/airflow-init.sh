@@ -2,15 +2,24 @@
 # One-shot initialisation run by the `airflow-init` service on every `docker compose up`.
 # Idempotent: safe to run again after an upgrade or a secret rotation.
 #
-#  1. warehouse: databases, schemas, role helhed_reader and its password (`helhed db bootstrap`)
-#  2. Airflow metadata database: `airflow db migrate`; dbt manifest for cosmos (`helhed dbt-manifest`)
-#  3. Airflow login: writes the simple auth manager's password file from HELHED_AIRFLOW_ADMIN_PASSWORD
+#  0. secrets: no placeholder, short or shared secret (`helhed check-secrets`; also its own service)
+#  1. warehouse: databases, schemas, role helhed_reader and its password, metadata databases
+#     closed to the warehouse roles (`helhed db bootstrap`)
+#  2. Airflow metadata database, FAB's user and role tables included: `airflow db migrate`;
+#     dbt manifest for cosmos (`helhed dbt-manifest`)
+#  3. Airflow login (FAB auth manager): the admin user with role Admin, created or its password
+#     reset to HELHED_AIRFLOW_ADMIN_PASSWORD. Give every other person their own user with the
+#     least role that does their job (Viewer, User or Op): `airflow users create --role Viewer ...`.
 set -euo pipefail
 
 : "${HELHED_PG_PASSWORD:?HELHED_PG_PASSWORD is not set}"
 : "${HELHED_READER_PASSWORD:?HELHED_READER_PASSWORD is not set}"
 : "${HELHED_AIRFLOW_ADMIN_PASSWORD:?HELHED_AIRFLOW_ADMIN_PASSWORD is not set}"
-: "${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE:?AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE is not set}"
+
+admin="${HELHED_AIRFLOW_ADMIN_USER:-admin}"
+
+echo "helhed: checking the secrets"
+helhed check-secrets
 
 echo "helhed: bootstrapping the warehouse on ${HELHED_PG_HOST:-postgres}:${HELHED_PG_PORT:-5432}"
 helhed db bootstrap
@@ -21,19 +30,11 @@ airflow db migrate
 echo "helhed: parsing the dbt project into the manifest the DAG is rendered from"
 helhed dbt-manifest
 
-echo "helhed: writing the Airflow login for user '${HELHED_AIRFLOW_ADMIN_USER:-admin}'"
-python - <<'PY'
-import json
-import os
-from pathlib import Path
-
-path = Path(os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
-path.parent.mkdir(parents=True, exist_ok=True)
-user = os.environ.get("HELHED_AIRFLOW_ADMIN_USER", "admin")
-tmp = path.with_suffix(".tmp")
-tmp.write_text(json.dumps({user: os.environ["HELHED_AIRFLOW_ADMIN_PASSWORD"]}) + "\n", encoding="utf-8")
-tmp.chmod(0o660)
-tmp.replace(path)
-PY
+echo "helhed: the Airflow login '${admin}' (FAB auth manager, role Admin)"
+# reset-password fails when the user does not exist yet (the first start): then create it.
+if ! airflow users reset-password --username "${admin}" --password "${HELHED_AIRFLOW_ADMIN_PASSWORD}" > /dev/null 2>&1; then
+    airflow users create --username "${admin}" --role Admin --firstname helhed --lastname admin \
+        --email "${admin}@localhost" --password "${HELHED_AIRFLOW_ADMIN_PASSWORD}"
+fi
 
 echo "helhed: airflow-init done"

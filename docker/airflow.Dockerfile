@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # The pipeline image: Airflow 3.3.0 (Python 3.11) with the helhed package and its pinned
-# dependencies (constraints/pipeline.txt: cosmos, dbt-core/dbt-postgres, great-expectations ...).
+# dependencies (constraints/pipeline.txt: cosmos, dbt-core/dbt-postgres, great-expectations ...),
+# plus the `production` extra: the FAB auth manager (apache-airflow-providers-fab) with roles.
 # Build context is the repository root (see docker-compose.yml).
 #
 # helhed is installed *editable* from /opt/helhed/src so that helhed.config.REPO_ROOT resolves to
@@ -21,8 +22,9 @@ COPY --chown=airflow:0 src /opt/helhed/src
 RUN pip install --no-cache-dir \
         --constraint /opt/helhed/constraints/pipeline.txt \
         "apache-airflow==3.3.0" \
-        --editable /opt/helhed \
-    && helhed --help > /dev/null
+        --editable "/opt/helhed[production]" \
+    && helhed --help > /dev/null \
+    && python -c "import airflow.providers.fab.auth_manager.fab_auth_manager"
 
 COPY --chown=airflow:0 docker/airflow-init.sh /opt/helhed/docker/airflow-init.sh
 

@@ -32,11 +32,20 @@ def _env(name: str) -> str:
     return value
 
 
+def _secret(name: str) -> str:
+    """A required secret that is not the .env.example placeholder and is long enough to sign with."""
+    value = _env(name)
+    if value.strip().lower().startswith("change-me") or len(value) < 32:
+        raise RuntimeError(f"superset_config.py: {name} is a placeholder or shorter than 32 characters; "
+                           "generate it with `openssl rand -base64 42`")
+    return value
+
+
 def _flag(name: str, default: bool = False) -> bool:
     return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
 
 
-SECRET_KEY = _env("HELHED_SUPERSET_SECRET_KEY")
+SECRET_KEY = _secret("HELHED_SUPERSET_SECRET_KEY")
 SQLALCHEMY_DATABASE_URI = _env("HELHED_SUPERSET_DATABASE_URI")
 # Examples are never loaded (we do not call `superset load-examples`); point the examples
 # URI at the metadata DB so nothing creates ~/.superset/examples.db either.

@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,7 +24,7 @@ ENV_EXAMPLE = REPO / ".env.example"
 
 AIRFLOW_SERVICES = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")
 LONG_RUNNING = ("postgres", "redis", *AIRFLOW_SERVICES, "superset")
-ONE_SHOT = ("airflow-init", "superset-init", "superset-provision")
+ONE_SHOT = ("secrets-check", "airflow-init", "superset-init", "superset-provision")
 REQUIRED_SERVICES = (*LONG_RUNNING, *ONE_SHOT)
 
 #: Variables that hold secrets: required (``${VAR:?message}``) and never written in the compose file.
@@ -40,6 +42,8 @@ SECRET_VARS = (
 
 #: Repository folders the containers use exactly as the embedded demo does.
 MOUNTED_REPO_DIRS = ("dags", "dbt_project", "expectations", "config", "superset/assets")
+
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 
 VAR_REF = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 ENV_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
@@ -180,14 +184,54 @@ def test_healthchecks_fit_each_component(services):
     assert "localhost:8088/health" in test_of("superset")
 
 
-def test_web_ports_are_published(services):
+def host_ips(service: dict) -> set[str]:
+    """The host addresses a service's ports are published on (short or long syntax)."""
+    ips = set()
+    for port in service.get("ports", []):
+        if isinstance(port, dict):
+            ips.add(str(port.get("host_ip", "0.0.0.0")))
+        else:
+            parts = str(port).split("/")[0].split(":")
+            ips.add(parts[0] if len(parts) == 3 else "0.0.0.0")
+    return ips
+
+
+def test_web_ports_are_published_on_localhost_by_default(services):
     assert 8080 in published_ports(services["airflow-apiserver"])
     assert 8088 in published_ports(services["superset"])
+    for name in ("airflow-apiserver", "superset"):
+        assert host_ips(services[name]) == {"127.0.0.1"}, f"{name} must bind to 127.0.0.1 unless told otherwise"
     for name in ("postgres", "redis"):
         assert not published_ports(services[name]), f"{name} must stay on the internal network"
+    assert env_example()["HELHED_BIND_ADDRESS"] == "127.0.0.1"
+    assert re.search(r"\$\{HELHED_BIND_ADDRESS:-127\.0\.0\.1\}", COMPOSE.read_text(encoding="utf-8"))
+
+
+def test_the_demo_binds_its_web_uis_to_localhost(helhed_env, monkeypatch):
+    from helhed import airflow_local, processes
+    from helhed.config import Settings
+    from helhed.superset import server
+
+    started = {}
+    monkeypatch.setattr(processes, "start", lambda s, name, args, env: started.setdefault(name, (args, env)))
+    monkeypatch.setattr(processes, "wait_for_http", lambda *a, **k: None)
+    monkeypatch.delenv("HELHED_AIRFLOW_HOST", raising=False)
+    monkeypatch.delenv("HELHED_SUPERSET_HOST", raising=False)
+    s = Settings.from_env()
+    airflow_local.start_services(s)
+    args, env = started["airflow-api-server"]
+    assert args[args.index("--host") + 1] == "127.0.0.1" and env["AIRFLOW__API__HOST"] == "127.0.0.1"
+    assert server.bind_host() == "127.0.0.1"
+    # One secret, one purpose: Airflow's JWT secret is its own, not Superset's key.
+    assert env["AIRFLOW__API_AUTH__JWT_SECRET"] == s.secrets["HELHED_AIRFLOW_JWT_SECRET"]
+    assert env["AIRFLOW__API_AUTH__JWT_SECRET"] != s.secrets["HELHED_SUPERSET_SECRET_KEY"]
 
 
 def test_start_order(services):
+    for name in (*REQUIRED_SERVICES,):
+        if name not in ("secrets-check", "redis"):
+            assert depends_on(services[name]).get("secrets-check") == "service_completed_successfully", \
+                f"{name} must wait for the secrets check"
     for name in (*AIRFLOW_SERVICES, "superset-provision"):
         deps = depends_on(services[name])
         assert deps.get("airflow-init") == "service_completed_successfully", name
@@ -206,7 +250,8 @@ def test_airflow_components_share_one_configuration(services):
         assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/", name
         assert env["AIRFLOW__CORE__DAGS_FOLDER"] == "/opt/helhed/dags", name
         assert "@postgres:5432/airflow" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], name
-        assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"].startswith("/opt/helhed/state/"), name
+        assert env["AIRFLOW__CORE__AUTH_MANAGER"] == FAB_AUTH_MANAGER, f"{name} must use the FAB auth manager"
+        assert not any(k.startswith("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER") for k in env), name
         targets = dict((t, s) for s, t in mounts(services[name]))
         assert targets["/opt/helhed/dags"] == str(REPO / "dags"), name
         assert targets["/opt/helhed/state"] == "helhed-state", name
@@ -235,7 +280,7 @@ def test_helhed_settings_point_at_the_compose_services(services):
 
 def test_superset_gets_what_superset_config_requires(services):
     config_py = (REPO / "superset" / "superset_config.py").read_text(encoding="utf-8")
-    required = set(re.findall(r"""_env\(["']([A-Z0-9_]+)["']\)""", config_py))
+    required = set(re.findall(r"""_(?:env|secret)\(["']([A-Z0-9_]+)["']\)""", config_py))
     assert required, "superset_config.py reads no required variable"
     for name in ("superset", "superset-init"):
         env = environment(services[name])
@@ -396,3 +441,109 @@ def test_mounted_repository_paths_exist(services):
         for source, _ in mounts(service):
             if source.startswith(str(REPO)) and source != data:
                 assert Path(source).exists(), f"{source} is mounted but does not exist"
+
+
+# --------------------------------------------------------------------------- weak defaults
+
+
+def strong_secrets() -> dict[str, str]:
+    import secrets
+
+    return {name: secrets.token_hex(32) for name in SECRET_VARS}
+
+
+def test_placeholder_short_or_shared_secrets_are_refused_before_anything_starts(services):
+    from helhed.config import DEPLOYMENT_SECRETS, secret_problems
+
+    assert set(DEPLOYMENT_SECRETS) == set(SECRET_VARS)
+    check = services["secrets-check"]
+    assert check.get("entrypoint") == ["helhed"] and check.get("command") == ["check-secrets"]
+    assert set(SECRET_VARS) <= set(environment(check)), "the check must see every secret"
+    assert check["image"] == services["airflow-apiserver"]["image"]
+
+    placeholders = secret_problems(env_example(), SECRET_VARS)
+    assert len(placeholders) == len(SECRET_VARS) and all("placeholder" in p for p in placeholders)
+    good = strong_secrets()
+    assert secret_problems(good, SECRET_VARS) == []
+    short = secret_problems({**good, "HELHED_PSEUDONYM_KEY": "abc123"}, SECRET_VARS)
+    assert short == ["HELHED_PSEUDONYM_KEY has 6 characters, fewer than 32: a guessable key makes pseudonyms reversible"]
+    shared = secret_problems({**good, "HELHED_AIRFLOW_JWT_SECRET": good["HELHED_SUPERSET_SECRET_KEY"]}, SECRET_VARS)
+    assert shared and "HELHED_AIRFLOW_JWT_SECRET" in shared[0] and "same value" in shared[0]
+    missing = secret_problems({k: v for k, v in good.items() if k != "HELHED_PSEUDONYM_KEY"}, SECRET_VARS)
+    assert missing == ["HELHED_PSEUDONYM_KEY is not set"]
+
+    # The command the service runs: exit 1 with one line per problem, naming the variable.
+    helhed = str(Path(sys.executable).parent / "helhed")
+    base = {k: v for k, v in os.environ.items() if not k.startswith("HELHED_")}
+    refused = subprocess.run([helhed, "check-secrets"], env={**base, **env_example()}, capture_output=True,
+                             text=True, timeout=120)
+    assert refused.returncode == 1 and "HELHED_PSEUDONYM_KEY is still the placeholder" in refused.stderr
+    accepted = subprocess.run([helhed, "check-secrets"], env={**base, **good}, capture_output=True, text=True,
+                              timeout=120)
+    assert accepted.returncode == 0, accepted.stderr
+
+
+def test_the_pipeline_refuses_a_placeholder_pseudonym_key(tmp_path, monkeypatch):
+    from helhed.config import WeakSecret, ensure_secrets
+
+    monkeypatch.setenv("HELHED_PSEUDONYM_KEY", "change-me-pseudonym-hmac-key")
+    with pytest.raises(WeakSecret, match="HELHED_PSEUDONYM_KEY is still the placeholder"):
+        ensure_secrets(tmp_path)
+    monkeypatch.setenv("HELHED_PSEUDONYM_KEY", "too-short")
+    with pytest.raises(WeakSecret, match="fewer than 32"):
+        ensure_secrets(tmp_path)
+    monkeypatch.setenv("HELHED_PSEUDONYM_KEY", "k" * 40)
+    values = ensure_secrets(tmp_path)
+    assert values["HELHED_PSEUDONYM_KEY"] == "k" * 40
+    # The demo's generated secrets: one per purpose, in a file only its owner reads.
+    assert len({values[name] for name in ("HELHED_SUPERSET_SECRET_KEY", "HELHED_AIRFLOW_JWT_SECRET")}) == 2
+    assert stat.S_IMODE((tmp_path / "secrets.env").stat().st_mode) == 0o600
+
+
+def test_superset_config_refuses_a_placeholder_key(tmp_path):
+    env = {**os.environ, "HELHED_SUPERSET_SECRET_KEY": "change-me-superset-secret-key",
+           "HELHED_SUPERSET_DATABASE_URI": "postgresql+psycopg2://u:p@h/superset"}
+    code = f"import runpy; runpy.run_path({str(REPO / 'superset' / 'superset_config.py')!r})"
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "HELHED_SUPERSET_SECRET_KEY is a placeholder" in result.stderr
+
+
+def test_production_airflow_uses_the_fab_auth_manager_with_roles():
+    import importlib
+    from importlib.metadata import requires, version
+
+    from packaging.requirements import Requirement
+
+    pins = dict(line.split("==", 1) for line in (REPO / "constraints" / "pipeline.txt").read_text().split()
+                if "==" in line)
+    assert version("apache-airflow-providers-fab") == pins["apache-airflow-providers-fab"]
+    # It co-installs with the pinned Airflow: its requirement on apache-airflow admits the pin.
+    airflow_req = next(Requirement(r) for r in requires("apache-airflow-providers-fab")
+                       if Requirement(r).name == "apache-airflow" and not Requirement(r).marker)
+    assert airflow_req.specifier.contains(pins["apache-airflow"], prereleases=True), airflow_req
+    module, _, name = FAB_AUTH_MANAGER.rpartition(".")
+    assert getattr(importlib.import_module(module), name)
+    pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    assert re.search(r'^production = \["apache-airflow-providers-fab"\]', pyproject, re.M)
+    assert '"/opt/helhed[production]"' in (REPO / "docker" / "airflow.Dockerfile").read_text(encoding="utf-8")
+    init = (REPO / "docker" / "airflow-init.sh").read_text(encoding="utf-8")
+    assert "helhed check-secrets" in init
+    assert re.search(r"airflow users create .*--role Admin", init.replace("\\\n", " "))
+    assert "airflow users reset-password" in init
+
+
+def test_warehouse_roles_cannot_connect_to_the_metadata_databases(pg):
+    """helhed_reader (Superset's warehouse login) reads marts, never Airflow's or Superset's
+    metadata (connections, users, password hashes). The compose init script does the same."""
+    import psycopg
+
+    with psycopg.connect(pg.url("helhed", reader=True)) as conn:
+        assert conn.execute("select current_user").fetchone()[0] == "helhed_reader"
+    for database in ("airflow", "superset"):
+        with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
+            psycopg.connect(pg.url(database, reader=True)).close()
+        with psycopg.connect(pg.url(database)) as conn:   # the owner still can
+            assert conn.execute("select 1").fetchone() == (1,)
+    script = (REPO / "docker" / "postgres-init" / "10-helhed.sh").read_text(encoding="utf-8")
+    assert "revoke all on database airflow from public" in script
+    assert "revoke all on database superset from public" in script

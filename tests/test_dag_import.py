@@ -21,6 +21,9 @@ print(json.dumps({
     "dags": sorted(bag.dags),
     "tasks": sorted(dag.task_ids) if dag else [],
     "max_active_runs": dag.max_active_runs if dag else None,
+    "teardowns": sorted(t.task_id for t in dag.tasks if t.is_teardown) if dag else [],
+    "setups": sorted(t.task_id for t in dag.tasks if t.is_setup) if dag else [],
+    "upstream": {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks} if dag else {},
 }))
 """
 
@@ -41,4 +44,10 @@ def test_dagbag_imports_without_errors_and_has_one_group_per_source(helhed_env):
     assert any(t.startswith("dbt_build.") for t in tasks), tasks
     assert {"evaluate_programmes", "gate_marts", "publish"} <= set(tasks)
     assert result["max_active_runs"] == 1
+    # One run at a time whatever starts it: the lock is taken first and released by a teardown.
+    assert result["setups"] == ["begin_run"] and result["teardowns"] == ["end_run"]
+    upstream = result["upstream"]
+    loads = [t for t in tasks if ".load_" in t]
+    assert loads and all("begin_run" in upstream[t] for t in loads)
+    assert {"publish", "begin_run"} <= set(upstream["end_run"])
     assert "helhed_maintenance" in result["dags"]

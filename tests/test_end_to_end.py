@@ -1,8 +1,10 @@
 """From generated deliveries to published marts through a real Airflow run.
 
 The nightly DAG runs with ``airflow dags test`` against the embedded PostgreSQL (Airflow's
-metadata in its own database). The warehouse must find again what the generator planted, a
-failing gate must leave the published marts untouched, and a corrected delivery must publish.
+metadata in its own database, migrated by ``run_dag`` itself as on a fresh clone). The warehouse
+must find again what the generator planted, a failing gate must leave the published marts
+untouched, a corrected delivery must publish, a second run must be refused while another holds
+the nightly lock, and no CPR-like value may reach Airflow's task logs or XCom.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from datetime import date
 import psycopg
 import pytest
 
-from helhed import airflow_local
+from helhed import airflow_local, runlock
 from helhed.config import Settings
+from helhed.redaction import CPR_LIKE
 from helhed.generator import generate
 from helhed.pseudonymise import is_valid_cpr
 from helhed.sources import load_sources
@@ -29,10 +32,15 @@ def first_night(pg: Settings) -> dict:
     """Generate a small municipality and run the nightly DAG once; return the planted truth."""
     manifest = generate(profile="randers", residents=1500, years=2, seed=7, out=pg.data_dir, end_date=END,
                         show_progress=False)
-    airflow_local.migrate(pg)
-    result = airflow_local.run_dag(pg, END)
+    result = airflow_local.run_dag(pg, END)   # prepares Airflow's database and the dbt manifest itself
     assert result.returncode == 0, "the nightly DAG failed"
     return manifest["truth"]
+
+
+def run_captured(s: Settings, day: date):
+    """One nightly run through Airflow with its output (the task logs) captured."""
+    airflow_local.airflow(s, "dags", "reserialize", capture=True)
+    return airflow_local.airflow(s, "dags", "test", airflow_local.DAG_ID, day.isoformat(), check=False, capture=True)
 
 
 def query(s: Settings, sql: str, params: tuple = ()) -> list[tuple]:
@@ -122,7 +130,14 @@ def test_failing_gate_keeps_published_marts_and_a_correction_publishes(pg: Setti
     folder.mkdir(parents=True)
     (folder / "cpr_personer_20260101.csv").write_text(
         f"{header}\n0101901234;1990-01-01;X;8900;Centrum;1990-01-01;;\n", encoding="utf-8-sig")
-    assert airflow_local.run_dag(pg, bad_day).returncode != 0
+    failed_run = run_captured(pg, bad_day)
+    assert failed_run.returncode != 0
+    # `airflow dags test` prints the task logs: the failing night's (its gate failed on a CPR
+    # delivery) must not show a CPR number anywhere.
+    logged = failed_run.stdout + failed_run.stderr
+    assert "Quality gate staging.cpr__persons failed" in logged
+    found = [m.group(0) for m in CPR_LIKE.finditer(logged)]
+    assert not [f for f in found if is_valid_cpr(f.replace("-", ""))], "the task logs hold CPR-like values"
     assert query(pg, "select * from marts.employment_benefits_monthly order by 1, 2") == snapshot
     assert query(pg, "select count(*) from audit.publications")[0][0] == publications
     failed = query(pg, "select count(*) from audit.gate_results where not success and suite = 'staging.cpr__persons'")
@@ -140,3 +155,35 @@ def test_failing_gate_keeps_published_marts_and_a_correction_publishes(pg: Setti
     as_of = dict(query(pg, "select source, data_as_of from marts.data_as_of"))
     assert as_of.pop("cpr") == good_day
     assert as_of == {name: END for name in load_sources() if name != "cpr"}
+
+
+def test_the_run_was_gated_and_locked_as_the_dag_wires_it(pg: Settings, first_night):
+    """begin_run took the lock and the end_run teardown released it; every file the publication
+    covers lies in a passing gate batch of the same run."""
+    assert runlock.current(pg) is None
+    (run_id, through), = query(pg, "select run_id, through_file_id from audit.publications order by published_at limit 1")
+    assert through == query(pg, "select max(file_id) from audit.delivery_files where file_id <= %s", (through,))[0][0]
+    ungated = query(pg, "select f.file_id from audit.delivery_files f where f.file_id <= %s and not exists ("
+                        "select 1 from audit.gate_batches g where g.run_id = %s and g.passed and g.entity = f.entity "
+                        "and f.file_id > g.after_file_id and f.file_id <= g.through_file_id)", (through, run_id))
+    assert ungated == []
+
+
+def test_a_second_run_is_refused_while_another_holds_the_lock(pg: Settings, first_night):
+    publications = query(pg, "select count(*) from audit.publications")[0][0]
+    runlock.acquire(pg, "manual__someone-elses-run")
+    try:
+        result = run_captured(pg, END)
+    finally:
+        runlock.release(pg, "manual__someone-elses-run")
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "the nightly lock is held by run manual__someone-elses-run" in output
+    assert query(pg, "select count(*) from audit.publications")[0][0] == publications
+
+
+def test_no_cpr_like_value_in_xcom(pg: Settings, first_night):
+    with psycopg.connect(pg.url(airflow_local.metadata_database())) as conn:
+        values = [v for (v,) in conn.execute("select value::text from xcom where value is not null")]
+    assert values, "the tasks returned nothing"
+    assert not [v for v in values if CPR_LIKE.search(v)]

@@ -7,8 +7,13 @@ tests) and its own run id, so audit rows and tables cannot collide.
 from __future__ import annotations
 
 import hashlib
+import http.server
 import json
+import logging
+import stat
+import threading
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
@@ -376,3 +381,106 @@ def test_marts_measure_of_suppressed_cell_must_be_null(pg: Settings, schema: str
 
     assert not result.passed
     assert any("Measures derived from a suppressed count are null" in m and "1 unexpected row(s)" in m for m in result.failures)
+
+
+# --------------------------------------------------------------------------- redaction of everything a gate emits
+
+
+class _Hook(http.server.BaseHTTPRequestHandler):
+    """A webhook receiver that keeps every body it is sent."""
+
+    bodies: list[bytes] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+        self.bodies.append(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook(monkeypatch):
+    """A local HTTP server as HELHED_ALERT_WEBHOOK; yields the list of bodies posted to it."""
+    _Hook.bodies = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("HELHED_ALERT_WEBHOOK", f"http://127.0.0.1:{server.server_address[1]}/hook")
+    yield _Hook.bodies
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_cpr_in_a_failing_non_person_column_is_found_nowhere(pg: Settings, schema: str, run_id: str, seed: Path,
+                                                                webhook: list[bytes], caplog) -> None:
+    """A CPR-like value (with and without hyphen) in columns that are not person keys fails
+    expectations; it must not reach audit.gate_results, Data Docs, the log, XCom or the alert."""
+    from types import SimpleNamespace
+
+    from helhed.airflow_support import StepFailed, notify_failure, run_step
+
+    planted = ["2512831234", "251283-1234"]
+    make_staging(pg, schema)
+    execute(pg, """insert into {}.ydelser__benefit_periods values
+        ('P-cpr', %s, %s, '2023-05-01', null, 100, 100, 'maaned', %s, '2024-01-31', 'y.csv')""",
+            schema, [key(1), planted[0], f"note {planted[1]}"])
+    caplog.set_level(logging.INFO)
+
+    result = run(pg, "staging.ydelser__benefit_periods", schema, "ydelser__benefit_periods", run_id, seed)
+    assert not result.passed
+    failed = {o.column for o in result.outcomes if not o.success}
+    assert {"benefit_code", "visitation_category"} <= failed
+    assert "<cpr>" in "\n".join(result.failures)   # the value is shown as the marker, not dropped silently
+
+    with pytest.raises(gates.GateFailed) as raised:
+        gates.enforce(result)
+    # What a task hands to Airflow: its XCom and its exception, through run_step.
+    xcom = run_step(lambda: {"warnings": [f"{planted[0]} in benefit_code"], "file": f"{planted[1]}.csv"})
+    def broken_step() -> None:
+        raise RuntimeError(f"value {planted[0]} broke a rule")
+
+    with pytest.raises(StepFailed) as step_failed:
+        run_step(broken_step)
+    context = {"task_instance": SimpleNamespace(task_id="ydelser.gate_benefit_periods"), "run_id": run_id,
+               "exception": raised.value}
+    notify_failure(context)
+    notify_failure({**context, "exception": RuntimeError(f"row {planted[1]} rejected")})
+
+    rows = audit_rows(pg, run_id)
+    stored = json.dumps([[r["kwargs"], r["observed_value"], r["message"], r["column_name"]] for r in rows], default=str)
+    docs = result.data_docs.parent
+    pages = [p.read_text(encoding="utf-8", errors="ignore") for p in docs.rglob("*") if p.is_file()]
+    assert pages and any("benefit_code" in p for p in pages)
+    logged = caplog.text + "\n".join(r.getMessage() for r in caplog.records)
+    posted = b"\n".join(webhook).decode()
+    assert len(webhook) == 2 and "ydelser.gate_benefit_periods" in posted and "<cpr>" in posted
+    for value in planted:
+        for where, text in (("gate_results", stored), ("GateFailed", str(raised.value)), ("log", logged),
+                            ("webhook", posted), ("xcom", json.dumps(xcom)), ("step exception", str(step_failed.value)),
+                            *((f"data docs {i}", page) for i, page in enumerate(pages))):
+            assert value not in text, f"{value} found in {where}"
+    assert xcom == {"warnings": ["<cpr> in benefit_code"], "file": "<cpr>.csv"}
+
+
+def test_data_docs_are_readable_by_their_owner_only(pg: Settings, schema: str, run_id: str, seed: Path) -> None:
+    make_staging(pg, schema)
+    result = run(pg, "staging.cpr__persons", schema, "cpr__persons", run_id, seed)
+    root = result.data_docs.parent.parent
+    modes = {p: stat.S_IMODE(p.stat().st_mode) for p in [root, *root.rglob("*")]}
+    assert modes and all(mode == (0o700 if p.is_dir() else 0o600) for p, mode in modes.items()), \
+        {str(p): oct(m) for p, m in modes.items() if m not in (0o700, 0o600)}
+
+
+def test_volume_settings_are_checked(monkeypatch) -> None:
+    from helhed import parsing
+    from helhed.sources import get_entity
+
+    entity = get_entity("ydelser.benefit_periods")
+    real = parsing.entity_rules(entity)
+    for volume, message in (({"empty": "fatal"}, "volume.empty"), ({"missing": "loud"}, "volume.missing"),
+                            ({"every_days": 0}, "every_days"), ({"emtpy": "warning"}, "unknown volume setting")):
+        monkeypatch.setattr(parsing, "entity_rules", lambda e, v=volume: replace(real, volume=v))
+        with pytest.raises(ValueError, match=message):
+            gates._delivery_settings(entity)

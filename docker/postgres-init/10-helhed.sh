@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # First-start initialisation of the official postgres image (runs once, on an empty volume).
 #
-# Creates the three databases of the platform and the read-only role that Superset uses.
+# Creates the three databases of the platform and the read-only role that Superset uses; the
+# warehouse roles cannot connect to the Airflow and Superset metadata databases.
 # The same objects are (re)asserted on every deploy by `airflow-init` (helhed.database.bootstrap),
 # which also re-applies HELHED_READER_PASSWORD, so rotating that password needs no manual SQL.
 set -euo pipefail
@@ -17,6 +18,12 @@ select 'create database superset' where not exists (select from pg_database wher
 select 'create role helhed_reader login'
  where not exists (select from pg_roles where rolname = 'helhed_reader') \gexec
 alter role helhed_reader login password :'reader_password';
+
+-- Airflow's and Superset's metadata databases: only their owner connects (PUBLIC may by default).
+revoke all on database airflow from public;
+revoke all on database superset from public;
+grant all on database airflow to current_user;
+grant all on database superset to current_user;
 EOSQL
 
 psql -v ON_ERROR_STOP=1 --username "${POSTGRES_USER:-postgres}" --dbname helhed <<'EOSQL'

@@ -1,7 +1,12 @@
 """Run Airflow locally against the embedded PostgreSQL: configure, migrate, run the DAG, serve the UI.
 
 Airflow is configured only through environment variables built here, so nothing in the user's
-home is touched and the same DAGs run unchanged under docker-compose.
+home is touched and the same DAGs run unchanged under docker-compose. The local demo keeps
+Airflow's simple auth manager and binds its UI to 127.0.0.1 (``HELHED_AIRFLOW_HOST`` to change);
+production (docker-compose.yml) uses the FAB auth manager with roles.
+
+:func:`run_dag` prepares what a fresh clone lacks (Airflow's metadata tables, the dbt manifest
+the DAG is rendered from) and says in one line what to do when it cannot (PostgreSQL down).
 """
 
 from __future__ import annotations
@@ -14,11 +19,19 @@ from datetime import date
 from pathlib import Path
 
 from helhed import processes
-from helhed.airflow_support import write_dbt_manifest
+from helhed.airflow_support import dbt_project_dir, write_dbt_manifest
 from helhed.config import REPO_ROOT, Settings
 
 DAG_ID = "helhed_nightly"
 SERVICES = ("airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer")
+
+
+class NotReady(RuntimeError):
+    """Something the run needs is missing; the message says in one line what to run."""
+
+
+class AirflowCommandFailed(RuntimeError):
+    """An ``airflow`` command failed; the message carries its last meaningful output line."""
 
 
 def airflow_bin() -> str:
@@ -29,13 +42,25 @@ def api_port() -> int:
     return int(os.environ.get("HELHED_AIRFLOW_PORT", "8080"))
 
 
+def api_host() -> str:
+    """The address the local Airflow UI listens on: localhost unless ``HELHED_AIRFLOW_HOST`` says otherwise."""
+    return os.environ.get("HELHED_AIRFLOW_HOST", "127.0.0.1")
+
+
+def metadata_database() -> str:
+    """Airflow's metadata database on the warehouse server (``HELHED_AIRFLOW_DATABASE``, default ``airflow``)."""
+    return os.environ.get("HELHED_AIRFLOW_DATABASE", "airflow")
+
+
 def airflow_env(s: Settings) -> dict[str, str]:
     """The environment for every Airflow command of the local demo."""
     home = s.airflow_home
     home.mkdir(parents=True, exist_ok=True)
     passwords = home / "simple_auth_manager_passwords.json"
     admin_password = os.environ.get("HELHED_AIRFLOW_ADMIN_PASSWORD", "admin")
-    passwords.write_text(json.dumps({"admin": admin_password}))
+    fd = os.open(passwords, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps({"admin": admin_password}))
     base = f"http://localhost:{api_port()}"
     env = dict(os.environ)
     env.update(s.libpq_env())
@@ -50,10 +75,12 @@ def airflow_env(s: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": s.url("airflow", driver="postgresql+psycopg2"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": s.url(metadata_database(), driver="postgresql+psycopg2"),
         "AIRFLOW__API__BASE_URL": base,
+        "AIRFLOW__API__HOST": api_host(),
         "AIRFLOW__API__PORT": str(api_port()),
-        "AIRFLOW__API_AUTH__JWT_SECRET": s.secrets["HELHED_SUPERSET_SECRET_KEY"],
+        # Airflow's own secret, not Superset's: one secret, one purpose.
+        "AIRFLOW__API_AUTH__JWT_SECRET": s.secrets["HELHED_AIRFLOW_JWT_SECRET"],
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         "AIRFLOW__COSMOS__ENABLE_CACHE": "True",
         # No usage telemetry from a municipality's servers.
@@ -68,8 +95,23 @@ def airflow_env(s: Settings) -> dict[str, str]:
 
 
 def airflow(s: Settings, *args: str, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
-    return subprocess.run([airflow_bin(), *args], env=airflow_env(s), check=check, text=True,
-                          capture_output=capture)
+    """Run ``airflow <args>``; with ``check``, a failure raises :class:`AirflowCommandFailed`
+    naming the command and its last meaningful output line (not a bare CalledProcessError)."""
+    result = subprocess.run([airflow_bin(), *args], env=airflow_env(s), check=False, text=True,
+                            capture_output=capture)
+    if check and result.returncode != 0:
+        raise AirflowCommandFailed(f"`airflow {' '.join(args)}` failed (exit {result.returncode}): "
+                                   f"{_last_line(result)}")
+    return result
+
+
+def _last_line(result: subprocess.CompletedProcess) -> str:
+    """The line that says why: the last non-empty line of stderr (or stdout), without log prefixes."""
+    for stream in (result.stderr, result.stdout):
+        lines = [line.strip() for line in (stream or "").splitlines() if line.strip()]
+        if lines:
+            return lines[-1][:500]
+    return "no output (run it by hand to see why)"
 
 
 def migrate(s: Settings) -> None:
@@ -78,8 +120,57 @@ def migrate(s: Settings) -> None:
     write_dbt_manifest(s.libpq_env())
 
 
-def run_dag(s: Settings, logical_date: date) -> subprocess.CompletedProcess:
-    """Run the nightly DAG once for ``logical_date``, recorded in Airflow's metadata database."""
+def needs_migration(s: Settings) -> bool:
+    """True when Airflow's metadata database is empty or older than the installed Airflow."""
+    return airflow(s, "db", "check-migrations", "--migration-wait-timeout", "0", check=False,
+                   capture=True).returncode != 0
+
+
+def manifest_is_stale() -> bool:
+    """True when dbt's manifest (from which cosmos renders the DAG) is missing or older than the project."""
+    project = dbt_project_dir()
+    manifest = project / "target" / "manifest.json"
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    sources = [project / "dbt_project.yml", *(p for folder in ("models", "macros", "seeds", "tests")
+                                               for p in (project / folder).rglob("*") if p.is_file())]
+    return any(p.stat().st_mtime > built for p in sources if p.exists())
+
+
+def prepare(s: Settings, say=print) -> None:
+    """Make sure a run can start: PostgreSQL answers, Airflow's tables are migrated, the manifest is current.
+
+    A fresh clone needs ``helhed db start`` (said in one line, :class:`NotReady`); the rest is
+    done here: ``airflow db migrate`` when Airflow reports missing migrations, ``dbt parse``
+    when the manifest is missing or older than the dbt project.
+    """
+    from helhed import database
+
+    if not database.is_running(s):
+        raise NotReady(f"PostgreSQL does not answer on {s.pg_host}:{s.pg_port}; start it with `helhed db start` "
+                       f"(or `make demo` for everything)")
+    database.bootstrap(s)   # databases, roles and grants; idempotent and quick
+    with database.connect(s, "postgres", autocommit=True) as conn:
+        database.ensure_database(conn, metadata_database(), metadata=True)
+    if needs_migration(s):
+        say(f"Airflow's metadata database ({metadata_database()}) needs migrating: running `airflow db migrate` ...")
+        airflow(s, "db", "migrate", capture=True)
+    if manifest_is_stale():
+        say("dbt's manifest is missing or older than the dbt project: running `dbt parse` ...")
+        write_dbt_manifest(s.libpq_env())
+
+
+def run_dag(s: Settings, logical_date: date, *, prepared: bool = False) -> subprocess.CompletedProcess:
+    """Run the nightly DAG once for ``logical_date``, recorded in Airflow's metadata database.
+
+    Prepares a fresh clone first (:func:`prepare`; ``prepared=True`` skips that, e.g. for each
+    day of a backfill after the first). Raises :class:`NotReady` or :class:`AirflowCommandFailed`
+    with a one-line reason when the DAG cannot start; a run that starts returns its process
+    (``returncode`` 0 when the DAG run succeeded).
+    """
+    if not prepared:
+        prepare(s)
     airflow(s, "dags", "reserialize", capture=True)
     return airflow(s, "dags", "test", DAG_ID, logical_date.isoformat(), check=False)
 
@@ -87,7 +178,7 @@ def run_dag(s: Settings, logical_date: date) -> subprocess.CompletedProcess:
 def start_services(s: Settings) -> None:
     env = airflow_env(s)
     commands = {
-        "airflow-api-server": ["api-server", "--port", str(api_port())],
+        "airflow-api-server": ["api-server", "--host", api_host(), "--port", str(api_port())],
         "airflow-scheduler": ["scheduler"],
         "airflow-dag-processor": ["dag-processor"],
         "airflow-triggerer": ["triggerer"],

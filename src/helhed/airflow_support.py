@@ -1,4 +1,9 @@
-"""Airflow glue kept out of the DAG file: the cosmos dbt task group and the failure callback."""
+"""Airflow glue kept out of the DAG file: the cosmos dbt task group, the step wrapper and the failure callback.
+
+Everything a task hands to Airflow passes through :mod:`helhed.redaction`: its return value
+(stored as XCom), its exception (shown in the UI and the task log), the log records of the
+task process (:func:`install_task_log_redaction`) and the failure alert.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,45 @@ import logging
 import os
 import subprocess
 import sys
+import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from helhed.config import REPO_ROOT
+from helhed.redaction import install_log_redaction, redact, redact_value
 
 log = logging.getLogger(__name__)
+
+
+class StepFailed(Exception):
+    """A pipeline step failed; the message (and the logged traceback) are redacted."""
+
+
+def install_task_log_redaction() -> None:
+    """Put the CPR log filter on the root logger and its handlers in the task process.
+
+    Airflow's task runner sends stdlib log records through the handlers it installs on the
+    root logger, so the filter must be added after they exist: every task calls this first.
+    """
+    install_log_redaction()
+
+
+def run_step(step: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a pipeline step for an Airflow task: its return value (the XCom) redacted, and an
+    exception whose text (or traceback) holds a CPR-like value replaced by :class:`StepFailed`
+    with the redacted message, after logging the redacted traceback. Other exceptions pass
+    unchanged, so their type still drives Airflow (e.g. no retry of a failed gate).
+    """
+    install_task_log_redaction()
+    try:
+        return redact_value(step(*args, **kwargs))
+    except Exception as exc:
+        text = "".join(traceback.format_exception(exc))
+        if redact(text) == text:
+            raise
+        log.error("step %s failed:\n%s", getattr(step, "__name__", step), redact(text))
+        raise StepFailed(redact(f"{type(exc).__name__}: {exc}")) from None
 
 
 def dbt_project_dir() -> Path:
@@ -104,14 +143,17 @@ def _tasks_in(group):
             yield child
 
 
+def failure_message(context) -> str:
+    """The one-line alert for a failed task, redacted (the exception may quote delivered values)."""
+    ti = context.get("task_instance")
+    return redact(f"helhed: task {getattr(ti, 'task_id', '?')} of run {context.get('run_id')} failed: "
+                  f"{context.get('exception')}")
+
+
 def notify_failure(context) -> None:
     """Tell someone a task failed: always the log, plus a webhook if ``HELHED_ALERT_WEBHOOK`` is set."""
-    ti = context.get("task_instance")
-    message = (
-        f"helhed: task {getattr(ti, 'task_id', '?')} of run {context.get('run_id')} failed: "
-        f"{context.get('exception')}"
-    )
-    log.error(message)
+    message = failure_message(context)
+    log.error("%s", message)
     url = os.environ.get("HELHED_ALERT_WEBHOOK")
     if url:
         import requests
@@ -119,4 +161,4 @@ def notify_failure(context) -> None:
         try:
             requests.post(url, json={"text": message}, timeout=10)
         except requests.RequestException as exc:  # an alert must never mask the real failure
-            log.error("could not post the failure to the webhook: %s", exc)
+            log.error("could not post the failure to the webhook: %s", redact(exc))

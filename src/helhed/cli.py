@@ -13,6 +13,7 @@ import typer
 
 from helhed.config import Settings
 from helhed.generator.command import generate_command
+from helhed.redaction import install_log_redaction
 from helhed.superset.command import superset_app
 
 app = typer.Typer(
@@ -22,8 +23,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The embedded PostgreSQL server of the demo and the tests.", no_args_is_help=True)
 airflow_app = typer.Typer(help="Airflow for the local demo: metadata database and services.", no_args_is_help=True)
+lock_app = typer.Typer(help="The nightly run lock (one run at a time, whatever starts it).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(airflow_app, name="airflow")
+app.add_typer(lock_app, name="lock")
 app.add_typer(superset_app, name="superset")
 app.command("generate", help="Generate a synthetic municipality's deliveries and its truth manifest.")(generate_command)
 
@@ -32,7 +35,25 @@ DEMO_DATE = date(2025, 12, 31)
 
 def _settings() -> Settings:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_redaction()   # no CPR-like value in anything the CLI logs
     return Settings.from_env()
+
+
+def _fail(message: object) -> typer.Exit:
+    """Print a one-line reason on stderr; return the exit to raise."""
+    typer.echo(str(message), err=True)
+    return typer.Exit(1)
+
+
+def _run_once(s: Settings, day: date, *, prepared: bool) -> int:
+    """One nightly run through Airflow; a run that cannot start exits with its one-line reason."""
+    from helhed import airflow_local
+    from helhed.config import WeakSecret
+
+    try:
+        return airflow_local.run_dag(s, day, prepared=prepared).returncode
+    except (airflow_local.NotReady, airflow_local.AirflowCommandFailed, WeakSecret) as exc:
+        raise _fail(exc) from None
 
 
 @db_app.command("start")
@@ -150,14 +171,16 @@ def purge_landing(
 def run(
     logical_date: Annotated[str, typer.Option("--date", help="Logical date (YYYY-MM-DD): loads deliveries dated up to it.")] = DEMO_DATE.isoformat(),
 ) -> None:
-    """Run the nightly DAG once for a date through Airflow (recorded in Airflow's database)."""
-    from helhed import airflow_local
+    """Run the nightly DAG once for a date through Airflow (recorded in Airflow's database).
 
+    On a fresh clone it migrates Airflow's metadata database and writes the dbt manifest
+    first; if PostgreSQL is not running it says so in one line (run `helhed db start`).
+    """
     s = _settings()
-    result = airflow_local.run_dag(s, date.fromisoformat(logical_date))
-    if result.returncode != 0:
+    returncode = _run_once(s, date.fromisoformat(logical_date), prepared=False)
+    if returncode != 0:
         typer.echo(f"The nightly run for {logical_date} failed; see the task logs above.", err=True)
-        raise typer.Exit(result.returncode)
+        raise typer.Exit(returncode)
 
 
 @app.command("backfill")
@@ -166,19 +189,80 @@ def backfill(
     end: Annotated[str, typer.Option("--to", help="Last logical date (YYYY-MM-DD), inclusive.")],
 ) -> None:
     """Run the nightly DAG for every date in a range, oldest first; stop at the first failure."""
-    from helhed import airflow_local
-
     s = _settings()
     day, last = date.fromisoformat(start), date.fromisoformat(end)
     if last < day:
         raise typer.BadParameter("--to is before --from")
+    first = True
     with typer.progressbar(length=(last - day).days + 1, label="Backfilling") as bar:
         while day <= last:
-            if airflow_local.run_dag(s, day).returncode != 0:
+            if _run_once(s, day, prepared=not first) != 0:
                 typer.echo(f"\nThe run for {day} failed; later dates were not run.", err=True)
                 raise typer.Exit(1)
+            first = False
             day += timedelta(days=1)
             bar.update(1)
+
+
+@lock_app.command("status")
+def lock_status() -> None:
+    """Show which run holds the nightly lock; exit 1 if one does."""
+    from helhed import runlock
+
+    lease = runlock.current(_settings())
+    if lease is None:
+        typer.echo("No run holds the nightly lock.")
+        return
+    typer.echo(f"The nightly lock is held by {lease.describe()}.")
+    raise typer.Exit(1)
+
+
+@lock_app.command("release")
+def lock_release(
+    run_id: Annotated[str | None, typer.Option("--run-id", help="Release only if this run holds the lock.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Release whoever holds it.")] = False,
+) -> None:
+    """Release the nightly lock of a run that died without its teardown (a live run then stops at its next step)."""
+    from helhed import runlock
+
+    if not run_id and not force:
+        raise typer.BadParameter("give --run-id (see `helhed lock status`) or --force")
+    released = runlock.release(_settings(), None if force else run_id)
+    if released is None:
+        raise _fail(f"run {run_id} does not hold the nightly lock; nothing released")
+    typer.echo(f"Released the nightly lock of run {released.run_id}.")
+
+
+@app.command("accept-file")
+def accept_file(
+    file_id: Annotated[int, typer.Argument(help="audit.delivery_files.file_id of the loaded file.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why its good rows may be published (kept in audit.accepted_files).")],
+) -> None:
+    """Accept a loaded file whose quarantined share failed the gate, so the next run publishes its good rows."""
+    import getpass
+
+    from helhed import gates
+
+    try:
+        accepted = gates.accept_file(_settings(), file_id, reason, getpass.getuser())
+    except ValueError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"Accepted {accepted['file']} ({accepted['entity']}): {accepted['quarantined']:,} of "
+               f"{accepted['delivered']:,} rows stay quarantined; the next run's gate lets the rest through.")
+
+
+@app.command("check-secrets")
+def check_secrets_command() -> None:
+    """Refuse placeholder, short or shared secrets in the environment (docker compose runs this before anything starts)."""
+    from helhed.config import DEPLOYMENT_SECRETS, secret_problems
+
+    problems = secret_problems(os.environ, DEPLOYMENT_SECRETS)
+    if problems:
+        for problem in problems:
+            typer.echo(f"helhed: {problem}", err=True)
+        raise _fail(f"helhed: refusing to start with {len(problems)} weak secret(s); replace every change-me value "
+                    "in .env as docs/deployment.md shows")
+    typer.echo(f"helhed: the {len(DEPLOYMENT_SECRETS)} secrets are set, none is a placeholder, none is shared.")
 
 
 @app.command("serve")
@@ -217,8 +301,7 @@ def demo(
     typer.echo("3/5 Preparing Airflow's metadata database …")
     airflow_local.migrate(s)
     typer.echo(f"4/5 Running the nightly DAG for {DEMO_DATE} through Airflow …")
-    result = airflow_local.run_dag(s, DEMO_DATE)
-    if result.returncode != 0:
+    if _run_once(s, DEMO_DATE, prepared=True) != 0:
         typer.echo("The nightly run failed; nothing was published. See the log above.", err=True)
         raise typer.Exit(1)
     typer.echo("5/5 Starting the Airflow UI and Superset …")
@@ -226,8 +309,9 @@ def demo(
     minutes = (time.monotonic() - started) / 60
     typer.echo(
         f"\nhelhed demo is ready ({minutes:.1f} min).\n"
-        f"  Superset:   http://localhost:8088   login admin / admin   (dashboards Beskæftigelse, Økonomi, Målgrupper, Helhedsorienterede forløb, Økonomi og budgetopfølgning)\n"
-        f"  Airflow UI: http://localhost:{airflow_local.api_port()}   login admin / admin   (DAG helhed_nightly)\n"
+        f"  Superset:   http://127.0.0.1:8088   login admin / admin   (dashboards Beskæftigelse, Økonomi, Målgrupper, Helhedsorienterede forløb, Økonomi og budgetopfølgning)\n"
+        f"  Airflow UI: http://127.0.0.1:{airflow_local.api_port()}   login admin / admin   (DAG helhed_nightly)\n"
+        f"  Both listen on this machine only (HELHED_AIRFLOW_HOST / HELHED_SUPERSET_HOST to change).\n"
         f"  Warehouse:  postgresql://{s.pg_host}:{s.pg_port}/helhed   (passwords in {s.home / 'secrets.env'})\n"
         f"  Stop everything with: make stop"
     )

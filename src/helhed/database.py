@@ -24,6 +24,9 @@ from psycopg import sql
 from helhed.config import Settings
 
 DATABASES = ("helhed", "airflow", "superset")
+#: Metadata databases of Airflow and Superset: only their owner (the superuser that the
+#: services connect as) may connect; the warehouse roles (helhed_reader) may not.
+METADATA_DATABASES = ("airflow", "superset")
 RUN_AS = "embedded_postgres"
 
 
@@ -74,9 +77,11 @@ def init_cluster(s: Settings) -> None:
         entry = pwd.getpwnam(user)
         os.chown(s.pgdata, entry.pw_uid, entry.pw_gid)
     s.pgdata.chmod(0o700)
-    with tempfile.NamedTemporaryFile("w", delete=False, suffix=".pw") as pwfile:
+    with tempfile.NamedTemporaryFile("w", delete=False, suffix=".pw") as pwfile:   # created 0600
         pwfile.write(s.secrets["HELHED_PG_PASSWORD"])
-    os.chmod(pwfile.name, 0o644)
+    if user:   # initdb runs as that user: it must read the file, nobody else may
+        entry = pwd.getpwnam(user)
+        os.chown(pwfile.name, entry.pw_uid, entry.pw_gid)
     try:
         _run(
             [str(_bin("initdb")), "-D", str(s.pgdata), "-U", s.pg_superuser, f"--pwfile={pwfile.name}",
@@ -134,13 +139,23 @@ def crash_and_restart(s: Settings) -> None:
     start(s)
 
 
+def ensure_database(conn: psycopg.Connection, name: str, *, metadata: bool = False) -> None:
+    """Create database ``name`` if missing (``conn`` in autocommit). A ``metadata`` database
+    (Airflow's, Superset's) is closed to every role but its owner: PostgreSQL grants CONNECT
+    to PUBLIC by default, which would let the warehouse's read-only role in."""
+    if not conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    if metadata:
+        owner = conn.execute("select pg_get_userbyid(datdba) from pg_database where datname = %s", (name,)).fetchone()[0]
+        conn.execute(sql.SQL("revoke all on database {} from public").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("grant all on database {} to {}").format(sql.Identifier(name), sql.Identifier(owner)))
+
+
 def bootstrap(s: Settings) -> None:
     """Create the databases and the read-only role (idempotent)."""
     with psycopg.connect(s.url("postgres"), autocommit=True) as conn:
-        existing = {r[0] for r in conn.execute("select datname from pg_database")}
         for db in DATABASES:
-            if db not in existing:
-                conn.execute(sql.SQL("create database {}").format(sql.Identifier(db)))
+            ensure_database(conn, db, metadata=db in METADATA_DATABASES)
         reader_pw = s.secrets["HELHED_READER_PASSWORD"]
         if not conn.execute("select 1 from pg_roles where rolname = 'helhed_reader'").fetchone():
             conn.execute(sql.SQL("create role helhed_reader login password {}").format(sql.Literal(reader_pw)))

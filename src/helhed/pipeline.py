@@ -2,16 +2,24 @@
 
 Keeping the logic here (not in the DAG file) keeps DAG parsing cheap and lets the CLI and the
 tests run the same steps. Every step is idempotent for a logical date: loading skips files it
-has loaded, gates re-check the current tables, and publishing swaps whatever was built.
+has loaded, gates re-check what has not been published yet, and publishing swaps whatever was
+built.
+
+A run is bracketed by :func:`begin_run` (takes the nightly lock, :mod:`helhed.runlock`) and
+:func:`end_run` (releases it; the DAG runs it as a teardown, so also after a failure). The
+gate and publish steps renew the lock and refuse to work for a run that does not hold it, so
+two runs never interleave whatever starts them. What the steps return (Airflow stores it as
+XCom) passes through :func:`helhed.redaction.redact_value`.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import date
+from typing import Any
 
-from helhed import gates, loading, publish
-from helhed.config import Settings
+from helhed import gates, loading, publish, runlock
+from helhed.config import Settings, tighten_modes
 from helhed.redaction import redact_value
 from helhed.sources import get_entity
 
@@ -20,6 +28,27 @@ log = logging.getLogger(__name__)
 def mart_suites(settings: Settings) -> list[str]:
     """Every public mart with a suite ``expectations/marts__<table>.json`` is validated before publishing."""
     return sorted(p.stem.removeprefix("marts__") for p in settings.expectations_dir.glob("marts__*.json"))
+
+
+def begin_run(run_id: str, settings: Settings | None = None) -> dict[str, Any]:
+    """Take the nightly lock for ``run_id`` (:class:`helhed.runlock.RunLocked` names the run that
+    holds it) and tighten the modes of the landing folders, secrets and Data Docs."""
+    s = settings or Settings.from_env()
+    lease = runlock.acquire(s, run_id)
+    tightened = tighten_modes(s)
+    return redact_value({"run_id": run_id, "lock_expires_at": lease.expires_at.isoformat(),
+                         "modes_tightened": tightened})
+
+
+def hold(run_id: str, settings: Settings | None = None) -> None:
+    """Renew the run's lock before a step; :class:`helhed.runlock.LockLost` if it is not held."""
+    runlock.renew(settings or Settings.from_env(), run_id)
+
+
+def end_run(run_id: str, settings: Settings | None = None) -> dict[str, Any]:
+    """Release the run's lock (nothing if another run holds it)."""
+    released = runlock.release(settings or Settings.from_env(), run_id)
+    return {"run_id": run_id, "released": released is not None}
 
 
 def load(entity_id: str, logical_date: date, settings: Settings | None = None) -> dict:
@@ -42,26 +71,38 @@ def load(entity_id: str, logical_date: date, settings: Settings | None = None) -
                          "cpr_like_masked": summary.cpr_like_masked, "unexpected": unexpected})
 
 
-def gate_staging(entity_id: str, run_id: str, settings: Settings | None = None) -> dict:
-    """Run the entity's staging suite; a failed critical expectation raises and stops the run."""
+def gate_staging(entity_id: str, run_id: str, settings: Settings | None = None, *,
+                 logical_date: date | None = None, scope: str | None = None) -> dict:
+    """Run the entity's staging suite over everything loaded since the last publish (``scope``
+    ``"full"``: the whole table); a failed critical expectation raises and stops the run."""
     s = settings or Settings.from_env()
+    hold(run_id, s)
     table = get_entity(entity_id).table
-    result = gates.run_suite(s, f"staging__{table}", "staging", table, run_id)
+    result = gates.run_suite(s, f"staging__{table}", "staging", table, run_id, scope=scope,
+                             logical_date=logical_date)
     gates.enforce(result)
-    return {"suite": f"staging__{table}", "passed": result.passed, "warnings": list(result.warnings)}
+    batch = result.batch
+    return redact_value({
+        "suite": f"staging__{table}", "passed": result.passed, "warnings": list(result.warnings),
+        "scope": batch.scope if batch else "full", "files": batch.files if batch else None,
+        "rows": batch.rows if batch else None,
+    })
 
 
 def gate_marts(run_id: str, settings: Settings | None = None) -> dict:
     """Validate tonight's public marts in build_marts before anyone can see them."""
     s = settings or Settings.from_env()
+    hold(run_id, s)
     tables = mart_suites(s)
     results = [gates.run_suite(s, f"marts__{table}", "build_marts", table, run_id) for table in tables]
     gates.enforce(results)  # one error naming every failed mart, not just the first
-    return {table: {"passed": r.passed, "warnings": list(r.warnings)} for table, r in zip(tables, results)}
+    return redact_value({table: {"passed": r.passed, "warnings": list(r.warnings)} for table, r in zip(tables, results)})
 
 
 def publish_build(run_id: str, logical_date: date, settings: Settings | None = None) -> list[str]:
+    """Swap tonight's gated build into place (refused if a loaded file passed no gate of this run)."""
     s = settings or Settings.from_env()
+    hold(run_id, s)
     return publish.publish(s, run_id, logical_date)
 
 
