@@ -37,6 +37,9 @@ STAGES = {
     "increments": 15,
     "bad_data": 16,
     "complexity": 17,
+    "jobcenter": 30,
+    "corrections": 31,
+    "ledger_nights": 32,
 }
 
 
