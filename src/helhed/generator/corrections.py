@@ -216,7 +216,6 @@ def correct_enrolments(enr: Enrolments, initial_end: int, nights: int, rng: np.r
     plan = enr.plan.copy()
     if nights and n:
         cand = np.flatnonzero((enr.start <= initial_end) & (rng.random(n) < ENROLMENT_CORRECTED_SHARE))
-        coordinators = sorted(set(enr.coordinator))
         for i in cand.tolist():
             has_plan = enr.plan[i] != NONE and enr.plan[i] <= initial_end
             if has_plan and rng.random() < 1 / 3:
@@ -226,10 +225,11 @@ def correct_enrolments(enr: Enrolments, initial_end: int, nights: int, rng: np.r
                     continue
                 plan[i] = new
             else:
-                same_programme = [c for c in coordinators if c[:2] == enr.coordinator[i][:2] and c != enr.coordinator[i]]
-                if not same_programme:
-                    continue
-                coordinator[i] = same_programme[int(rng.integers(0, len(same_programme)))]
+                # Another coordinator of the programme (ids "ENK03": programme prefix, K, number); a
+                # programme with one coordinator gets a second one.
+                prefix, number = enr.coordinator[i][:3], int(enr.coordinator[i][3:])
+                others = sorted(({int(c[3:]) for c in enr.coordinator if c[:3] == prefix} | {number + 1}) - {number})
+                coordinator[i] = f"{prefix}{others[int(rng.integers(0, len(others)))]:02d}"
             corr_day[i] = initial_end + int(rng.integers(1, nights + 1))
     return ProgrammeRegister(enr, coordinator, plan, corr_day)
 
