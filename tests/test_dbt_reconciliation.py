@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import time
 from collections import defaultdict
@@ -499,6 +500,11 @@ def test_the_nights_carried_corrections_from_every_source(warehouse: Warehouse) 
     (reversals,) = warehouse.rows("select count(*) from staging.oekonomi__postings where debit_credit = 'K'"
                                   " and posting_text like 'Tilbageført:%%' and delivery_date > %s", END)[0]
     assert reversals > 0
+    # The nightly builds were incremental, and change detection reached back beyond the look-back
+    # window (three months before the previous as-of month) to the corrected months.
+    log = (warehouse.target_path / "logs" / "dbt.log").read_text(encoding="utf-8", errors="replace")
+    starts = [date.fromisoformat(m) for m in re.findall(r"incremental batch from (\d{4}-\d{2}-\d{2})", log)]
+    assert starts and min(starts) < date(END.year, END.month - 3, 1), starts
 
 
 # ----------------------------------------------------------------------------- the jobcenter
