@@ -207,11 +207,12 @@ summary as (
         bool_or(department = '{{ department }}')                           as is_active_{{ department }}
         {%- endfor %},
         count(*) filter (where counts_as_service)::integer                 as concurrent_services,
-        -- Sets (order not defined): the target-group rules test them with && and @>.
-        array_agg(service_key)                                             as service_codes,
-        coalesce(array_agg(purpose) filter (where purpose is not null), '{}')
+        -- Sets, sorted (so a full refresh and an incremental build write the same arrays): the
+        -- target-group rules test them with && and @>.
+        array_agg(service_key order by service_key)                        as service_codes,
+        coalesce(array_agg(purpose order by purpose) filter (where purpose is not null), '{}')
                                                                            as service_purposes,
-        coalesce(array_agg(department) filter (where not is_benefit), '{}')
+        coalesce(array_agg(department order by department) filter (where not is_benefit), '{}')
                                                                            as service_departments
     from activities_flagged
     group by person_id, month
