@@ -238,13 +238,16 @@ def generate(
         step("services")
         # Late registrations and corrections of every phase-2 source: the initial delivery holds
         # what was registered by the end date, the truth is the state after the last night.
+        conversation_provider = str(prof.raw["jobcenter"]["conversations"]["price"]["providers"][0])
         late = plan_late(Phase2Records(by_dept["dubu"], by_dept["sensum"], by_dept["sundhed"], education, employment, enrolments,
-                                       medfin, offers, conversations), initial_end, daily_increments, world.rng("corrections"))
+                                       medfin, offers, conversations, conversation_provider),
+                         initial_end, daily_increments, world.rng("corrections"))
         state_e, final = late.state(initial_end), late.state(end)
         enrolments_e = state_e.enrolments
         prices = unit_prices(world_e)
         held_all = late.conversations.held(np.arange(len(conversations)), end)
-        happened = {**by_dept, "jobcenter": offers.act, "samtaler": held_records(conversations, held_all, CONVERSATION_CODE)}
+        happened = {**by_dept, "jobcenter": offers.act,
+                    "samtaler": held_records(conversations, held_all, CONVERSATION_CODE, conversation_provider)}
         ledger, book = build_ledger(world_e, periods_e, happened, medfin, enrolments_e, prices, final_periods=final_periods, history=before,
                                     final_records=FinalRecords(final.activities(), final.enrolments, final.medfin))
         budget = budgets(world_e, ledger)

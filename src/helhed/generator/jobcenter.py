@@ -22,13 +22,14 @@ caseworker); see docs/generator.md.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from helhed.generator.benefits import Periods
-from helhed.generator.dates import NONE, IntArray, from_day
+from helhed.generator.dates import NONE, IntArray, dmy, from_day
 from helhed.generator.lifecourse import STATES
 from helhed.generator.profile import VISITATION_CATEGORIES
 from helhed.generator.services import Activities, caseworkers
@@ -75,9 +76,14 @@ class Offers:
         return len(self.act)
 
     def status(self, end: IntArray) -> list[str]:
-        """Status as shown with ``end`` (NONE = still running)."""
-        return [OFFER_ACTIVE if e == NONE else (OFFER_INTERRUPTED if cut else OFFER_ENDED)
-                for e, cut in zip(end.tolist(), self.interrupted.tolist())]
+        """Status of every offer as shown with ``end`` (NONE = still running)."""
+        return offer_status(end, self.interrupted)
+
+
+def offer_status(end: IntArray, interrupted: np.ndarray) -> list[str]:
+    """``Aktiv`` while an offer has no end, else ``Afbrudt`` when it was cut short, else ``Afsluttet``."""
+    return [OFFER_ACTIVE if e == NONE else (OFFER_INTERRUPTED if cut else OFFER_ENDED)
+            for e, cut in zip(end.tolist(), interrupted.tolist())]
 
 
 def jobcenter_catalogue(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -319,14 +325,15 @@ def _one_mentor_at_a_time(
     return tuple(x[keep] for x in (person, pick, start, end, planned, period))
 
 
-def held_records(conv: Conversations, held: np.ndarray, catalogue_code: str) -> Activities:
+def held_records(conv: Conversations, held: np.ndarray, catalogue_code: str, provider: str) -> Activities:
     """Conversations held as one-day service records priced per conversation (for the ledger and
-    the imputed cost: days x price per conversation = price per conversation)."""
+    the imputed cost: days x price per conversation = price per conversation), all by the
+    jobcenter (``provider``, the posting's text and cost centre)."""
     sel = np.flatnonzero(held)
     n = len(sel)
     return Activities(
         conv.person[sel], [catalogue_code] * n, conv.day[sel], conv.day[sel], conv.day[sel], np.zeros(n), np.zeros(n),
-        [""] * n, [""] * n, [conv.conversation_id[i] for i in sel.tolist()], [f"JC{w:04d}" for w in conv.caseworker[sel].tolist()],
+        [provider] * n, [""] * n, [conv.conversation_id[i] for i in sel.tolist()], [""] * n,
     )  # fmt: skip
 
 
@@ -338,35 +345,38 @@ def subset_conversations(conv: Conversations, idx: IntArray) -> Conversations:
     )  # fmt: skip
 
 
-def conversation_rows(conv: Conversations, held: np.ndarray, cprs: list[str], raw: dict[str, Any]) -> list[list[str]]:
-    """``samtaler`` rows: id, CPR, STAR type id and label, form, date (dd-mm-yyyy), caseworker, status."""
-    from helhed.generator.dates import dmy
+#: Rows are formatted a chunk at a time, so memory stays bounded by the arrays, not the text.
+CHUNK = 50_000
 
+
+def conversation_rows(conv: Conversations, held: np.ndarray, cprs: list[str], raw: dict[str, Any]) -> Iterator[list[str]]:
+    """``samtaler`` rows: id, CPR, STAR type id and label, form, date (dd-mm-yyyy), caseworker, status."""
     cfg = raw["jobcenter"]["conversations"]
     labels = {int(k): str(v) for k, v in cfg["types"].items()}
     forms = list(cfg["forms"])
-    days = dmy(conv.day)
-    return [
-        [conv.conversation_id[i], cprs[int(conv.person[i])], str(int(conv.type_id[i])), labels[int(conv.type_id[i])],
-         forms[int(conv.form[i])], days[i], f"JC{int(conv.caseworker[i]):04d}", HELD if held[i] else NO_SHOW]
-        for i in range(len(conv))
-    ]  # fmt: skip
+    for lo in range(0, len(conv), CHUNK):
+        sl = slice(lo, lo + CHUNK)
+        days = dmy(conv.day[sl])
+        rows = zip(conv.person[sl].tolist(), conv.type_id[sl].tolist(), conv.form[sl].tolist(), conv.caseworker[sl].tolist(),
+                   held[sl].tolist())
+        for k, (p, t, f, w, h) in enumerate(rows):
+            yield [conv.conversation_id[lo + k], cprs[p], str(t), labels[t], forms[f], days[k], f"JC{w:04d}", HELD if h else NO_SHOW]
 
 
-def offer_rows(offers: Offers, cprs: list[str], raw: dict[str, Any]) -> list[list[str]]:
+def offer_rows(offers: Offers, cprs: list[str], raw: dict[str, Any]) -> Iterator[list[str]]:
     """``tilbud`` rows: id, CPR, aktiveringstype, referral/start/end (dd-mm-yyyy), hours, provider, caseworker, status."""
-    from helhed.generator.dates import dmy
-
     types = raw["jobcenter"]["offers"]["types"]
     act = offers.act
-    ref, start, end = dmy(act.referral), dmy(act.start), dmy(act.end)
-    status = offers.status(act.end)
-    return [
-        [act.activity_id[i], cprs[int(act.person[i])], types[act.service[i]]["label"], ref[i], start[i], end[i],
-         (f"{act.hours[i]:.1f}".replace(".", ",") if types[act.service[i]]["unit"] == "time" else ""),
-         act.provider[i], act.caseworker[i], status[i]]
-        for i in range(len(act))
-    ]  # fmt: skip
+    for lo in range(0, len(act), CHUNK):
+        sl = slice(lo, lo + CHUNK)
+        ref, start, end = dmy(act.referral[sl]), dmy(act.start[sl]), dmy(act.end[sl])
+        status = offer_status(act.end[sl], offers.interrupted[sl])
+        for k, (p, h) in enumerate(zip(act.person[sl].tolist(), act.hours[sl].tolist())):
+            i = lo + k
+            code = act.service[i]
+            hours = f"{h:.1f}".replace(".", ",") if types[code]["unit"] == "time" else ""
+            yield [act.activity_id[i], cprs[p], types[code]["label"], ref[k], start[k], end[k], hours, act.provider[i],
+                   act.caseworker[i], status[k]]
 
 
 def jobcenter_truth(

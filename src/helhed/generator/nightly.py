@@ -50,6 +50,7 @@ class Phase2Records:
     medfin: tuple[IntArray, IntArray, IntArray]
     offers: Offers
     conversations: Conversations
+    conversation_provider: str  # who holds the conversations (the ledger's text and cost centre)
 
 
 @dataclass
@@ -66,13 +67,14 @@ class Phase2State:
     offers: Offers
     conversations: Conversations
     held: np.ndarray  # per conversation: counts as held (status Afholdt)
+    conversation_provider: str
 
     def activities(self) -> dict[str, Activities]:
         """Service records by source, the jobcenter's offers (``jobcenter``) and conversations held
         (``samtaler``, one-day records priced per conversation) included."""
         return {
             "dubu": self.dubu, "sensum": self.sensum, "sundhed": self.sundhed, "jobcenter": self.offers.act,
-            "samtaler": held_records(self.conversations, self.held, CONVERSATION_CODE),
+            "samtaler": held_records(self.conversations, self.held, CONVERSATION_CODE, self.conversation_provider),
         }  # fmt: skip
 
 
@@ -99,7 +101,7 @@ class LatePlan:
             _acts(r.dubu, self.dubu.known(day)), _acts(r.sensum, self.sensum.known(day)), _acts(r.sundhed, self.sundhed.known(day)),
             intervals_subset(r.education, *self.education.known(day)), intervals_subset(r.employment, *self.employment.known(day)),
             self.programmes.known(day), self.cofinancing.known(day), _offers(r.offers, self.offers.known(day)),
-            subset_conversations(r.conversations, conv_idx), held,
+            subset_conversations(r.conversations, conv_idx), held, r.conversation_provider,
         )  # fmt: skip
 
     def changes(self, day: int) -> Phase2State:
@@ -112,7 +114,7 @@ class LatePlan:
             _acts(r.sundhed, self.sundhed.changed(day)), intervals_subset(r.education, *self.education.changed(day)),
             intervals_subset(r.employment, *self.employment.changed(day)), self.programmes.changed(day),
             self.cofinancing.changed(day), _offers(r.offers, self.offers.changed(day)),
-            subset_conversations(r.conversations, conv_idx), held,
+            subset_conversations(r.conversations, conv_idx), held, r.conversation_provider,
         )  # fmt: skip
 
     def corrections_on(self, day: int) -> list[dict[str, Any]]:
