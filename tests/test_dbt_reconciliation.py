@@ -2,17 +2,18 @@
 
 A municipality of ~3,000 residents with 3 years of history and three nightly deliveries after
 the end date is generated, loaded with ``helhed.loading`` into a database of its own and built
-with dbt, twice:
+with dbt:
 
-1. *initial*: the initial delivery only (every source, as known on the end date). The phase-2
-   truth (departments active, cost, coverage, concentration, tempo, programme follow-up) is
-   defined on this state, so its figures are checked here, on a copy of the restricted marts
-   taken right after the build (schema ``recon_initial``).
-2. *nightly*: the three increments of benefit periods and persons, each followed by an
-   incremental ``dbt build``. The benefit truth (full-time persons per group and quarter) is
-   defined on the final state; and a ``--full-refresh`` build must then give exactly the same
-   person-month and family-month facts as the incremental history.
+1. *initial*: the initial delivery (every source, as known on the end date), then a full build.
+2. *nightly*: three nights of increments with late corrections from every source (back-dated
+   benefit, DUBU, Sensum, health and offer ends, Sensum status changes, late health, education
+   and employment records, corrected programme rows and co-financing bills, ledger reversals
+   re-posted with corrected amounts on new vouchers, the jobcenter's new and corrected
+   conversations and offers), each followed by an incremental ``dbt build``.
 
+The truth is the state after the last night, so every figure is checked on the build after the
+nights; a ``--full-refresh`` build must then give exactly the same rows in every incremental
+person-month model and in the person-month and family-month facts as the incremental history.
 The ledger identity (ledger = direct + imputed + unattributed per department and month) is
 checked against sums of the staged postings computed here, independently of the dbt models.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import time
 from collections import defaultdict
@@ -49,9 +51,13 @@ DATABASE = "helhed_recon"
 END = date(2025, 12, 31)
 NIGHTS = 3
 RESIDENTS, YEARS, SEED = 3000, 3, 11
-SNAPSHOT = "recon_initial"
-SNAPSHOT_TABLES = ("fct_person_month", "fct_cost_attribution_monthly", "fct_cost_concentration_yearly",
-                   "fct_tempo_yearly", "fct_programme_enrolments", "fct_target_groups_monthly")
+#: The build the truth describes: the restricted marts after the last night.
+FINAL = "build_restricted"
+#: Every incremental model (macros/incremental.sql) and the published facts copied from them.
+INCREMENTAL = ("int_benefits_aggregated_to_person_months", "int_activities_aggregated_to_person_months",
+               "int_cost_aggregated_to_person_months", "int_person_month_spine", "int_person_months",
+               "int_household_months")
+FACTS = ("fct_person_month", "fct_family_month")
 
 
 @dataclass(frozen=True)
@@ -105,13 +111,14 @@ class Warehouse:
             for entity in source.entities:
                 loading.load_entity(self.settings, entity, up_to)
 
-    def snapshot(self, schema: str, tables: tuple[str, ...]) -> None:
+    def snapshot(self, schema: str, tables: tuple[tuple[str, str], ...]) -> None:
+        """Copy (schema, table) pairs into ``schema``."""
         with psycopg.connect(self.settings.url(), autocommit=True) as conn:
             conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
             conn.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
-            for table in tables:
-                conn.execute(sql.SQL("create table {}.{} as select * from build_restricted.{}").format(
-                    sql.Identifier(schema), sql.Identifier(table), sql.Identifier(table)))
+            for source, table in tables:
+                conn.execute(sql.SQL("create table {}.{} as select * from {}.{}").format(
+                    sql.Identifier(schema), sql.Identifier(table), sql.Identifier(source), sql.Identifier(table)))
 
 
 @pytest.fixture(scope="module")
@@ -135,11 +142,10 @@ def warehouse(pg: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     wh.dbt("seed")
     wh.build("initial")
     wh.initial_results = dict(wh.results)
-    wh.snapshot(SNAPSHOT, SNAPSHOT_TABLES)
     for night in range(1, NIGHTS + 1):
         wh.load(END + timedelta(days=night))
         wh.build(f"night {night}")
-    wh.snapshot("recon_incremental", ("fct_person_month", "fct_family_month"))
+    wh.snapshot("recon_incremental", tuple(("build_int", t) for t in INCREMENTAL) + tuple((FINAL, t) for t in FACTS))
     print(f"\ndbt build seconds at {RESIDENTS} residents x {YEARS} years: {wh.build_seconds}")
     yield wh
     try:
@@ -223,7 +229,7 @@ def test_ledger_total_is_direct_plus_imputed_plus_unattributed_per_department_an
         for dept, month, *row in warehouse.rows(
             f"select department, to_char(month, 'YYYY-MM'), max(attribution_basis), sum(gross_operating_cost),"
             f" sum(refunds), sum(net_operating_cost), sum(construction_cost), sum(ledger_amount), sum(direct_cost),"
-            f" sum(imputed_cost), sum(unattributed_cost) from {SNAPSHOT}.fct_cost_attribution_monthly group by 1, 2"
+            f" sum(imputed_cost), sum(unattributed_cost) from {FINAL}.fct_cost_attribution_monthly group by 1, 2"
         )
     }
     for key, cell in staged.items():
@@ -295,7 +301,7 @@ def test_departments_active_and_target_group_counts_match_the_truth(warehouse: W
         for month, k1, k2, k3 in warehouse.rows(
             f"select to_char(month, 'YYYY-MM'), count(*) filter (where departments_active >= 1),"
             f" count(*) filter (where departments_active >= 2), count(*) filter (where departments_active >= 3)"
-            f" from {SNAPSHOT}.fct_person_month group by 1"
+            f" from {FINAL}.fct_person_month group by 1"
         )
     }
     for month in months_of(warehouse.manifest):
@@ -304,7 +310,7 @@ def test_departments_active_and_target_group_counts_match_the_truth(warehouse: W
     counts = {
         (group, month): persons
         for group, month, persons in warehouse.rows(
-            f"select target_group, to_char(month, 'YYYY-MM'), persons from {SNAPSHOT}.fct_target_groups_monthly"
+            f"select target_group, to_char(month, 'YYYY-MM'), persons from {FINAL}.fct_target_groups_monthly"
             f" where target_group in ('departments_2', 'departments_3')"
         )
     }
@@ -315,7 +321,7 @@ def test_departments_active_and_target_group_counts_match_the_truth(warehouse: W
 
 def test_top_cost_target_groups_have_their_share_of_residents(warehouse: Warehouse) -> None:
     rows = warehouse.rows(
-        f"select t.month, t.target_group, t.persons, r.residents from {SNAPSHOT}.fct_target_groups_monthly t"
+        f"select t.month, t.target_group, t.persons, r.residents from {FINAL}.fct_target_groups_monthly t"
         " join (select month, sum(residents) as residents from build_int.int_residents_aggregated_to_months group by month) r using (month)"
         " where t.target_group in ('top_1_pct_cost', 'top_3_pct_cost') and t.month >= %s",
         date(END.year - YEARS + 2, 1, 1),  # a full trailing year of cost
@@ -330,7 +336,7 @@ def test_tempo_matches_the_truth(warehouse: Warehouse) -> None:
     got = {
         (source, str(year)): float(mean)
         for source, year, mean in warehouse.rows(
-            f"select source, start_year, mean_days_referral_to_start from {SNAPSHOT}.fct_tempo_yearly"
+            f"select source, start_year, mean_days_referral_to_start from {FINAL}.fct_tempo_yearly"
         )
     }
     truth = warehouse.truth["days_referral_to_start_by_source_year"]
@@ -339,7 +345,7 @@ def test_tempo_matches_the_truth(warehouse: Warehouse) -> None:
             # Both round the mean to 4 decimals (the generator in floating point).
             assert got[(source, year)] == pytest.approx(mean, abs=0.00015), (source, year)
     (plan_mean,) = warehouse.rows(
-        f"select avg(days_start_to_joint_plan) from {SNAPSHOT}.fct_programme_enrolments where has_joint_plan"
+        f"select avg(days_start_to_joint_plan) from {FINAL}.fct_programme_enrolments where has_joint_plan"
     )[0]
     assert float(plan_mean) == pytest.approx(warehouse.truth["programme_days_start_to_plan_mean"], abs=0.01)
 
@@ -357,7 +363,7 @@ def test_programme_follow_up_months_give_the_truths_self_support(warehouse: Ware
     support = {
         (person, month): self_supporting
         for person, month, self_supporting in warehouse.rows(
-            f"select person_key, month, is_self_supporting from {SNAPSHOT}.fct_person_month where enrolment_id is not null"
+            f"select person_key, month, is_self_supporting from {FINAL}.fct_person_month where enrolment_id is not null"
         )
     }
     delivered = defaultdict(int)
@@ -448,18 +454,114 @@ def test_the_current_month_divides_by_the_days_the_data_cover(warehouse: Warehou
     assert previous == [(True, 31)]
 
 
+def _comparable(warehouse: Warehouse, schema: str, table: str) -> str:
+    """``select`` of a table with its array columns sorted (array_agg gives sets in no defined order)
+    and the incremental watermark left out (a full refresh writes every row with tonight's as-of date)."""
+    columns = warehouse.rows(
+        "select column_name, data_type from information_schema.columns where table_schema = %s and table_name = %s"
+        " order by ordinal_position", schema, table)
+    exprs = [f"array(select x from unnest({name}) as x order by x) as {name}" if kind == "ARRAY" else name
+             for name, kind in columns if name != "as_of_date"]
+    return f"select {', '.join(exprs)} from {schema}.{table}"
+
+
 def test_full_refresh_gives_the_incremental_history(warehouse: Warehouse) -> None:
+    """After three nights of corrections from every source, every incremental person-month model and the
+    facts copied from them hold exactly the rows a full refresh computes from the same staging tables."""
     warehouse.build("full refresh", "--full-refresh")
-    for table in ("fct_person_month", "fct_family_month"):
-        (total,) = warehouse.rows(f"select count(*) from build_restricted.{table}")[0]
+    for schema, table in [("build_int", t) for t in INCREMENTAL] + [(FINAL, t) for t in FACTS]:
+        (total,) = warehouse.rows(f"select count(*) from {schema}.{table}")[0]
         assert total > 0, table
+        incremental, full = _comparable(warehouse, "recon_incremental", table), _comparable(warehouse, schema, table)
         only_incremental, only_full = warehouse.rows(
-            f"select (select count(*) from (select * from recon_incremental.{table}"
-            f" except all select * from build_restricted.{table}) a),"
-            f" (select count(*) from (select * from build_restricted.{table}"
-            f" except all select * from recon_incremental.{table}) b)"
+            f"select (select count(*) from ({incremental} except all {full}) a), (select count(*) from ({full} except all {incremental}) b)"
         )[0]
         assert (only_incremental, only_full) == (0, 0), table
+
+
+def test_the_nights_carried_corrections_from_every_source(warehouse: Warehouse) -> None:
+    """What the full-refresh comparison rests on: every source delivered rows on the nights, and rows of
+    DUBU, Sensum, health, the youth database, eIndkomst, the programme register, the jobcenter and the
+    ledger changed or arrived late (the loader recorded the earliest date a replaced version differs)."""
+    delivered = dict(warehouse.rows(
+        "select split_part(entity, '.', 1), sum(rows_loaded) from audit.delivery_files"
+        " where delivery_date > %s and status = 'loaded' group by 1", END))
+    assert {s for s, n in delivered.items() if n} >= {
+        "cpr", "ydelser", "dubu", "sensum", "sundhed", "uddannelse", "eindkomst", "helhed", "oekonomi", "jobcenter"}, delivered
+    replaced = {e for (e,) in warehouse.rows(
+        "select distinct entity from audit.delivery_files where delivery_date > %s and changed_from is not null", END)}
+    # (A re-billed co-financing month has no date column to record; its month is the row's event.)
+    assert {"dubu.services", "sensum.services", "jobcenter.offers", "jobcenter.conversations", "helhed.enrolments"} <= replaced, replaced
+    (rebilled,) = warehouse.rows("select count(*) from staging.sundhed__cofinancing where delivery_date > %s", END)[0]
+    assert rebilled > 0
+    kinds = {(c["source"], c["kind"]) for c in warehouse.manifest["corrections"]}
+    assert {("oekonomi", "reversal"), ("sundhed", "late_record"), ("uddannelse", "late_record"), ("eindkomst", "late_record"),
+            ("sensum", "back_dated_end"), ("dubu", "back_dated_end"), ("helhed", "corrected_row")} <= kinds, kinds
+    (reversals,) = warehouse.rows("select count(*) from staging.oekonomi__postings where debit_credit = 'K'"
+                                  " and posting_text like 'Tilbageført:%%' and delivery_date > %s", END)[0]
+    assert reversals > 0
+    # The nightly builds were incremental, and change detection reached back beyond the look-back
+    # window (three months before the previous as-of month) to the corrected months.
+    log = (warehouse.target_path / "logs" / "dbt.log").read_text(encoding="utf-8", errors="replace")
+    starts = [date.fromisoformat(m) for m in re.findall(r"incremental batch from (\d{4}-\d{2}-\d{2})", log)]
+    assert starts and min(starts) < date(END.year, END.month - 3, 1), starts
+
+
+# ----------------------------------------------------------------------------- the jobcenter
+
+
+def test_conversations_per_full_time_person_match_the_truth(warehouse: Warehouse) -> None:
+    got = {
+        (group, str(year)): (held, days, covered, per_ftp)
+        for group, year, held, days, covered, per_ftp in warehouse.rows(
+            f"select benefit_group, year, conversations_held, benefit_days, days_covered,"
+            f" conversations_per_full_time_person from {FINAL}.fct_jobcenter_conversations_yearly")
+    }
+    truth = warehouse.truth["conversations_by_group_year"]
+    for group, years in truth.items():
+        for year, t in years.items():
+            held, days, covered, per_ftp = got[(group, year)]
+            assert (held, days, covered) == (t["conversations"], t["benefit_days"], t["days"]), (group, year)
+            if t["per_full_time_person"] is None:
+                assert per_ftp is None, (group, year)
+            else:
+                # Both round to 4 decimals (the generator in floating point).
+                assert float(per_ftp) == pytest.approx(t["per_full_time_person"], abs=0.00015), (group, year)
+    assert sum(t[str(END.year)]["conversations"] for t in truth.values()) > 100
+
+
+def test_mentor_and_contact_person_group_matches_the_truth(warehouse: Warehouse) -> None:
+    """The target group "Borgere med både mentor og støtte- og kontaktperson" counts the persons with a
+    mentor offer and an SEL § 99 contact person in the month, as the generator planted them; a mentor and
+    a contact person are parallel services (both personal support, from two departments)."""
+    got = dict(warehouse.rows(
+        f"select to_char(month, 'YYYY-MM'), persons from {FINAL}.fct_target_groups_monthly"
+        " where target_group = 'mentor_and_contact_person'"))
+    truth = warehouse.truth["mentor_and_contact_person_by_month"]
+    assert got == truth
+    assert sum(truth.values()) > 0, "the group is not empty"
+    (without_parallel,) = warehouse.rows(
+        f"select count(*) from {FINAL}.fct_person_month where tg_mentor_and_contact_person and parallel_services < 1")[0]
+    assert without_parallel == 0
+
+
+def test_conversations_and_offers_in_the_person_months(warehouse: Warehouse) -> None:
+    """fct_person_month counts every conversation held up to the as-of date and every offer-month; a
+    conversation brings the jobcenter's caseworker and department into the contact points."""
+    ((as_of,),) = warehouse.rows(f"select max(as_of_date) from build_int.int_months")
+    ((first,),) = warehouse.rows(f"select min(month) from build_int.int_months")
+    ((held,),) = warehouse.rows(
+        "select count(*) from staging.jobcenter__conversations where status = 'Afholdt'"
+        " and conversation_date between %s and %s", first, as_of)
+    ((offer_months,),) = warehouse.rows(
+        "select count(*) from staging.jobcenter__offers o join build_int.int_months m"
+        " on o.start_date <= m.month_end and least(coalesce(o.end_date, m.as_of_date), m.as_of_date) >= m.month")
+    ((conversations, offers, low_contact),) = warehouse.rows(
+        f"select sum(conversations_held), sum(offers_active),"
+        f" count(*) filter (where conversations_held > 0 and (contact_points < 2 or not is_active_beskaeftigelse))"
+        f" from {FINAL}.fct_person_month")
+    assert (conversations, offers, low_contact) == (held, offer_months, 0)
+    assert held > 0 and offer_months > 0
 
 
 def test_public_marts_pass_their_gates(warehouse: Warehouse) -> None:

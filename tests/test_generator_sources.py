@@ -101,6 +101,8 @@ class Files:
         self.prices = _read(out, "enhedspriser", "enhedspriser")
         self.ledger = _read(out, "oekonomi", "posteringer", "cp1252")
         self.budget = _read(out, "oekonomi", "budget", "cp1252")
+        self.conversations = _read(out, "jobcenter", "samtaler")
+        self.offers = _read(out, "jobcenter", "tilbud")
 
     def resident(self, cpr: str, day: dt.date) -> bool:
         p = self.cpr[cpr]
@@ -126,7 +128,7 @@ def test_every_file_is_in_the_manifest(gen: tuple[Path, dict[str, Any]], files: 
     out, manifest = gen
     listed = {f["path"]: f["rows"] for d in manifest["deliveries"] for f in d["files"]}
     on_disk = {p.relative_to(out).as_posix() for p in (out / "landing").rglob("*.csv")}
-    assert set(listed) == on_disk and len(listed) == 17  # 16 source files and the decision register
+    assert set(listed) == on_disk and len(listed) == 19  # 16 source files, the decision register and the jobcenter's two
     assert listed["landing/oekonomi/2025-12-31/posteringer_20251231.csv"] == len(files.ledger)
     assert manifest["bad_data"]["defects"] == []
 
@@ -136,6 +138,7 @@ def test_person_level_files_use_known_valid_cprs(files: Files) -> None:
         (files.relations, "CPR-nummer"), (files.relations, "Relations CPR-nummer"), (files.employment, "CPR-nummer"),
         (files.education, "CPR-nummer"), (files.dubu, "CPR-nummer"), (files.sensum, "BorgerId"),
         (files.health, "Borger CPR"), (files.medfin, "CPR-nummer"), (files.enrolments, "CPR-nummer"),
+        (files.conversations, "CPR-nummer"), (files.offers, "CPR-nummer"),
     ):  # fmt: skip
         for r in rows:
             assert parse_cpr(r[col]) is not None and r[col] in files.cpr, (col, r[col])
@@ -162,7 +165,15 @@ def test_formats_of_dates_and_numbers(files: Files) -> None:
         assert len(r["Artskonto"]) == 9 and r["Artskonto"].isdigit()
         assert _dmy(r["Ydelsesperiode fra"]) <= _dmy(r["Ydelsesperiode til"])  # type: ignore[operator]
     for r in files.prices:
-        assert r["Enhed"] in {"kr. pr. dag", "kr. pr. time"} and _num(r["Enhedspris"]) > 0 and r["Registrantbogført"] in {"Ja", "Nej"}
+        assert r["Enhed"] in {"kr. pr. dag", "kr. pr. time", "kr. pr. samtale"} and _num(r["Enhedspris"]) > 0
+        assert r["Registrantbogført"] in {"Ja", "Nej"}
+    for r in files.conversations:
+        assert _dmy(r["Afholdelsesdato"]) is not None and r["Status"] in {"Afholdt", "Udeblevet"} and r["Sagsbehandler"].startswith("JC")
+    for r in files.offers:
+        a, b, ref = _dmy(r["Startdato"]), _dmy(r["Slutdato"]), _dmy(r["Henvisningsdato"])
+        assert a is not None and ref is not None and ref <= a and (b is None or b >= a)
+        assert r["Status"] == ("Aktiv" if b is None else r["Status"]) and r["Status"] in {"Aktiv", "Afsluttet", "Afbrudt"}
+        assert bool(r["Timer pr. uge"]) == (r["Aktiveringstype"] == "Mentorstøtte")
     for r in files.scores:
         assert 1 <= int(r["Score"]) <= 10 and 1 <= int(r["Markør"]) <= 12
     assert {r["Budgettype"] for r in files.budget} == {"Oprindeligt budget", "Korrigeret budget"}
@@ -239,6 +250,13 @@ def test_departments_active_truth(gen: tuple[Path, dict[str, Any]], files: Files
         spans.append(("voksen_social", r["BorgerId"], _iso(r["IndsatsStartDato"]), _iso(r["IndsatsSlutDato"]) or END))  # type: ignore[arg-type]
     for r in files.health:
         spans.append(("sundhed", r["Borger CPR"], _iso(r["Startdato"]), _iso(r["Slutdato"]) or END))  # type: ignore[arg-type]
+    # The jobcenter's offers and conversations held count for the employment department.
+    for r in files.offers:
+        spans.append(("beskaeftigelse", r["CPR-nummer"], _dmy(r["Startdato"]), _dmy(r["Slutdato"]) or END))  # type: ignore[arg-type]
+    for r in files.conversations:
+        if r["Status"] == "Afholdt":
+            day = _dmy(r["Afholdelsesdato"])
+            spans.append(("beskaeftigelse", r["CPR-nummer"], day, day))  # type: ignore[arg-type]
     for key, a, b in _months():
         depts: dict[str, set[str]] = defaultdict(set)
         for dept, cpr, s, e in spans:
@@ -349,6 +367,16 @@ def test_cost_truth(gen: tuple[Path, dict[str, Any]], files: Files) -> None:
         for r in files.enrolments:
             label = next(lbl for (yy, lbl), v in prices.items() if yy == year and v[4] == r["Program"])
             impute(r["CPR-nummer"], label, _dmy(r["Startdato"]), _dmy(r["Slutdato"]) or END, None)  # type: ignore[arg-type]
+        for r in files.offers:
+            h = _num(r["Timer pr. uge"]) if r["Timer pr. uge"] else None
+            impute(r["CPR-nummer"], r["Aktiveringstype"], _dmy(r["Startdato"]), _dmy(r["Slutdato"]) or END, h)  # type: ignore[arg-type]
+        for r in files.conversations:
+            day = _dmy(r["Afholdelsesdato"])
+            if r["Status"] == "Afholdt" and day.year == year:  # type: ignore[union-attr]
+                price, unit, function, _, _ = prices[(year, "Samtale")]
+                assert unit == "kr. pr. samtale"
+                imputed[r["CPR-nummer"]] += round(price * 100)
+                dept_imputed[DEPT[function[:4]]] += round(price * 100)
         for r in files.medfin:
             if r["Måned"].startswith(str(year)):
                 imputed[r["CPR-nummer"]] += _ore(r["Beløb"])
@@ -502,6 +530,7 @@ def test_tempo_truth(gen: tuple[Path, dict[str, Any]], files: Files) -> None:
         ("dubu", files.dubu, "Ydelse startdato", "Henvisningsdato", _dmy),
         ("sensum", files.sensum, "IndsatsStartDato", "HenvisningDato", _iso),
         ("sundhed", files.health, "Startdato", "Henvisningsdato", _iso),
+        ("jobcenter", files.offers, "Startdato", "Henvisningsdato", _dmy),
     ):
         for year in range(FIRST.year, END.year + 1):
             days = [(parse(r[a_col]) - parse(r[r_col])).days for r in rows if parse(r[a_col]).year == year]  # type: ignore[operator,union-attr]
@@ -515,7 +544,7 @@ def test_all_sources_reproducible(tmp_path: Path) -> None:
     b = generate(out=tmp_path / "b", **kwargs)
     c = generate(out=tmp_path / "c", **{**kwargs, "seed": 3})
     sha = [{f["path"]: f["sha256"] for d in m["deliveries"] for f in d["files"]} for m in (a, b, c)]
-    assert sha[0] == sha[1] and len(sha[0]) == 17
+    assert sha[0] == sha[1] and len(sha[0]) == 19
     # Unit prices come from the profile alone; every simulated file changes with the seed.
     assert [p for p in sha[0] if sha[0][p] == sha[2][p]] == ["landing/enhedspriser/2025-12-31/enhedspriser_20251231.csv"]
     assert (tmp_path / "a" / "manifest.json").read_bytes() == (tmp_path / "b" / "manifest.json").read_bytes()
@@ -530,3 +559,95 @@ def test_benefit_functions_match_dbt_seed() -> None:
     ledger = load_profile("randers").raw["benefit_ledger"]
     assert {g: v["function"] for g, v in ledger.items()} == want
     assert all(v["account"].startswith(v["function"].replace(".", "")) for v in ledger.values())
+
+
+# --- the jobcenter ------------------------------------------------------------------------------
+
+
+def _periods_by_person(files: Files) -> dict[str, list[tuple[dt.date, dt.date, str, str, str]]]:
+    """Benefit periods per CPR: (start, effective end, group, period id, visitation), sorted by start."""
+    out: dict[str, list[tuple[dt.date, dt.date, str, str, str]]] = defaultdict(list)
+    for r in files.ydelser:
+        out[r["CPR-nummer"]].append((_dmy(r["Ydelses startdato"]), _dmy(r["Ydelses slutdato"]) or END, r["Ydelseskode"],  # type: ignore[arg-type]
+                                     r["Periode-id"], r["Visitationskategori"]))
+    for v in out.values():
+        v.sort(key=lambda p: (p[0], p[1], p[3]))
+    return out
+
+
+def test_jobcenter_truth(gen: tuple[Path, dict[str, Any]], files: Files) -> None:
+    """Conversations held per full-time person by the group of the benefit period covering the day (the
+    latest start), and persons with both a mentor and an SEL § 99 contact person per month."""
+    truth = gen[1]["truth"]
+    periods = _periods_by_person(files)
+    per_year = truth["conversations_by_group_year"]
+    for year in range(FIRST.year, END.year + 1):
+        a, b = dt.date(year, 1, 1), dt.date(year, 12, 31)
+        count: dict[str, int] = defaultdict(int)
+        for r in files.conversations:
+            day = _dmy(r["Afholdelsesdato"])
+            if r["Status"] != "Afholdt" or not a <= day <= b:  # type: ignore[operator]
+                continue
+            covering = [p for p in periods.get(r["CPR-nummer"], []) if p[0] <= day <= p[1]]  # type: ignore[operator]
+            if covering:
+                count[covering[-1][2]] += 1
+        days: dict[str, int] = defaultdict(int)
+        for rows in periods.values():
+            for s, e, group, _, _ in rows:
+                days[group] += max(0, (min(e, b) - max(s, a)).days + 1)
+        for group, row in per_year.items():
+            got = row[str(year)]
+            assert (got["conversations"], got["benefit_days"], got["days"]) == (count[group], days[group], (b - a).days + 1), (group, year)
+            want = round(count[group] / (days[group] / ((b - a).days + 1)), 4) if days[group] else None
+            assert got["per_full_time_person"] == want, (group, year)
+    assert sum(r[str(END.year)]["conversations"] for r in per_year.values()) > 0
+    mentors = [(r["CPR-nummer"], _dmy(r["Startdato"]), _dmy(r["Slutdato"]) or END) for r in files.offers if r["Aktiveringstype"] == "Mentorstøtte"]
+    contact = [(r["BorgerId"], _iso(r["IndsatsStartDato"]), _iso(r["IndsatsSlutDato"]) or END) for r in files.sensum
+               if r["IndsatsParagraf"] == "SEL-99"]  # fmt: skip
+    for key, a, b in _months():
+        with_mentor = {c for c, s, e in mentors if s <= b and e >= a}  # type: ignore[operator]
+        with_contact = {c for c, s, e in contact if s <= b and e >= a}  # type: ignore[operator]
+        assert truth["mentor_and_contact_person_by_month"][key] == len(with_mentor & with_contact), key
+    assert sum(truth["mentor_and_contact_person_by_month"].values()) > 0, "some mentors run beside a contact person"
+
+
+def test_jobcenter_follows_the_life_courses(files: Files) -> None:
+    """Conversations and offers lie inside benefit periods; the aktivitetsparat get more offers than the
+    jobparat, the young more mentors; sickness benefit has follow-up conversations; the first
+    conversation of a period is held in person."""
+    periods = _periods_by_person(files)
+
+    def period_of(cpr: str, a: dt.date, b: dt.date) -> tuple[dt.date, dt.date, str, str, str]:
+        hits = [p for p in periods.get(cpr, []) if p[0] <= a and b <= p[1]]
+        assert hits, (cpr, a, b)
+        return hits[-1]
+
+    offer_days: dict[str, int] = defaultdict(int)
+    mentors_by_age: dict[bool, list[bool]] = defaultdict(list)
+    for r in files.offers:
+        a, b = _dmy(r["Startdato"]), _dmy(r["Slutdato"]) or END
+        p = period_of(r["CPR-nummer"], a, b)  # type: ignore[arg-type]
+        if p[2] in {"kontanthjaelp", "uddannelseshjaelp"}:
+            offer_days[p[4]] += (min(b, END) - max(a, FIRST)).days + 1  # type: ignore[type-var,operator]
+        mentors_by_age[files.age(r["CPR-nummer"], a) < 30].append(r["Aktiveringstype"] == "Mentorstøtte")  # type: ignore[arg-type]
+    benefit_days: dict[str, int] = defaultdict(int)
+    for rows in periods.values():
+        for s, e, group, _, visit in rows:
+            if group in {"kontanthjaelp", "uddannelseshjaelp"}:
+                benefit_days[visit] += max(0, (min(e, END) - max(s, FIRST)).days + 1)
+    rate = {v: offer_days[v] / benefit_days[v] for v in ("jobparat", "aktivitetsparat")}
+    assert rate["aktivitetsparat"] > rate["jobparat"] > 0, rate
+    young, old = (sum(v) / len(v) for v in (mentors_by_age[True], mentors_by_age[False]))
+    assert young > old, (young, old)
+    first_seen: set[str] = set()
+    types: dict[str, set[str]] = defaultdict(set)
+    for r in sorted(files.conversations, key=lambda r: (r["CPR-nummer"], _dmy(r["Afholdelsesdato"]))):  # type: ignore[arg-type,return-value]
+        day = _dmy(r["Afholdelsesdato"])
+        p = period_of(r["CPR-nummer"], day, day)  # type: ignore[arg-type]
+        types[p[2]].add(r["Samtaletype"])
+        if p[3] not in first_seen:
+            first_seen.add(p[3])
+            if p[0] >= FIRST:
+                assert r["Samtaleform"] == "Personligt fremmøde", r
+    assert types["sygedagpenge"] == {"Opfølgningssamtale"}
+    assert "Jobsamtale" in types["kontanthjaelp"] and not types.get("foertidspension") and not types.get("fleksjob")

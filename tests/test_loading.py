@@ -411,3 +411,23 @@ def test_pseudonyms_are_hmac_sha256_key_by_key(rotations: tuple[str, ...]):
         for rotation in rotations:
             expected = hmac.new(rotation.encode(), expected.encode(), hashlib.sha256).hexdigest()
         assert pseudo.pseudonymise_cpr(cpr) == expected
+
+
+def test_a_quiet_nights_empty_file_is_a_delivery_and_a_copy_with_rows_a_duplicate(clean: Settings):
+    """Two quiet nights deliver byte-identical header-only files: both are deliveries (the second moves
+    the as-of date), while the same rows again under another name are rejected as a duplicate."""
+    source = get_entity("ydelser.benefit_periods")
+    row = "P1;0101801234;kontanthjaelp;15-01-2024;;1,00;1,00;kr. pr. måned;jobparat"
+    write_delivery(clean, "2025-01-30", "ydelsesperioder_20250130.csv", [row])
+    write_delivery(clean, "2025-01-31", "ydelsesperioder_20250131.csv", [])
+    write_delivery(clean, "2025-02-01", "ydelsesperioder_20250201.csv", [])
+    write_delivery(clean, "2025-02-01", "ydelsesperioder_20250201_kopi.csv", [row])
+    loading.load_entity(clean, source, date(2025, 2, 1))
+    files = fetch(clean, "select file_name, status, rows_delivered, split_part(coalesce(rejection, ''), ':', 1)"
+                         " from audit.delivery_files order by file_id")
+    assert files == [
+        ("2025-01-30/ydelsesperioder_20250130.csv", "loaded", 1, ""),
+        ("2025-01-31/ydelsesperioder_20250131.csv", "loaded", 0, ""),
+        ("2025-02-01/ydelsesperioder_20250201.csv", "loaded", 0, ""),
+        ("2025-02-01/ydelsesperioder_20250201_kopi.csv", "rejected", 1, "duplicate_file"),
+    ]

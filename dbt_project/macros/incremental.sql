@@ -114,6 +114,8 @@
         {'relation': ref('stg_helhed__enrolments'), 'entity': 'helhed.enrolments', 'event': "(start_date - interval '" ~ baseline ~ " months')::date"},
         {'relation': ref('stg_helhed__network_meetings'), 'entity': 'helhed.network_meetings', 'event': "meeting_date"},
         {'relation': ref('stg_helhed__progression'), 'entity': 'helhed.progression', 'event': "score_date"},
+        {'relation': ref('stg_jobcenter__conversations'), 'entity': 'jobcenter.conversations', 'event': "conversation_date"},
+        {'relation': ref('stg_jobcenter__offers'), 'entity': 'jobcenter.offers', 'event': "greatest(start_date, end_date)"},
         {'relation': ref('stg_oekonomi__postings'), 'entity': 'oekonomi.postings', 'event': "least(period_from, period_to)"},
         {'relation': ref('stg_enhedspriser__unit_prices'), 'entity': 'enhedspriser.unit_prices', 'event': "make_date(price_year::integer, 1, 1)"},
     ]) -}}

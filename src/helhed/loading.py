@@ -54,6 +54,7 @@ from helhed.parsing import (
     escape_controls,
     is_delivered_cpr,
     is_gzip,
+    open_content,
     scan_file,
 )
 from helhed.pseudonymise import Pseudonymiser
@@ -393,6 +394,13 @@ def _already_loaded(conn: psycopg.Connection, entity: Entity, name_key: str, nam
     return False
 
 
+def _has_rows(path: Path) -> bool:
+    """Whether a (readable) delivery holds anything after its header line."""
+    with open_content(path) as fh:
+        fh.readline()
+        return fh.read(1) != b""
+
+
 def _same_bytes_as(conn: psycopg.Connection, entity: Entity, sha: str) -> str | None:
     row = conn.execute(
         "select file_name from audit.delivery_files where entity = %s and sha256 = %s and status = 'loaded' limit 1",
@@ -567,7 +575,9 @@ def load_file(conn: psycopg.Connection, entity: Entity, day: date, path: Path, p
     if _already_loaded(conn, entity, name_key, name, sha256_of(path)):   # most files, on most nights: hash only
         return summary
     scan: FileScan = scan_file(path, entity)   # one streamed read: SHA-256 again and the whole-file checks
-    earlier = _same_bytes_as(conn, entity, scan.sha256)   # before this file is registered
+    # Before this file is registered. A quiet night's file holds only the header, the same bytes every
+    # quiet night: it is a delivery of its own (its date moves the as-of date), not a duplicate.
+    earlier = _same_bytes_as(conn, entity, scan.sha256) if scan.rejection or _has_rows(path) else None
     file_id = conn.execute(
         "insert into audit.delivery_files (source, entity, delivery_date, file_name, name_key, path, size_bytes, sha256, "
         "status) values (%s, %s, %s, %s, %s, %s, %s, %s, 'loaded') returning file_id",

@@ -1,15 +1,17 @@
 {#-
     What a person receives in a month, across departments: every benefit group, service
-    record (DUBU, Sensum, health and care) and programme enrolment active in the month is an
-    *activity* of the department that grants it (benefits: the department of the benefit
-    group's kontoplan function; services: the service catalogue; programmes: `helhed`).
-    Per person and month:
+    record (DUBU, Sensum, health and care, the jobcenter's offers), programme enrolment and
+    jobcenter conversation held in the month is an *activity* of the department that grants it
+    (benefits: the department of the benefit group's kontoplan function; services, offers and
+    conversations: the service catalogue; programmes: `helhed`). Per person and month:
     - departments_active: departments with is_service_department among them, and one
       is_active_<department> flag per such department;
-    - concurrent_services: distinct services (benefit groups, catalogue services,
-      programmes; co-financing bills are not services);
-    - caseworkers: distinct caseworkers and programme coordinators (contact points are
-      caseworkers + departments active);
+    - concurrent_services: distinct services (benefit groups, catalogue services and offers,
+      programmes; co-financing bills and conversations are not services);
+    - caseworkers: distinct caseworkers (Sensum, the jobcenter's offers and conversations) and
+      programme coordinators (contact points are caseworkers + departments active);
+    - conversations_held: jobcenter conversations held (status Afholdt) in the month, up to the
+      as-of date; offers_active: the jobcenter's offers active in the month;
     - parallel_services: purposes served by services of two or more departments
       (seed service_purposes; e.g. a mentor and a support contact person);
     - service_codes, service_purposes, service_departments (departments of services other
@@ -41,6 +43,23 @@ enrolment_months as (
 
     select * from {{ ref('int_programme_enrolments_clipped_to_months') }}
     where {{ in_batch('month', batch_start) }}
+
+),
+
+conversations as (
+
+    -- Conversations held (a no-show is not a contact), in the reported months up to the as-of date.
+    select
+        conversations.person_key,
+        months.month,
+        conversations.conversation_id,
+        conversations.caseworker_id
+    from {{ ref('stg_jobcenter__conversations') }} as conversations
+    inner join {{ ref('int_months') }} as months
+        on  date_trunc('month', conversations.conversation_date)::date = months.month
+        and conversations.conversation_date <= months.as_of_date
+    where conversations.status = 'Afholdt'
+      and {{ in_batch('months.month', batch_start) }}
 
 ),
 
@@ -113,6 +132,22 @@ activities as (
     left join catalogue
         on enrolment_months.programme_code = catalogue.service_code
 
+    union all
+
+    -- A conversation is a contact with the jobcenter, not a service.
+    select
+        {{ person_id('conversations.person_key') }},
+        conversations.month,
+        coalesce(catalogue.department, 'beskaeftigelse'),
+        coalesce(catalogue.service_code, 'samtale'),
+        null::text,
+        conversations.caseworker_id,
+        false,
+        false
+    from conversations
+    left join catalogue
+        on catalogue.source = 'jobcenter' and catalogue.unit = 'conversation'
+
 ),
 
 activities_flagged as (
@@ -133,10 +168,27 @@ activities_flagged as (
 
 caseworkers as (
 
-    -- Only Sensum records and enrolments name a caseworker: a small part of the activities.
+    -- Sensum records, the jobcenter's offers and conversations, and enrolments name a caseworker.
     select person_id, month, count(distinct caseworker_id)::integer  as caseworkers
     from activities
     where caseworker_id is not null
+    group by person_id, month
+
+),
+
+jobcenter as (
+
+    select person_id, month, sum(conversations)::integer as conversations_held, sum(offers)::integer as offers_active
+    from (
+        select {{ person_id('person_key') }} as person_id, month, count(*) as conversations, 0 as offers
+        from conversations
+        group by 1, 2
+        union all
+        select {{ person_id('person_key') }}, month, 0, count(*)
+        from service_months
+        where source = 'jobcenter'
+        group by 1, 2
+    ) as counted
     group by person_id, month
 
 ),
@@ -155,11 +207,12 @@ summary as (
         bool_or(department = '{{ department }}')                           as is_active_{{ department }}
         {%- endfor %},
         count(*) filter (where counts_as_service)::integer                 as concurrent_services,
-        -- Sets (order not defined): the target-group rules test them with && and @>.
-        array_agg(service_key)                                             as service_codes,
-        coalesce(array_agg(purpose) filter (where purpose is not null), '{}')
+        -- Sets, sorted (so a full refresh and an incremental build write the same arrays): the
+        -- target-group rules test them with && and @>.
+        array_agg(service_key order by service_key)                        as service_codes,
+        coalesce(array_agg(purpose order by purpose) filter (where purpose is not null), '{}')
                                                                            as service_purposes,
-        coalesce(array_agg(department) filter (where not is_benefit), '{}')
+        coalesce(array_agg(department order by department) filter (where not is_benefit), '{}')
                                                                            as service_departments
     from activities_flagged
     group by person_id, month
@@ -194,6 +247,8 @@ select
     coalesce(caseworkers.caseworkers, 0)                                   as caseworkers,
     coalesce(caseworkers.caseworkers, 0) + summary.departments_active      as contact_points,
     coalesce(parallel.parallel_services, 0)                                as parallel_services,
+    coalesce(jobcenter.conversations_held, 0)                              as conversations_held,
+    coalesce(jobcenter.offers_active, 0)                                   as offers_active,
     summary.service_codes,
     summary.service_purposes,
     summary.service_departments
@@ -206,3 +261,6 @@ left join parallel
 left join caseworkers
     on  summary.person_id = caseworkers.person_id
     and summary.month = caseworkers.month
+left join jobcenter
+    on  summary.person_id = jobcenter.person_id
+    and summary.month = jobcenter.month

@@ -52,6 +52,8 @@ active_members as (
         person_months.contact_points,
         person_months.parallel_services,
         person_months.network_meetings,
+        person_months.conversations_held,
+        person_months.offers_active,
         person_months.income_support_days,
         person_months.is_in_ordinary_employment,
         person_months.is_placed_outside_home,
@@ -115,6 +117,8 @@ aggregated as (
         sum(contact_points)::integer                                           as contact_points,
         sum(parallel_services)::integer                                        as parallel_services,
         sum(network_meetings)::integer                                         as network_meetings,
+        sum(conversations_held)::integer                                       as conversations_held,
+        sum(offers_active)::integer                                            as offers_active,
         count(*) filter (where member_role = 'parent' and income_support_days > 0)::integer
                                                                                as adults_on_income_support,
         count(*) filter (where member_role = 'parent' and is_in_ordinary_employment)::integer
@@ -151,6 +155,8 @@ select
     aggregated.contact_points,
     aggregated.parallel_services,
     aggregated.network_meetings,
+    aggregated.conversations_held,
+    aggregated.offers_active,
     aggregated.adults_on_income_support,
     aggregated.adults_in_ordinary_employment,
     aggregated.children_with_child_services,

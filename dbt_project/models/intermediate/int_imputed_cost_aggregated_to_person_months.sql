@@ -3,9 +3,12 @@
     not posted per person (Registrantbogført = Nej), per person, month, kontoplan function
     and department (both from the unit price), with the price of the month's year: days x
     price per day, or days x visited hours per week x price per hour / 7. Records are matched
-    to unit prices by code (benefit groups, programmes) or by label (DUBU, Sensum, health).
-    Regional co-financing is billed per person and month, so its amount is the imputed cost,
-    on the function and department of the catalogue's co-financing row.
+    to unit prices by code (benefit groups, programmes) or by label (DUBU, Sensum, health, the
+    jobcenter's offers by their aktiveringstype). The jobcenter's conversations held (status
+    Afholdt, up to the as-of date) are priced per conversation: the unit price of the catalogue's
+    conversation row (unit `conversation`). Regional co-financing is billed per person and
+    month, so its amount is the imputed cost, on the function and department of the
+    catalogue's co-financing row.
 
     Exact arithmetic, one rounding: every record-month's amount is kept exact (the hourly
     ones as days x hours x price, divided by 7 only once, after summing), and the sum per
@@ -43,6 +46,26 @@ enrolment_months as (
 cofinancing as (
 
     select * from {{ ref('stg_sundhed__cofinancing') }}
+
+),
+
+conversations as (
+
+    -- Conversations held, in the reported months up to the as-of date.
+    select conversations.person_key, months.month
+    from {{ ref('stg_jobcenter__conversations') }} as conversations
+    inner join {{ ref('int_months') }} as months
+        on  date_trunc('month', conversations.conversation_date)::date = months.month
+        and conversations.conversation_date <= months.as_of_date
+    where conversations.status = 'Afholdt'
+
+),
+
+conversation_service as (
+
+    select service_code
+    from {{ ref('service_catalogue') }}
+    where source = 'jobcenter' and unit = 'conversation'
 
 ),
 
@@ -109,6 +132,22 @@ priced as (
     inner join prices
         on  prices.service_code = enrolment_months.programme_code
         and prices.price_year = extract(year from enrolment_months.month)
+
+    union all
+
+    select
+        conversations.person_key,
+        conversations.month,
+        prices.kontoplan_function,
+        prices.department,
+        prices.price_unit = 'conversation',
+        case prices.price_unit when 'conversation' then prices.unit_price else 0 end,
+        0
+    from conversations
+    cross join conversation_service
+    inner join prices
+        on  prices.service_code = conversation_service.service_code
+        and prices.price_year = extract(year from conversations.month)
 
     union all
 

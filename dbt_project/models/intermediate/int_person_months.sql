@@ -7,7 +7,8 @@
     months before the enrolment's start month to the as-of date, even when nothing happens
     (zero-cost months are kept, so parts add up to totals).
 
-    It joins the person-month aggregates (benefits, activities, cost) with residence and
+    It joins the person-month aggregates (benefits, activities with the jobcenter's conversations
+    held and offers active, cost) with residence and
     age, household, employment and education on the 1st, placements (own and a child's),
     the latest progression score, network meetings and programme participation.
     Columns per benefit group (ftp_<group>), service department (is_active_<department>)
@@ -314,6 +315,8 @@ select
     coalesce(activities.contact_points, 0)                                 as contact_points,
     coalesce(meetings.network_meetings, 0)                                 as network_meetings,
     coalesce(activities.parallel_services, 0)                              as parallel_services,
+    coalesce(activities.conversations_held, 0)                             as conversations_held,
+    coalesce(activities.offers_active, 0)                                  as offers_active,
     coalesce(activities.service_codes, '{}'::text[])                       as service_codes,
     coalesce(activities.service_purposes, '{}'::text[])                    as service_purposes,
     coalesce(activities.service_departments, '{}'::text[])                 as service_departments,

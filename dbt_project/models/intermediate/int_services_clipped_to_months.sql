@@ -1,6 +1,6 @@
 {#-
-    One row per service record (DUBU, Sensum, health and care) and calendar month it
-    overlaps, with the days of overlap. Like benefit periods, an open record runs to the
+    One row per service record (DUBU, Sensum, health and care, the jobcenter's offers) and
+    calendar month it overlaps, with the days of overlap. Like benefit periods, an open record runs to the
     as-of date and no record counts days after it. Records are matched to the service
     catalogue by source and label; the department is the catalogue's, or the department of
     the record's kontoplan function for a label the catalogue does not know.
@@ -22,6 +22,12 @@ sensum as (
 health as (
 
     select * from {{ ref('stg_sundhed__services') }}
+
+),
+
+offers as (
+
+    select * from {{ ref('stg_jobcenter__offers') }}
 
 ),
 
@@ -102,6 +108,25 @@ records as (
         start_date,
         end_date
     from health
+
+    union all
+
+    -- The jobcenter's offers, matched to the catalogue by their aktiveringstype.
+    select
+        'jobcenter',
+        offer_id,
+        person_key,
+        offer_label,
+        null::text,
+        null::text,
+        null::text,
+        provider,
+        caseworker_id,
+        hours_per_week,
+        referral_date,
+        start_date,
+        end_date
+    from offers
 
 ),
 

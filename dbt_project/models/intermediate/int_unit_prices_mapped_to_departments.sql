@@ -1,6 +1,7 @@
 {#-
     Unit prices per service and year with the department of the price's kontoplan function
-    (the department that carries the imputed cost), the unit as `day` or `hour`, and whether
+    (the department that carries the imputed cost), the unit as `day`, `hour` or `conversation`
+    (the jobcenter's price per conversation held), and whether
     the service is posted per person in the ledger (registrantbogført: then its cost is
     direct and never imputed).
 -#}
@@ -28,6 +29,7 @@ select
     case unit_prices.price_unit
         when 'kr. pr. dag' then 'day'
         when 'kr. pr. time' then 'hour'
+        when 'kr. pr. samtale' then 'conversation'
     end                                                      as price_unit,
     unit_prices.unit_price,
     coalesce(unit_prices.registrant_posted = 'Ja', false)    as is_registrant_posted

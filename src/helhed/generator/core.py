@@ -32,9 +32,13 @@ from helhed.generator.families import link_families, relation_rows
 from helhed.generator.increments import (
     changed_on, known_at, population_changed_on, population_known_at, register_periods,
 )  # fmt: skip
+from helhed.generator.jobcenter import draw_conversations, draw_offers, held_records, jobcenter_truth, period_caseworkers
 from helhed.generator.labour import Intervals, education_status, employment_spells
-from helhed.generator.ledger import budgets, build_ledger, cost_truth, medfinansiering, unit_prices
+from helhed.generator.ledger import (
+    FinalRecords, Ledger, budgets, build_ledger, cost_truth, medfinansiering, nightly_reversals, unit_prices,
+)  # fmt: skip
 from helhed.generator.lifecourse import S_INDEX, Spells, clip_to_residence, draw_persons, simulate_spells
+from helhed.generator.nightly import CONVERSATION_CODE, DeliveryContext, Phase2Records, plan_late, write_delivery
 from helhed.generator.outcomes import departments_truth, labour_truth, parents_employment_truth, programme_truth, tempo_truth
 from helhed.generator.population import Population, residents_on, simulate_population, target_population
 from helhed.generator.profile import BENEFIT_GROUPS, load_profile
@@ -52,8 +56,10 @@ DEFAULT_END_DATE = dt.date(2025, 12, 31)
 MANIFEST_NAME = "manifest.json"
 ALL_SOURCES: tuple[str, ...] = (
     "cpr", "ydelser", "eindkomst", "uddannelse", "dubu", "sensum", "sundhed", "helhed", "enhedspriser", "oekonomi",
-    "beslutninger",
+    "beslutninger", "jobcenter",
 )  # fmt: skip
+#: Share of the registrant operating postings a night reverses and re-posts with a corrected amount.
+NIGHTLY_REVERSAL_SHARE = 0.0015
 PHASE1_SOURCES = ("cpr", "ydelser")
 EMPLOYMENT_LOOKBACK_DAYS = int(6 * 365.25)
 
@@ -260,18 +266,40 @@ def generate(
         untreated_acts["dubu"] = children_activities(world_e, families, employment0, comp, measures)
         by_dept = treat_activities(world_e, untreated_acts, enrolments, effects, families)
         medfin = medfinansiering(world_e, comp)
+        # The jobcenter's conversations and offers follow the benefit periods to the last night.
+        jc_rng = world.rng("jobcenter")
+        workers = period_caseworkers(world, periods, jc_rng)
+        conversations = draw_conversations(world, periods, workers, jc_rng)
+        offers = draw_offers(world, periods, workers, by_dept["sensum"], comp, jc_rng)
         step("services")
+        # Late registrations and corrections of every phase-2 source: the initial delivery holds
+        # what was registered by the end date, the truth is the state after the last night.
+        conversation_provider = str(prof.raw["jobcenter"]["conversations"]["price"]["providers"][0])
+        late = plan_late(Phase2Records(by_dept["dubu"], by_dept["sensum"], by_dept["sundhed"], education, employment, enrolments,
+                                       medfin, offers, conversations, conversation_provider),
+                         initial_end, daily_increments, world.rng("corrections"))
+        state_e, final = late.state(initial_end), late.state(end)
+        enrolments_e = state_e.enrolments
         prices = unit_prices(world_e)
-        ledger, book = build_ledger(world_e, periods_e, by_dept, medfin, enrolments_e, prices, final_periods=final_periods, history=before)
+        held_all = late.conversations.held(np.arange(len(conversations)), end)
+        happened = {**by_dept, "jobcenter": offers.act,
+                    "samtaler": held_records(conversations, held_all, CONVERSATION_CODE, conversation_provider)}
+        ledger, book = build_ledger(world_e, periods_e, happened, medfin, enrolments_e, prices, final_periods=final_periods, history=before,
+                                    final_records=FinalRecords(final.activities(), final.enrolments, final.medfin))
         add_programme_investment(world_e, ledger)
         budget = budgets(world_e, ledger)
+        night_postings = nightly_reversals(ledger, book, [initial_end + k for k in range(1, daily_increments + 1)],
+                                           NIGHTLY_REVERSAL_SHARE, world.rng("ledger_nights"))
         step("ledger")
-        truth.update(labour_truth(world_e, education, employment))
-        truth.update(departments_truth(world_e, periods_e, by_dept))
-        truth.update(parents_employment_truth(world_e, families, employment, by_dept["dubu"]))
-        truth.update(programme_truth(world_e, enrolments_e, periods_e, counterfactual))
-        truth.update(tempo_truth(world_e, by_dept, enrolments_e))
-        truth.update(cost_truth(world_e, ledger, book))
+        final_acts = final.activities()
+        truth.update(labour_truth(world_e, final.education, final.employment))
+        truth.update(departments_truth(world_e, final_periods, {k: final_acts[k] for k in ("dubu", "sensum", "sundhed")},
+                                       jobcenter=(final_acts["jobcenter"], final_acts["samtaler"])))
+        truth.update(parents_employment_truth(world_e, families, final.employment, final.dubu))
+        truth.update(programme_truth(world_e, final.enrolments, final_periods, counterfactual))
+        truth.update(tempo_truth(world_e, {k: final_acts[k] for k in ("dubu", "sensum", "sundhed", "jobcenter")}, final.enrolments))
+        truth.update(cost_truth(world_e, Ledger(ledger.chunks + [c for _, night in night_postings for c in night.chunks]), book))
+        truth.update(jobcenter_truth(world, final_periods, final.conversations, final.held, final.offers.act, final.sensum))
         truth.update(effect_truth(
             world_e, enrolments, families, prices,
             Course(untreated_e, employment0, education0, untreated_acts, medfin), Course(periods_e, employment, education, by_dept, medfin), out,
@@ -307,48 +335,40 @@ def generate(
             for i in idx.tolist():
                 if reg.end_reg[i] == day and periods.end[i] != NONE and periods.end[i] < day - 1 and reg.start_reg[i] < day:
                     corrections.append({
-                        "kind": "back_dated_end", "period_id": periods.period_id[i], "delivery_date": from_day(day).isoformat(),
+                        "kind": "back_dated_end", "source": "ydelser", "period_id": periods.period_id[i], "delivery_date": from_day(day).isoformat(),
                         "end_date": from_day(int(periods.end[i])).isoformat(), "days_late": int(day - periods.end[i]),
                     })  # fmt: skip
     step("phase-1 files")
     if phase2:
-        assert education is not None and employment is not None
-        catalogue, placements = prof.raw["services"], prof.raw["placements"]
+        ctx = DeliveryContext(chosen, cprs, person_rank, prof.raw)
         d = initial_end
         w = writer.write
-        if "eindkomst" in chosen:
-            w("eindkomst", d, "full", "ansaettelser", R.EMPLOYMENT_HEADER, R.employment_rows(employment, cprs, person_rank),
-              row_spec=baddata.RowSpec(cpr=0, code=2, start=3, end=4, date_format="iso"))  # fmt: skip
-        if "uddannelse" in chosen:
-            w("uddannelse", d, "full", "uddannelsesstatus", R.EDU_HEADER, R.education_rows(education, cprs, person_rank),
-              row_spec=baddata.RowSpec(cpr=0, code=1, start=3, end=4, date_format="iso"))  # fmt: skip
-        if "dubu" in chosen:
-            w("dubu", d, "full", "dubu_ydelser", R.DUBU_HEADER, R.dubu_rows(by_dept["dubu"], cprs, catalogue, placements),
-              row_spec=baddata.RowSpec(cpr=2, code=6, start=11, end=12, date_format="dmy", key=1))  # fmt: skip
-        if "sensum" in chosen:
-            w("sensum", d, "full", "sensum_indsatser", R.SENSUM_HEADER, R.sensum_rows(by_dept["sensum"], cprs, catalogue, d),
-              row_spec=baddata.RowSpec(cpr=2, code=4, start=5, end=6, date_format="iso", key=1))  # fmt: skip
-        if "sundhed" in chosen:
-            w("sundhed", d, "full", "sundhed_ydelser", R.HEALTH_HEADER, R.health_rows(by_dept["sundhed"], cprs, catalogue),
-              row_spec=baddata.RowSpec(cpr=0, code=3, start=5, end=6, date_format="iso", key=1))  # fmt: skip
-            w("sundhed", d, "full", "medfinansiering", R.MEDFIN_HEADER, R.medfin_rows(medfin, cprs, person_rank),
-              row_spec=baddata.RowSpec(cpr=0, code=None, start=None, end=None, date_format="iso"))  # fmt: skip
+        ledger_spec = baddata.RowSpec(cpr=6, code=0, start=8, end=9, date_format="dmy")
+        write_delivery(writer, ctx, d, "full", state_e)
         if "helhed" in chosen:
             details = programme_details(world_e, enrolments_e)
-            w("helhed", d, "full", "forloeb", R.ENROLMENT_HEADER, R.enrolment_rows(enrolments_e, cprs),
-              row_spec=baddata.RowSpec(cpr=1, code=2, start=4, end=5, date_format="dmy", key=0))  # fmt: skip
             w("helhed", d, "full", "netvaerksmoeder", R.MEETING_HEADER, R.detail_rows(details["meetings"], [1]))
             w("helhed", d, "full", "progression", R.SCORE_HEADER, R.detail_rows(details["scores"], [1]))
             w("helhed", d, "full", "borgersurvey", R.SURVEY_HEADER, R.detail_rows(details["survey"], [1]))
         if "enhedspriser" in chosen:
             w("enhedspriser", d, "full", "enhedspriser", R.PRICE_HEADER, R.price_rows(prices))
         if "oekonomi" in chosen:
-            w("oekonomi", d, "full", "posteringer", R.LEDGER_HEADER, R.ledger_rows(ledger, cprs), encoding="cp1252",
-              row_spec=baddata.RowSpec(cpr=6, code=0, start=8, end=9, date_format="dmy"))  # fmt: skip
+            w("oekonomi", d, "full", "posteringer", R.LEDGER_HEADER, R.ledger_rows(ledger, cprs), encoding="cp1252", row_spec=ledger_spec)
             w("oekonomi", d, "full", "budget", R.BUDGET_HEADER, R.budget_rows(budget), encoding="cp1252")
         if "beslutninger" in chosen:
             w("beslutninger", d, "full", "budgetbeslutninger", DECISION_HEADER,
               decision_rows(from_day(d), budget, [p["code"] for p in prof.raw.get("programmes", [])]))
+        vouchers = R.vouchers_of(ledger)
+        for day, night in night_postings:
+            write_delivery(writer, ctx, day, "increment", late.changes(day))
+            corrections.extend(late.corrections_on(day))
+            if "oekonomi" in chosen:
+                w("oekonomi", day, "increment", "posteringer", R.LEDGER_HEADER, R.ledger_rows(night, cprs, vouchers),
+                  encoding="cp1252", row_spec=ledger_spec)  # fmt: skip
+            if len(night):
+                corrections.append({"kind": "reversal", "source": "oekonomi", "delivery_date": from_day(day).isoformat(),
+                                    "postings": len(night), "first_voucher": str(R.VOUCHER_RANGE_START + vouchers + 1)})
+            vouchers += R.vouchers_of(night)
     step("phase-2 files")
     bar.close()
 

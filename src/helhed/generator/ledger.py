@@ -19,6 +19,7 @@ import numpy as np
 
 from helhed.generator.benefits import Periods
 from helhed.generator.dates import NONE, IntArray, Span, from_day, to_day, ymd
+from helhed.generator.jobcenter import jobcenter_catalogue
 from helhed.generator.lifecourse import STATES, Spells
 from helhed.generator.programmes import Enrolments
 from helhed.generator.refunds import (
@@ -94,6 +95,8 @@ class Ledger:
     """Postings stored as numpy chunks (memory stays O(rows x 8 bytes), not Python objects)."""
 
     chunks: list[Chunk] = field(default_factory=list)
+    #: Rows of each chunk already reversed by a correction (chunk index -> row indexes).
+    reversed_rows: dict[int, IntArray] = field(default_factory=dict)
 
     def add(self, account: str, cc: str, psp: str, dk: str, ore: Any, text: str, person: Any, a: Any, b: Any, qty: Any, unit: str) -> None:
         """Add postings; array arguments give one posting per element, scalars are broadcast."""
@@ -140,6 +143,27 @@ class CostBook:
         self.imputed_by_dept[key] = self.imputed_by_dept.get(key, 0) + int(ore.sum())
 
 
+@dataclass
+class FinalRecords:
+    """The records as the warehouse holds them after the last nightly delivery (late registrations
+    and corrections applied): the imputed cost of the truth is priced on them, while the postings
+    follow the activities as they happened."""
+
+    activities: dict[str, Activities]
+    enrolments: Enrolments
+    medfin: tuple[IntArray, IntArray, IntArray]
+
+
+def catalogue_of(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The priced services of the profile: its service catalogue and the jobcenter's activities."""
+    return {**raw["services"], **jobcenter_catalogue(raw)}
+
+
+def price_unit(unit: str) -> str:
+    """The unit-price file's unit of a catalogue unit (`dag`, `time`, `samtale`)."""
+    return {"time": "kr. pr. time", "samtale": "kr. pr. samtale"}.get(unit, "kr. pr. dag")
+
+
 def unit_prices(world: World) -> list[UnitPrice]:
     """Unit prices per year for every service whose cost is imputed or reported."""
     raw = world.profile.raw
@@ -147,10 +171,10 @@ def unit_prices(world: World) -> list[UnitPrice]:
     rate_growth = float(raw["benefits"]["annual_rate_growth"])
     out: list[UnitPrice] = []
     for year in world.years():
-        for code, spec in raw["services"].items():
+        for code, spec in catalogue_of(raw).items():
             if float(spec["price"]) <= 0:
                 continue
-            unit = "kr. pr. time" if spec["unit"] == "time" else "kr. pr. dag"
+            unit = price_unit(spec["unit"])
             out.append(UnitPrice(year, code, spec["label"], spec["paragraph"], spec["function"], unit, float(price_in_year(float(spec["price"]), year, growth)), spec["posting"] == "registrant"))
         for t in raw["placements"]["types"]:
             out.append(UnitPrice(year, f"anbringelse_{t['code']}", t["label"], raw["placements"]["paragraph"], t["function"], "kr. pr. dag", float(price_in_year(float(t["price"]), year, growth)), True))
@@ -176,6 +200,7 @@ def build_ledger(
     prices: list[UnitPrice],
     final_periods: Periods | None = None,
     history: Spells | None = None,
+    final_records: FinalRecords | None = None,
 ) -> tuple[Ledger, CostBook]:
     """All postings of the history and the person cost they represent.
 
@@ -184,7 +209,8 @@ def build_ledger(
     (back-dated ends applied): the imputed cost of benefits billed in aggregate is computed
     from them, since that is what a warehouse sees after the last night (default: ``periods``).
     ``history`` holds the persons' benefit spells before the history window, for the week
-    count of the refund staircase.
+    count of the refund staircase. ``final_records`` holds the other records after the last nightly
+    delivery: the imputed cost (the truth) is priced on them (default: the ones posted).
     """
     raw = world.profile.raw
     rng = world.rng("ledger")
@@ -239,8 +265,9 @@ def build_ledger(
                     ore = np.round(f_days[f_sel] * price_of[(year, group)] * 100).astype(np.int64)
                     book.add_imputed(year, dept, final.person[f_idx[f_sel]], ore)
 
-    # 3-4. Service activities.
-    catalogue = raw["services"]
+    # 3-4. Service activities (and the jobcenter's conversations and offers).
+    catalogue = catalogue_of(raw)
+    posted: dict[tuple[str, str], int] = {}  # (code, month) -> øre posted without CPR
     placement_types = {f"anbringelse_{t['code']}": t for t in raw["placements"]["types"]}
     for source, act in activities.items():
         if not len(act):
@@ -273,47 +300,53 @@ def build_ledger(
                     ledger.add(account, COST_CENTRES[dept], "", "D", ore, f"{code} {ym}", act.person[r], a, b, days, "DAG")
                     np.add.at(book.direct[book.years.index(year)], act.person[r], ore)
                 else:
-                    up = price_of[(year, code)]
-                    if unit == "time":
-                        ore = np.round(days * act.hours[r] / 7.0 * up * 100).astype(np.int64)
-                        qty, qunit = days * act.hours[r] / 7.0, "TIM"
-                    else:
-                        ore = np.round(days * up * 100).astype(np.int64)
-                        qty, qunit = days.astype(float), "DAG"
-                    book.add_imputed(year, dept, act.person[r], ore)
+                    ore, qty, qunit = _activity_ore(unit, days, act.hours[r], price_of[(year, code)])
+                    if final_records is None:
+                        book.add_imputed(year, dept, act.person[r], ore)
                     for prov in sorted(set(providers[r].tolist())):
                         sel = providers[r] == prov
                         total = int(round(int(ore[sel].sum()) * (1.0 + overhead)))
                         cc = f"{COST_CENTRES[dept][:3]}{(sum(map(ord, prov)) % 90) + 10:02d}"
                         ledger.add(account, cc, "", "D", total, f"{prov} {ym}", -1, m.first, m.last, round(float(qty[sel].sum()), 2), qunit)
+                        posted[(code, m.key)] = posted.get((code, m.key), 0) + total
+    if final_records is not None:
+        _impute_activities(world, book, final_records.activities, catalogue, price_of)
 
     # 5. Regional co-financing: person amounts, one bill a month.
     mf_person, mf_month_first, mf_ore = medfin
     mf_account = raw["medfinansiering"]["account"]
+    f_person, f_month_first, f_ore = medfin if final_records is None else final_records.medfin
     for m in months:
+        f_sel = f_month_first == m.first
+        if f_sel.any():
+            book.add_imputed(from_day(m.first).year, "sundhed", f_person[f_sel], f_ore[f_sel])
         sel = mf_month_first == m.first
         if not sel.any():
             continue
-        year = from_day(m.first).year
-        book.add_imputed(year, "sundhed", mf_person[sel], mf_ore[sel])
         ledger.add(mf_account, "44900", "", "D", int(mf_ore[sel].sum()), f"Medfinansiering {from_day(m.first):%Y-%m}", -1, m.first, m.last, int(sel.sum()), "STK")
 
     # 6. Programmes (coordinators' time, on the programme's PSP element).
     progs = {p["code"]: p for p in raw.get("programmes", [])}
     e_end = np.where(enrolments.end == NONE, end, enrolments.end)
     e_code = np.array(enrolments.programme, dtype=object)
+    f_enr = enrolments if final_records is None else final_records.enrolments
+    f_end = np.where(f_enr.end == NONE, end, f_enr.end)
+    f_code = np.array(f_enr.programme, dtype=object)
     for k, (code, prog) in enumerate(progs.items()):
         psp = psp_element("XG", world.profile.municipality_code, 100 * (k + 1), 1)
         rows = np.flatnonzero(e_code == code)
+        f_rows = np.flatnonzero(f_code == code)
         dept = department_of(prog["function"])
         for m in months:
+            year = from_day(m.first).year
+            f_idx, f_a, f_b = _overlap(f_enr.start[f_rows], f_end[f_rows], m)
+            if len(f_idx):
+                book.add_imputed(year, dept, f_enr.person[f_rows[f_idx]], np.round((f_b - f_a + 1) * price_of[(year, code)] * 100).astype(np.int64))
             idx, a, b = _overlap(enrolments.start[rows], e_end[rows], m)
             if not len(idx):
                 continue
-            year = from_day(m.first).year
             days = b - a + 1
             ore = np.round(days * price_of[(year, code)] * 100).astype(np.int64)
-            book.add_imputed(year, dept, enrolments.person[rows[idx]], ore)
             ledger.add(prog["account"], COST_CENTRES[dept], psp, "D", int(ore.sum()), f"{prog['label']} {from_day(m.first):%Y-%m}", -1, m.first, m.last, int(days.sum()), "DAG")
 
     # 7. Overheads: kroner per resident and year, for the residents of each day.
@@ -323,6 +356,8 @@ def build_ledger(
             year = from_day(m.first).year
             per_day = float(price_in_year(float(item["amount_per_resident"]), year, growth)) / YEAR_DAYS
             ore = int(round(per_day * world.resident_days(m.first, m.last) * 100))
+            if item.get("less"):  # part of the budget posted separately (the conversations' caseworker time)
+                ore = max(0, ore - posted.get((str(item["less"]), m.key), 0))
             ledger.add(item["account"], item["cost_centre"], "", "D", ore, f"{item['label']} {from_day(m.first):%Y-%m}", -1, m.first, m.last, 0, "")
 
     final_ore = _post_corrections(ledger, book, rng)
@@ -331,6 +366,74 @@ def build_ledger(
     for account, cc, psp, text, ore, a, b in construction_postings(world, rng):
         ledger.add(account, cc, psp, "D", ore, text, -1, a, b, 0, "")
     return ledger, book
+
+
+def _activity_ore(unit: str, days: IntArray, hours: np.ndarray, up: float) -> tuple[IntArray, np.ndarray, str]:
+    """Øre of own-operation record-months at unit price ``up`` (per day, per hour of the weekly hours,
+    or per conversation: a conversation is a one-day record), with the posting's quantity and unit."""
+    if unit == "time":
+        return np.round(days * hours / 7.0 * up * 100).astype(np.int64), days * hours / 7.0, "TIM"
+    ore = np.round(days * up * 100).astype(np.int64)
+    return ore, days.astype(float), ("STK" if unit == "samtale" else "DAG")
+
+
+def _impute_activities(
+    world: World, book: CostBook, activities: dict[str, Activities], catalogue: dict[str, Any], price_of: dict[tuple[int, str], float]
+) -> None:
+    """Imputed cost of the own operations (not registrant-posted) of ``activities``, per person and
+    year, on the unit price's department: the cost figures of the truth."""
+    end = world.end
+    for act in activities.values():
+        if not len(act):
+            continue
+        a_end = act.effective_end(end)
+        codes = np.array(act.service, dtype=object)
+        for code in sorted(set(act.service)):
+            spec = catalogue.get(code)
+            if spec is None or spec["posting"] == "registrant" or float(spec["price"]) <= 0:
+                continue
+            dept = department_of(spec["function"])
+            rows = np.flatnonzero(codes == code)
+            for m in world.months:
+                idx, a, b = _overlap(act.start[rows], a_end[rows], m)
+                if not len(idx):
+                    continue
+                year = from_day(m.first).year
+                ore, _, _ = _activity_ore(spec["unit"], b - a + 1, act.hours[rows[idx]], price_of[(year, code)])
+                book.add_imputed(year, dept, act.person[rows[idx]], ore)
+
+
+def nightly_reversals(
+    ledger: Ledger, book: CostBook, nights: list[int], share: float, rng: np.random.Generator
+) -> list[tuple[int, Ledger]]:
+    """Corrections the ledger delivers on the nights after the end date: a few registrant operating
+    postings (``share`` per night) are reversed on a new voucher (``K``, the same account, cost
+    centre, CPR and period) and re-posted with a corrected amount (``D``); a voucher is never
+    changed in place. Returns (night, postings) and keeps ``book``'s direct cost the final one.
+    Refunds are settled on the amounts known on the end date (a night's difference is not)."""
+    out: list[tuple[int, Ledger]] = []
+    candidates = [i for i, c in enumerate(ledger.chunks) if c.person[0] >= 0 and c.dk == "D" and dranst_of(c.account) == DRANST_OPERATING]
+    for day in nights:
+        night = Ledger()
+        for i in candidates:
+            chunk = ledger.chunks[i]
+            free = np.ones(len(chunk), dtype=bool)
+            free[ledger.reversed_rows.get(i, np.zeros(0, dtype=np.int64))] = False
+            hit = np.flatnonzero(free & (rng.random(len(chunk)) < share))
+            if not len(hit):
+                continue
+            new_ore = np.maximum(np.round(chunk.ore[hit] * rng.uniform(0.6, 1.15, len(hit))).astype(np.int64), 1)
+            args = (chunk.person[hit], chunk.period_from[hit], chunk.period_to[hit], chunk.qty[hit], chunk.unit)
+            night.add(chunk.account, chunk.cost_centre, chunk.psp, "K", chunk.ore[hit], "Tilbageført: " + chunk.text, *args)
+            night.add(chunk.account, chunk.cost_centre, chunk.psp, "D", new_ore, "Korrigeret: " + chunk.text, *args)
+            ledger.reversed_rows[i] = np.concatenate([ledger.reversed_rows.get(i, np.zeros(0, dtype=np.int64)), hit])
+            years = ymd(chunk.period_from[hit])[0]
+            for y in np.unique(years).tolist():
+                sel = years == y
+                if int(y) in book.years:
+                    np.add.at(book.direct[book.years.index(int(y))], chunk.person[hit][sel], new_ore[sel] - chunk.ore[hit][sel])
+        out.append((day, night))
+    return out
 
 
 def _post_corrections(ledger: Ledger, book: CostBook, rng: np.random.Generator) -> dict[int, IntArray]:
@@ -351,6 +454,7 @@ def _post_corrections(ledger: Ledger, book: CostBook, rng: np.random.Generator) 
         ledger.add(chunk.account, chunk.cost_centre, "", "D", new_ore, "Korrigeret: " + chunk.text, *args)
         final[i] = chunk.ore.copy()
         final[i][hit] = new_ore
+        ledger.reversed_rows[i] = hit
         years = ymd(chunk.period_from[hit])[0]
         for y in np.unique(years).tolist():
             sel = years == y

@@ -57,13 +57,20 @@ def labour_truth(world: World, education: Intervals, employment: Intervals) -> d
     return {"residents_15_24_by_month": young, "in_education_15_24_by_month": in_edu, "employed_16_64_by_month": employed}
 
 
-def departments_truth(world: World, periods: Periods, by_dept: dict[str, Activities]) -> dict[str, Any]:
-    """Persons active in >= 1, 2, 3 departments per month (benefits, DUBU, Sensum, Nexus)."""
+def departments_truth(
+    world: World, periods: Periods, by_dept: dict[str, Activities], jobcenter: tuple[Activities, ...] = ()
+) -> dict[str, Any]:
+    """Persons active in >= 1, 2, 3 departments per month (benefits, DUBU, Sensum, Nexus); the
+    jobcenter's records (offers, conversations held) count for the employment department, like
+    the benefits."""
     n = len(world.population)
     p_end = np.where(periods.end == NONE, world.end, periods.end)
     out: dict[str, dict[str, int]] = {"1": {}, "2": {}, "3": {}}
     for m in world.months:
-        count = _active_in(periods.person, periods.start, p_end, n, m.first, m.last).astype(np.int64)
+        employment = _active_in(periods.person, periods.start, p_end, n, m.first, m.last)
+        for act in jobcenter:
+            employment |= _active_in(act.person, act.start, act.effective_end(world.end), n, m.first, m.last)
+        count = employment.astype(np.int64)
         for act in by_dept.values():
             count += _active_in(act.person, act.start, act.effective_end(world.end), n, m.first, m.last)
         for k in (1, 2, 3):

@@ -156,10 +156,16 @@ def price_rows(prices: list[UnitPrice]) -> Iterator[list[str]]:
         yield [str(p.year), p.code, p.label, p.paragraph, p.function, p.unit, comma(p.price), "Ja" if p.registrant else "Nej"]
 
 
-def ledger_rows(ledger: Ledger, cprs: list[str]) -> Iterator[list[str]]:
+def vouchers_of(ledger: Ledger) -> int:
+    """Vouchers ``ledger_rows`` numbers for ``ledger`` (each chunk starts a voucher of up to 999 lines)."""
+    return sum(-(-len(c) // LINES_PER_VOUCHER) for c in ledger.chunks)
+
+
+def ledger_rows(ledger: Ledger, cprs: list[str], vouchers_before: int = 0) -> Iterator[list[str]]:
     """Postings with a stable voucher number and line (the ledger's natural key): each chunk of
-    postings is booked as vouchers of up to 999 lines, numbered in chunk order."""
-    voucher = VOUCHER_RANGE_START
+    postings is booked as vouchers of up to 999 lines, numbered in chunk order after the
+    ``vouchers_before`` vouchers of earlier deliveries (a correction is a new voucher)."""
+    voucher = VOUCHER_RANGE_START + vouchers_before
     for c in ledger.chunks:
         frm, to = dmy(c.period_from), dmy(c.period_to)
         for i, (p, o, q) in enumerate(zip(c.person.tolist(), c.ore.tolist(), c.qty.tolist())):

@@ -41,6 +41,9 @@ STAGES = {
     "child_measures": 19,
     "calibration_top_up": 20,
     "investment": 21,
+    "jobcenter": 30,
+    "corrections": 31,
+    "ledger_nights": 32,
 }
 
 

@@ -20,6 +20,8 @@ select
     contact_points,
     parallel_services,
     network_meetings,
+    conversations_held,
+    offers_active,
     adults_on_income_support,
     adults_in_ordinary_employment,
     children_with_child_services,

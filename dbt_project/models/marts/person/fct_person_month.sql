@@ -109,6 +109,8 @@ select
     concurrent_services,
     contact_points,
     network_meetings,
+    conversations_held,
+    offers_active,
     parallel_services,
     is_in_ordinary_employment,
     is_in_education,

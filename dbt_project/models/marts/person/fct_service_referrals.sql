@@ -1,6 +1,7 @@
 {#-
-    Tempo (domain brief section 4): one row per service record or programme enrolment with a
-    referral date, with the days from referral (henvisning) to the start of the service.
+    Tempo (domain brief section 4): one row per service record (DUBU, Sensum, health and care,
+    the jobcenter's offers) or programme enrolment with a referral date, with the days from
+    referral (henvisning) to the start of the service.
 -#}
 with
 
@@ -14,6 +15,9 @@ unclipped as (
     union all
     select 'sundhed', service_id, person_key, service_label, referral_date, start_date
     from {{ ref('stg_sundhed__services') }}
+    union all
+    select 'jobcenter', offer_id, person_key, offer_label, referral_date, start_date
+    from {{ ref('stg_jobcenter__offers') }}
 
 ),
 
