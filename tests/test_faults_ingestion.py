@@ -491,6 +491,8 @@ def test_a_reexported_ledger_adds_no_posting(night: Night) -> None:
 
 def test_no_natural_key_twice_in_staging(night: Night) -> None:
     for e in ENTITIES:
+        if not e.key:  # a register delivered whole each time keeps every delivery (e.g. beslutninger)
+            continue
         total, distinct = staging_key_counts(night, e)
         assert total == distinct, e.id
 

@@ -38,12 +38,15 @@ FILE_RULES = {"duplicated_file": "duplicate_file", "truncated_file": "truncated_
 
 
 def reset_warehouse(s: Settings) -> None:
-    """Drop every entity's landing and staging table and the delivery register."""
+    """Drop every entity's landing and staging table, the delivery register and the publication
+    marks (gates cover what was loaded since the last publication, so another module's
+    publications in the shared server would hide this module's deliveries)."""
     with psycopg.connect(s.url("helhed"), autocommit=True) as conn:
         for e in ENTITIES:
             for schema in ("landing", "staging"):
                 conn.execute(sql.SQL("drop table if exists {}.{} cascade").format(sql.Identifier(schema), sql.Identifier(e.table)))
-        for table in ("landing.quarantine", "audit.delivery_files", "audit.key_rotations"):
+        for table in ("landing.quarantine", "audit.delivery_files", "audit.key_rotations", "audit.publications",
+                      "audit.gate_batches", "audit.accepted_files"):
             conn.execute(f"drop table if exists {table} cascade")
 
 
