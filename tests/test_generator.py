@@ -330,3 +330,46 @@ def test_command_help() -> None:
     assert result.exit_code == 0
     for opt in ("--profile", "--residents", "--years", "--seed", "--out", "--end-date"):
         assert opt in result.output
+
+
+def test_treated_jobcenter_records_are_the_untreated_cut_at_the_exit() -> None:
+    """The programme's treated course shares the jobcenter's draws with the untreated one: a
+    participant's conversations on/after the exit and offers starting on/after it disappear, an
+    offer running across it ends the day before as cut short (Afbrudt); other persons' records
+    and the records before the exit are unchanged; the kept periods map the treated rows back."""
+    import numpy as np
+
+    from helhed.generator.benefits import Periods
+    from helhed.generator.dates import NONE
+    from helhed.generator.effects import jobcenter_records, kept_periods, treat_conversations, treat_offers, treat_periods
+    from helhed.generator.jobcenter import OFFER_INTERRUPTED, Conversations, Offers
+    from helhed.generator.services import Activities
+
+    i64 = lambda *xs: np.array(xs, dtype=np.int64)  # noqa: E731
+    exit_day = i64(100, NONE)  # person 0 exits on day 100, person 1 never
+    conv = Conversations(i64(0, 0, 0, 1), i64(50, 100, 130, 130), i64(7, 7, 7, 7), i64(0, 1, 1, 0), i64(1, 2, 3, 4),
+                         np.array([False, False, False, True]), ["SA1", "SA2", "SA3", "SA4"])
+    treated = treat_conversations(conv, exit_day)
+    assert treated.conversation_id == ["SA1", "SA4"] and treated.no_show.tolist() == [False, True]
+    n = 5
+    act = Activities(i64(0, 0, 0, 0, 1), ["tilbud_praktik", "tilbud_mentor", "tilbud_vejledning", "tilbud_praktik", "tilbud_praktik"],
+                     i64(10, 60, 90, 100, 90), i64(40, NONE, 150, 120, 150), i64(5, 50, 80, 90, 80), np.array([0, 3.0, 0, 0, 0]),
+                     np.zeros(n), ["x"] * n, [""] * n, ["TB1", "TB2", "TB3", "TB4", "TB5"], ["JC0001"] * n)  # fmt: skip
+    offers = Offers(act, np.array([False, False, False, False, False]))
+    t = treat_offers(offers, exit_day, end=500)
+    assert t.act.activity_id == ["TB1", "TB2", "TB3", "TB5"]
+    assert t.act.end.tolist() == [40, 99, 99, 150]
+    assert t.status(t.act.end) == ["Afsluttet", OFFER_INTERRUPTED, OFFER_INTERRUPTED, "Afsluttet"]
+    assert t.act.hours.tolist() == [0, 3.0, 0, 0]
+    # An exit after the last simulated day cuts nothing of an open offer.
+    assert treat_offers(offers, i64(600, NONE), end=500).act.end.tolist() == act.end.tolist()
+    # As known on day 95: offers started by then (open if they end later), conversations held by then.
+    known = jobcenter_records(offers, conv, 95, "samtale", "Jobcenter")
+    assert known["jobcenter"].activity_id == ["TB1", "TB2", "TB3", "TB5"] and known["jobcenter"].end.tolist() == [40, NONE, NONE, NONE]
+    assert known["samtaler"].activity_id == ["SA1"] and known["samtaler"].service == ["samtale"]
+    periods = Periods(i64(0, 0, 1), i64(1, 1, 1), i64(10, 120, 10), i64(NONE, NONE, 40), i64(1, 1, 1), np.zeros(3), np.zeros(3),
+                      ["kr. pr. måned"] * 3, ["P1", "P2", "P3"])  # fmt: skip
+    kept = kept_periods(periods, exit_day)
+    treated_periods = treat_periods(periods, exit_day)
+    assert kept.tolist() == [0, 2] and [periods.period_id[i] for i in kept] == treated_periods.period_id
+    assert treated_periods.end.tolist() == [99, 40]

@@ -42,7 +42,10 @@ from helhed.generator.nightly import CONVERSATION_CODE, DeliveryContext, Phase2R
 from helhed.generator.outcomes import departments_truth, labour_truth, parents_employment_truth, programme_truth, tempo_truth
 from helhed.generator.population import Population, residents_on, simulate_population, target_population
 from helhed.generator.profile import BENEFIT_GROUPS, load_profile
-from helhed.generator.effects import Course, draw_effects, effect_truth, exit_by_person, replace_participants_periods, treat_activities, treat_labour, treat_periods
+from helhed.generator.effects import (
+    Course, draw_effects, effect_truth, exit_by_person, jobcenter_records, replace_participants_periods, treat_activities,
+    treat_conversations, treat_labour, treat_offers, treat_periods,
+)  # fmt: skip
 from helhed.generator.investment import add_programme_investment
 from helhed.generator.programmes import ELIGIBLE_GROUPS, apply_effect, draw_enrolments, enrolments_known_at, programme_details
 from helhed.generator.selection import build_baseline
@@ -267,10 +270,16 @@ def generate(
         by_dept = treat_activities(world_e, untreated_acts, enrolments, effects, families)
         medfin = medfinansiering(world_e, comp)
         # The jobcenter's conversations and offers follow the benefit periods to the last night.
+        # They are drawn once, on the untreated periods (mentors beside the untreated Sensum
+        # contact persons), and the treated ones are cut at each participant's exit, so both
+        # courses share every draw and the planted effect on them is exact.
         jc_rng = world.rng("jobcenter")
-        workers = period_caseworkers(world, periods, jc_rng)
-        conversations = draw_conversations(world, periods, workers, jc_rng)
-        offers = draw_offers(world, periods, workers, by_dept["sensum"], comp, jc_rng)
+        exit_day = exit_by_person(enrolments, effects, len(population))
+        cf_workers = period_caseworkers(world, counterfactual, jc_rng)
+        cf_conversations = draw_conversations(world, counterfactual, cf_workers, jc_rng)
+        cf_offers = draw_offers(world, counterfactual, cf_workers, untreated_acts["sensum"], comp, jc_rng)
+        conversations = treat_conversations(cf_conversations, exit_day)
+        offers = treat_offers(cf_offers, exit_day, world.end)
         step("services")
         # Late registrations and corrections of every phase-2 source: the initial delivery holds
         # what was registered by the end date, the truth is the state after the last night.
@@ -302,7 +311,12 @@ def generate(
         truth.update(jobcenter_truth(world, final_periods, final.conversations, final.held, final.offers.act, final.sensum))
         truth.update(effect_truth(
             world_e, enrolments, families, prices,
-            Course(untreated_e, employment0, education0, untreated_acts, medfin), Course(periods_e, employment, education, by_dept, medfin), out,
+            Course(untreated_e, employment0, education0,
+                   {**untreated_acts, **jobcenter_records(cf_offers, cf_conversations, initial_end, CONVERSATION_CODE, conversation_provider)},
+                   medfin),
+            Course(periods_e, employment, education,
+                   {**by_dept, **jobcenter_records(offers, conversations, initial_end, CONVERSATION_CODE, conversation_provider)}, medfin),
+            out,
         ))  # fmt: skip
         step("outcome truth")
     else:

@@ -46,8 +46,9 @@ from helhed.generator.benefits import Periods
 from helhed.generator.dates import NONE, IntArray, age_on, birthday_day, from_day, ymd
 from helhed.generator.families import Families
 from helhed.generator.intervals import gaps
+from helhed.generator.jobcenter import Conversations, Offers, held_records, subset_conversations
 from helhed.generator.labour import Intervals
-from helhed.generator.ledger import UnitPrice, department_of
+from helhed.generator.ledger import UnitPrice, catalogue_of, department_of
 from helhed.generator.lifecourse import STATES
 from helhed.generator.programmes import Enrolments
 from helhed.generator.selection import month_index
@@ -62,7 +63,13 @@ OUTCOMES = (
     "self_supporting", "ordinary_employment", "education", "child_placed", "departments", "services",
     "cost_total", *(f"cost_{d}" for d in COST_DEPARTMENTS),
 )  # fmt: skip
-SOURCE_DEPARTMENT = {"dubu": "boern_familie", "sensum": "voksen_social", "sundhed": "sundhed"}
+#: Department of each record source (the jobcenter's offers and conversations held are employment's).
+SOURCE_DEPARTMENT = {
+    "dubu": "boern_familie", "sensum": "voksen_social", "sundhed": "sundhed", "jobcenter": "beskaeftigelse",
+    "samtaler": "beskaeftigelse",
+}  # fmt: skip
+#: Sources whose records are contacts, not services (the warehouse: a conversation is not a service).
+NOT_SERVICES = frozenset({"samtaler"})
 BENEFIT_DEPARTMENT = "beskaeftigelse"
 #: Uniform draws per enrolment (fixed, so adding a mechanism does not shift the others).
 N_DRAWS = 20
@@ -204,6 +211,14 @@ def exit_by_person(enrolments: Enrolments, effects: Effects, n_persons: int) -> 
     return out
 
 
+def kept_periods(periods: Periods, exit_day: IntArray) -> IntArray:
+    """Indexes of the untreated periods the treated course keeps (those starting before the
+    person's exit, or of a person without one), in order: row ``j`` of ``treat_periods`` is row
+    ``kept_periods(...)[j]`` of the untreated periods (e.g. to carry a caseworker over)."""
+    x = exit_day[periods.person]
+    return np.flatnonzero((x == NONE) | (periods.start < x))
+
+
 def treat_periods(periods: Periods, exit_day: IntArray) -> Periods:
     """Benefit periods of the treated course: a participant's periods stop the day before the exit.
 
@@ -212,14 +227,47 @@ def treat_periods(periods: Periods, exit_day: IntArray) -> Periods:
     """
     x = exit_day[periods.person]
     hit = x != NONE
-    keep = ~hit | (periods.start < x)
-    cut = hit & keep & ((periods.end == NONE) | (periods.end >= x))
+    cut = hit & ((periods.end == NONE) | (periods.end >= x))
     end = np.where(cut, x - 1, periods.end)
-    idx = np.flatnonzero(keep)
+    idx = kept_periods(periods, exit_day)
     return Periods(
         periods.person[idx], periods.state[idx], periods.start[idx], end[idx], periods.visitation[idx], periods.rate[idx],
         periods.amount[idx], [periods.unit[i] for i in idx.tolist()], [periods.period_id[i] for i in idx.tolist()],
     )  # fmt: skip
+
+
+def treat_conversations(conv: Conversations, exit_day: IntArray) -> Conversations:
+    """The jobcenter's conversations in the treated course: a participant's conversations on or
+    after the exit disappear (the benefit periods they follow end the day before); the others,
+    with their draws (form, caseworker, no-show), are the untreated course's."""
+    x = exit_day[conv.person]
+    return subset_conversations(conv, np.flatnonzero((x == NONE) | (conv.day < x)))
+
+
+def treat_offers(offers: Offers, exit_day: IntArray, end: int) -> Offers:
+    """The jobcenter's offers in the treated course: a participant's offers starting on or after
+    the exit disappear; one running across it ends the day before and is cut short (``Afbrudt``),
+    as an offer whose benefit period ends; the others are the untreated course's. ``end`` is the
+    last simulated day (an open offer runs to it; an exit after it cuts nothing)."""
+    act = offers.act
+    x = exit_day[act.person]
+    hit = x != NONE
+    keep = ~hit | (act.start < x)
+    cut = hit & keep & (act.effective_end(end) >= x) & (x <= end)
+    new_end = np.where(cut, x - 1, act.end)
+    return Offers(_take(act, keep, new_end), (offers.interrupted | cut)[keep])
+
+
+def jobcenter_records(offers: Offers, conv: Conversations, end: int, conversation_code: str, provider: str) -> dict[str, Activities]:
+    """The jobcenter's records a course is measured on, as known on ``end`` (the truth's last
+    day): offers started by then (open if they end after it) and conversations held by then
+    (no-shows are not held), as one-day records priced per conversation (``samtaler``)."""
+    act = offers.act
+    sel = act.start <= end
+    clipped = _take(act, sel, np.where((act.end == NONE) | (act.end > end), NONE, act.end))
+    idx = np.flatnonzero(conv.day <= end)
+    sub = subset_conversations(conv, idx)
+    return {"jobcenter": clipped, "samtaler": held_records(sub, ~sub.no_show, conversation_code, provider)}
 
 
 def _sub(iv: Intervals, mask: np.ndarray) -> Intervals:
@@ -429,6 +477,9 @@ class _Costing:
         self.raw = raw
         self.price_of = {(p.year, p.code): p.price for p in prices}
         self.placement = {f"anbringelse_{t['code']}": t for t in raw["placements"]["types"]}
+        # The service catalogue and the jobcenter's priced activities (offers per day or hour,
+        # conversations per conversation): the unit-price file's services.
+        self.catalogue = catalogue_of(raw)
 
     def benefit(self, state: int, amount: float, unit: str, days: int, full: int, year: int) -> tuple[str, int]:
         group = STATES[state]
@@ -442,7 +493,7 @@ class _Costing:
     def service(self, code: str, price: float, hours: float, days: int, year: int) -> tuple[str, int]:
         if code in self.placement:
             return department_of(self.placement[code]["function"]), int(np.round(days * price * 100))
-        spec = self.raw["services"].get(code)
+        spec = self.catalogue.get(code)
         if spec is None or float(spec["price"]) <= 0:
             return "oevrige", 0
         dept = department_of(spec["function"])
@@ -561,7 +612,8 @@ def measure_course(
                             placed[k] = placed[k] or code.startswith("anbringelse_")
                         else:
                             depts[k].add(SOURCE_DEPARTMENT[src])
-                            services[k].add(code)
+                            if src not in NOT_SERVICES:
+                                services[k].add(code)
                         dept, ore = costing.service(code, a_price[r], a_hours[r], b - a + 1, years[t])
                         cost[k, dept_pos[dept]] += ore
         for k in ks:
@@ -665,6 +717,7 @@ def replace_participants_periods(actual: Periods, counterfactual: Periods, parti
 
 
 __all__ = [
-    "EffectSpec", "Effects", "Course", "draw_effects", "treat_periods", "treat_labour", "treat_activities",
+    "EffectSpec", "Effects", "Course", "draw_effects", "kept_periods", "treat_periods", "treat_conversations", "treat_offers",
+    "jobcenter_records", "treat_labour", "treat_activities",
     "effect_truth", "replace_participants_periods", "OUTCOMES", "COST_DEPARTMENTS", "TRUTH_FILE",
 ]  # fmt: skip
