@@ -88,6 +88,47 @@ def suite_path(suite_name: str, expectations_dir: Path | None = None) -> Path:
     return path
 
 
+def _declared_entity(suite_name: str):
+    """The declared entity of a staging suite name or stem (``staging.cpr__persons``), or None."""
+    from helhed.gates.checks import _entity_of
+
+    stem = suite_stem(suite_name)
+    return _entity_of(stem.removeprefix("staging__")) if stem.startswith("staging__") else None
+
+
+def specification_expectations(entity) -> list[dict[str, Any]]:
+    """The expectations every staging suite gets from the source specification, so no suite file
+    repeats them: at least one row, and each ``codes:`` column within its code list (the list's
+    values as ``$PARAMETER``, or its pattern). The column set, types and required values are the
+    contract check's (:func:`helhed.gates.checks.contract_checks`)."""
+    from helhed.parsing import entity_rules
+
+    generated: list[dict[str, Any]] = [{
+        "type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1},
+        "meta": {"severity": "critical", "generated": "config/sources.yaml"},
+        "notes": "An empty table means a failed or missing delivery."}]
+    staging = {c.name: c.staging_name for c in entity.columns}
+    for column, code_list in entity_rules(entity).codes:
+        name = staging[column]
+        if code_list.values is not None:
+            kwargs: dict[str, Any] = {"column": name, "value_set": {"$PARAMETER": code_list.name}}
+            kind = "expect_column_values_to_be_in_set"
+        else:
+            kwargs = {"column": name, "regex": f"^(?:{code_list.pattern})$"}
+            kind = "expect_column_values_to_match_regex"
+        generated.append({"type": kind, "kwargs": kwargs,
+                          "meta": {"severity": "critical", "generated": "config/sources.yaml"},
+                          "notes": f"{code_list.describe()}; the loader quarantines other values (unknown_code)."})
+    return generated
+
+
+def _with_specification(suite: dict[str, Any], entity) -> dict[str, Any]:
+    """``suite`` plus the generated expectations it does not state itself (same type and column)."""
+    stated = {(e["type"], (e.get("kwargs") or {}).get("column")) for e in suite["expectations"]}
+    extra = [e for e in specification_expectations(entity) if (e["type"], e["kwargs"].get("column")) not in stated]
+    return {**suite, "expectations": [*suite["expectations"], *extra]}
+
+
 def list_suites(expectations_dir: Path | None = None) -> list[str]:
     """The names of the suites in ``expectations/``."""
     directory = _expectations_dir(expectations_dir)
@@ -101,7 +142,16 @@ def list_suites(expectations_dir: Path | None = None) -> list[str]:
 
 
 def load_suite(suite_name: str, expectations_dir: Path | None = None) -> dict[str, Any]:
-    """Read and check a suite file: every expectation needs ``meta.severity`` critical or warning."""
+    """Read and check a suite file: every expectation needs ``meta.severity`` critical or warning.
+
+    A staging suite of a declared entity gets the expectations of the specification
+    (:func:`specification_expectations`) added; a declared entity needs no suite file at all
+    (docs/adding-a-source.md), its suite is then the generated one."""
+    entity = _declared_entity(suite_name)
+    directory = _expectations_dir(expectations_dir)
+    if entity is not None and not (directory / f"{suite_stem(suite_name)}.json").exists():
+        return {"name": f"staging.{entity.table}", "expectations": specification_expectations(entity), "meta": {},
+                "notes": f"Generated from the specification of {entity.id} (config/sources.yaml)."}
     path = suite_path(suite_name, expectations_dir)
     suite = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(suite, dict) or not suite.get("name") or not isinstance(suite.get("expectations"), list):
@@ -113,7 +163,7 @@ def load_suite(suite_name: str, expectations_dir: Path | None = None) -> dict[st
                              f"'critical' or 'warning', not {severity!r}")
         if not exp.get("type") or not isinstance(exp.get("kwargs"), dict):
             raise ValueError(f"{path}: expectation #{i} needs 'type' and 'kwargs'")
-    return suite
+    return _with_specification(suite, entity) if entity is not None else suite
 
 
 def benefit_groups(seed_path: Path | None = None) -> list[str]:
