@@ -214,16 +214,23 @@ class Settings:
             sources_file=Path(env("HELHED_SOURCES_FILE") or REPO_ROOT / "config" / "sources.yaml").resolve(),
             dbt_project_dir=Path(env("HELHED_DBT_PROJECT_DIR") or REPO_ROOT / "dbt_project").resolve(),
             expectations_dir=Path(env("HELHED_EXPECTATIONS_DIR") or REPO_ROOT / "expectations").resolve(),
-            gate_scope=_env_choice("HELHED_GATE_SCOPE", "since_publish", GATE_SCOPES) or "since_publish",
-            gate_full_weekday=_env_choice("HELHED_GATE_FULL_WEEKDAY", "sunday", WEEKDAYS, allow_none=True),
-            run_lock_ttl_minutes=_env_int("HELHED_RUN_LOCK_TTL_MINUTES", 360, minimum=1),
-            landing_retention_days=_env_int("HELHED_LANDING_RETENTION_DAYS", 30, minimum=0),
+            gate_scope=_env_choice("HELHED_GATE_SCOPE", cls.gate_scope, GATE_SCOPES) or cls.gate_scope,
+            gate_full_weekday=_env_choice("HELHED_GATE_FULL_WEEKDAY", cls.gate_full_weekday or "none", WEEKDAYS,
+                                          allow_none=True),
+            run_lock_ttl_minutes=_env_int("HELHED_RUN_LOCK_TTL_MINUTES", cls.run_lock_ttl_minutes, minimum=1),
+            landing_retention_days=_env_int("HELHED_LANDING_RETENTION_DAYS", cls.landing_retention_days, minimum=0),
             alert_webhook=env("HELHED_ALERT_WEBHOOK") or None,
-            airflow_host=env("HELHED_AIRFLOW_HOST", "127.0.0.1"),
-            airflow_port=_env_int("HELHED_AIRFLOW_PORT", 8080),
-            airflow_database=env("HELHED_AIRFLOW_DATABASE", "airflow"),
-            airflow_admin_password=env("HELHED_AIRFLOW_ADMIN_PASSWORD", "admin"),
+            airflow_host=env("HELHED_AIRFLOW_HOST", cls.airflow_host),
+            airflow_port=_env_int("HELHED_AIRFLOW_PORT", cls.airflow_port),
+            airflow_database=env("HELHED_AIRFLOW_DATABASE", cls.airflow_database),
+            airflow_admin_password=env("HELHED_AIRFLOW_ADMIN_PASSWORD", cls.airflow_admin_password),
         )
+
+    @property
+    def new_pseudonym_key(self) -> str:
+        """The key ``helhed rotate-key`` re-keys to (``HELHED_NEW_PSEUDONYM_KEY``; a secret, read
+        when asked for and never stored on the object)."""
+        return os.environ.get("HELHED_NEW_PSEUDONYM_KEY", "")
 
     @cached_property
     def secrets(self) -> dict[str, str]:
