@@ -120,3 +120,39 @@ def test_a_declared_entity_without_a_suite_file_gets_the_generated_suite(tmp_pat
     checked = {(e["type"], e["kwargs"].get("column")) for e in suite["expectations"]}
     assert ("expect_table_row_count_to_be_between", None) in checked
     assert {("expect_column_values_to_be_in_set", c) for c in ("conversation_type_id", "conversation_form", "status")} <= checked
+
+
+# --------------------------------------------------------------------------- KPI definitions
+
+
+DOCS = REPO_ROOT / "dbt_project" / "models" / "docs" / "kpis.md"
+
+
+def test_every_kpi_definition_is_used_and_the_warehouse_doc_points_at_it() -> None:
+    blocks = re.findall(r"{%\s*docs\s+(\w+)\s*%}", DOCS.read_text(encoding="utf-8"))
+    assert blocks
+    yaml_text = "\n".join(p.read_text(encoding="utf-8") for p in (REPO_ROOT / "dbt_project" / "models").rglob("*.yml"))
+    warehouse = (REPO_ROOT / "docs" / "warehouse.md").read_text(encoding="utf-8")
+    for block in blocks:
+        used = f"doc('{block}')" in yaml_text or f"`{block}`" in DOCS.read_text(encoding="utf-8")
+        assert used, f"doc block {block} is used by no model YAML"
+        if block.startswith("kpi_"):
+            assert f"`{block}`" in warehouse, f"docs/warehouse.md does not point at doc block {block}"
+
+
+def test_column_descriptions_come_from_dbts_manifest(tmp_path: Path) -> None:
+    import json
+
+    from helhed.dbtmeta import column_descriptions
+
+    manifest = {"nodes": {
+        "model.helhed.employment_self_support_monthly": {
+            "resource_type": "model", "name": "employment_self_support_monthly", "description": "Self-support.",
+            "columns": {"self_supporting": {"description": "The self-supporting. **Self-supporting** ..."}}},
+        "test.helhed.x": {"resource_type": "test", "name": "x", "columns": {}}}}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert column_descriptions(tmp_path) == {"employment_self_support_monthly": {
+        "": "Self-support.", "self_supporting": "The self-supporting. **Self-supporting** ..."}}
+    assert column_descriptions(tmp_path, models={"other"}) == {}
+    with pytest.raises(FileNotFoundError, match="dbt parse"):
+        column_descriptions(tmp_path / "missing")
