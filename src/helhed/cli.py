@@ -6,7 +6,6 @@ import logging
 import os
 import time
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Annotated
 
 import typer
