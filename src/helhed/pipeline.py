@@ -1,7 +1,7 @@
 """The steps of the nightly run, as plain functions the DAG's tasks call.
 
 Keeping the logic here (not in the DAG file) keeps DAG parsing cheap and lets the CLI
-(``helhed load|gate|publish``), the bench and the tests run the same steps. Every step is idempotent for a logical date: loading skips files it
+(``helhed load|gate|publish``) and the tests run the same steps. Every step is idempotent for a logical date: loading skips files it
 has loaded, gates re-check what has not been published yet, and publishing swaps whatever was
 built.
 
