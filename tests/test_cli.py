@@ -11,7 +11,7 @@ HELHED = str(Path(sys.executable).parent / "helhed")
 
 @pytest.mark.parametrize("args", [[], ["db"], ["airflow"], ["superset"], ["generate"], ["run"], ["backfill"], ["dbt-manifest"], ["rotate-key"], ["purge-landing"],
                                   ["demo"], ["serve"], ["stop"], ["lock"], ["lock", "status"], ["lock", "release"],
-                                  ["accept-file"], ["check-secrets"]])
+                                  ["accept-file"], ["check-secrets"], ["load"], ["gate"], ["publish"]])
 def test_every_command_has_help(args):
     result = subprocess.run([HELHED, *args, "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -13,6 +13,7 @@ import logging
 import stat
 import threading
 import uuid
+from datetime import date
 from dataclasses import replace
 from pathlib import Path
 
@@ -157,22 +158,22 @@ def test_suite_files_are_gx_suites_with_severities(repo_root: Path) -> None:
 
 def test_every_declared_entity_has_a_staging_suite_whose_parameters_resolve() -> None:
     from helhed.parsing import code_lists, entity_rules
-    from helhed.sources import SQL_TYPES, load_sources
+    from helhed.sources import load_sources
 
-    gx_types = {"text": "TEXT", "cpr": "TEXT", "date": "DATE", "decimal": "NUMERIC(14, 2)", "integer": "BIGINT"}
     assert {"paragraphs", "placement_types", "benefit_groups"} <= set(gates.parameter_names())
     for source in load_sources(include_disabled=True).values():
         for entity in source.entities:
             suite = gates.load_suite(f"staging.{entity.table}")
             params = gates.suite_parameters(suite)
             assert all(isinstance(v, (list, str)) and v for v in params.values()), entity.id
-            # The column contract is the declaration: names, order-free, and types.
-            columns = next(e for e in suite["expectations"] if e["type"] == "expect_table_columns_to_match_set")
-            assert columns["kwargs"]["column_set"] == [*entity.staging_columns, "delivery_date", "source_file"]
-            types = {e["kwargs"]["column"]: e["kwargs"]["type_"] for e in suite["expectations"]
-                     if e["type"] == "expect_column_values_to_be_of_type"}
-            assert {c.staging_name: gx_types[c.type] for c in entity.columns}.items() <= types.items(), entity.id
-            assert set(gx_types) == set(SQL_TYPES)
+            # The column contract is the declaration, checked by the generated contract check:
+            # a suite repeats neither the column list nor the loader's types and not-null.
+            repeated = [e["type"] for e in suite["expectations"] if e["type"] in (
+                "expect_table_columns_to_match_set", "expect_column_values_to_be_of_type")]
+            required = {c.staging_name for c in entity.columns if c.required} | {"delivery_date", "source_file"}
+            repeated += [e["kwargs"]["column"] for e in suite["expectations"]
+                         if e["type"] == "expect_column_values_to_not_be_null" and e["kwargs"]["column"] in required]
+            assert repeated == [], f"{entity.id}: the suite repeats the loader's enforcement: {repeated}"
             # Every column the loader checks against a value code list is checked by the suite too.
             for column, code_list in entity_rules(entity).codes:
                 if code_list.values is None:
@@ -209,7 +210,8 @@ def test_good_staging_rows_pass_and_are_audited(pg: Settings, schema: str, run_i
     rows = audit_rows(pg, run_id)
     n_expectations = len(gates.load_suite("staging.cpr__persons")["expectations"]) + \
         len(gates.load_suite("staging.ydelser__benefit_periods")["expectations"])
-    assert len(rows) == n_expectations
+    assert len(rows) == n_expectations + 2   # and one contract check per table, from the specification
+    assert [r["expectation_type"] for r in rows].count("expect_table_to_match_specification") == 2
     assert all(r["success"] for r in rows)
     assert {r["suite"] for r in rows} == {"staging.cpr__persons", "staging.ydelser__benefit_periods"}
     assert {r["schema_name"] for r in rows} == {schema}
@@ -221,8 +223,9 @@ def test_good_staging_rows_pass_and_are_audited(pg: Settings, schema: str, run_i
     assert all(r["checked_at"] is not None for r in rows)
     # One row per expectation, in the order of the suite file.
     suite_types = [e["type"] for e in gates.load_suite("staging.cpr__persons")["expectations"]]
-    assert [r["expectation_type"] for r in rows if r["suite"] == "staging.cpr__persons"] == suite_types
-    assert [o.expectation_type for o in persons.outcomes] == suite_types
+    assert [r["expectation_type"] for r in rows if r["suite"] == "staging.cpr__persons"] == [
+        *suite_types, "expect_table_to_match_specification"]
+    assert [o.expectation_type for o in persons.outcomes] == [*suite_types, "expect_table_to_match_specification"]
 
 
 def test_bad_benefit_row_fails_with_readable_messages(pg: Settings, schema: str, run_id: str, seed: Path) -> None:
@@ -312,8 +315,9 @@ def test_wrong_column_type_and_extra_column_fail(pg: Settings, schema: str, run_
 
     assert not result.passed
     text = "\n".join(result.failures)
-    assert "expect_table_columns_to_match_set" in text and '"cpr"' in text
-    assert "expect_column_values_to_be_of_type on column birth_date" in text and 'observed "TEXT"' in text
+    assert "expect_table_to_match_specification" in text
+    assert "column cpr is not in the specification" in text
+    assert "column birth_date is text, the specification says date" in text
 
 
 def test_hundred_thousand_rows_take_seconds(pg: Settings, schema: str, run_id: str, seed: Path) -> None:
@@ -484,3 +488,94 @@ def test_volume_settings_are_checked(monkeypatch) -> None:
         monkeypatch.setattr(parsing, "entity_rules", lambda e, v=volume: replace(real, volume=v))
         with pytest.raises(ValueError, match=message):
             gates._delivery_settings(entity)
+
+
+# --------------------------------------------------------------------------- checks only a gate can make
+
+
+def _periods(s: Settings, schema: str, day: str, codes: list[str], start: int = 0) -> None:
+    with psycopg.connect(s.url("helhed"), autocommit=True) as conn, conn.cursor() as cur:
+        cur.executemany(
+            sql.SQL("insert into {}.ydelser__benefit_periods values (%s, %s, %s, '2023-01-01', null, null, null, null, "
+                    "null, %s, %s)").format(sql.Identifier(schema)),
+            [(f"P{day}-{i}", key(start + i), code, day, f"{day}/ydelsesperioder.csv") for i, code in enumerate(codes)])
+
+
+def test_drift_compares_the_newest_delivery_with_the_ones_before(pg: Settings, schema: str) -> None:
+    from helhed.sources import get_entity
+
+    execute(pg, PERIODS_DDL, schema)
+    entity = get_entity("ydelser.benefit_periods")
+    usual = ["kontanthjaelp"] * 60 + ["a_dagpenge"] * 40
+    _periods(pg, schema, "2024-01-01", usual)
+    _periods(pg, schema, "2024-01-02", usual)
+    same = {o.column: o for o in gates.drift_checks(pg, entity, schema, "ydelser__benefit_periods", None)}
+    assert set(same) == {"benefit_code", "visitation_category"}
+    assert same["benefit_code"].success and same["benefit_code"].observed["distance"] == 0.0
+
+    _periods(pg, schema, "2024-01-03", ["fleksjob"] * 80 + ["kontanthjaelp"] * 20)
+    (drift,) = [o for o in gates.drift_checks(pg, entity, schema, "ydelser__benefit_periods", None)
+                if o.column == "benefit_code"]
+    assert not drift.success and drift.severity == "warning"
+    assert drift.observed["rows"] == 100 and drift.observed["previous_rows"] == 200
+    assert drift.observed["distance"] == 0.8   # 80 % moved from kontanthjaelp/a_dagpenge to fleksjob
+    assert "distribution of benefit_code" in drift.message and "fleksjob 0.0% -> 80.0%" in drift.message
+
+    # Too few rows on a side: not judged.
+    _periods(pg, schema, "2024-01-04", ["fleksjob"] * 10)
+    (small,) = [o for o in gates.drift_checks(pg, entity, schema, "ydelser__benefit_periods", None)
+                if o.column == "benefit_code"]
+    assert small.success and small.observed["judged"] is False
+
+
+def test_coverage_names_rows_whose_person_is_not_in_the_cpr_extract(pg: Settings, schema: str) -> None:
+    from helhed.sources import get_entity
+
+    make_staging(pg, schema, n=20)
+    entity = get_entity("ydelser.benefit_periods")
+    (covered,) = gates.coverage_checks(pg, entity, schema, "ydelser__benefit_periods", None)
+    assert covered.success and covered.observed == {"rows": 20, "missing": 0, "missing_rate": 0.0}
+
+    _periods(pg, schema, "2024-02-01", ["kontanthjaelp"] * 3, start=1000)   # three persons CPR does not know
+    (missing,) = gates.coverage_checks(pg, entity, schema, "ydelser__benefit_periods", None)
+    assert not missing.success and missing.severity == "warning" and missing.column == "person_key"
+    assert missing.observed["missing"] == 3
+    assert "3 of 23 rows (13.04%) have a person_key that is not in cpr.persons" in missing.message
+
+
+def test_gate_thresholds_come_from_the_specification() -> None:
+    from helhed.sources import get_entity, specification
+
+    section = specification().raw["gates"]
+    defaults = gates.gate_defaults()
+    assert defaults["max_quarantine_rate"] == section["max_quarantine_rate"]
+    assert defaults["drift"]["max_distance"] == section["drift"]["max_distance"]
+    drift = gates.checks.drift_settings(get_entity("ydelser.benefit_periods"))
+    assert drift["columns"] == ["benefit_code", "visitation_category"] and drift["history"] == section["drift"]["history"]
+    (coverage,) = gates.checks.coverage_settings(get_entity("ydelser.benefit_periods"))
+    assert coverage["in"] == "cpr.persons" and coverage["table"] == "cpr__persons"
+
+
+def test_staging_gates_check_whole_tables_weekly(pg: Settings) -> None:
+    saturday, sunday = date(2026, 1, 3), date(2026, 1, 4)
+    weekly = replace(pg, gate_scope="since_publish", gate_full_weekday="sunday")
+    assert gates.default_scope(weekly, saturday) == "since_publish"
+    assert gates.default_scope(weekly, sunday) == "full"
+    assert gates.default_scope(replace(weekly, gate_full_weekday=None), sunday) == "since_publish"
+    assert gates.default_scope(replace(weekly, gate_scope="full"), saturday) == "full"
+
+
+def test_the_cell_size_of_the_mart_gates_is_dbts() -> None:
+    """No mart suite spells the smallest cell: they take dbt's var('min_cell_size')."""
+    from helhed.dbtmeta import min_cell_size
+
+    n = min_cell_size()
+    for name in gates.list_suites():
+        if not name.startswith("marts."):
+            continue
+        suite = gates.load_suite(name)
+        text = json.dumps(suite["expectations"])
+        assert "between 1 and 4" not in text and '"min_value": 5' not in text and "[1, 2, 3, 4]" not in text, name
+        params = gates.suite_parameters(suite)
+        if "small_cells" in params:
+            assert params["small_cells"] == list(range(1, n))

@@ -357,13 +357,13 @@ def test_quarantine_rate_above_threshold_fails_and_the_threshold_is_configurable
     # The threshold is per entity in config/sources.yaml: 5 % lets this night through.
     config = tmp_path / "config" / "sources.yaml"
     config.parent.mkdir()
-    text = parsing.SOURCES_FILE.read_text(encoding="utf-8").replace(
+    text = s.sources_file.read_text(encoding="utf-8").replace(
         '        file_glob: "ydelsesperioder_*.csv"\n',
         '        file_glob: "ydelsesperioder_*.csv"\n        max_quarantine_rate: 0.05\n')
     config.write_text(text, encoding="utf-8")
     for seed in ("dbt_project/seeds", "reference/os2bos"):
         shutil.copytree(parsing.REPO_ROOT / seed, tmp_path / seed)
-    monkeypatch.setattr(parsing, "SOURCES_FILE", config)
+    monkeypatch.setenv("HELHED_SOURCES_FILE", str(config))   # Settings.sources_file: the one reader reads it
     relaxed = gates.run_suite(s, "staging__ydelser__benefit_periods", "staging", "ydelser__benefit_periods", run_id,
                               data_docs=False)
     assert outcome(relaxed, "expect_file_quarantine_rate_to_be_below").kwargs["max_quarantine_rate"] == 0.05

@@ -39,17 +39,17 @@ def airflow_bin() -> str:
 
 
 def api_port() -> int:
-    return int(os.environ.get("HELHED_AIRFLOW_PORT", "8080"))
+    return Settings.from_env().airflow_port
 
 
 def api_host() -> str:
     """The address the local Airflow UI listens on: localhost unless ``HELHED_AIRFLOW_HOST`` says otherwise."""
-    return os.environ.get("HELHED_AIRFLOW_HOST", "127.0.0.1")
+    return Settings.from_env().airflow_host
 
 
 def metadata_database() -> str:
     """Airflow's metadata database on the warehouse server (``HELHED_AIRFLOW_DATABASE``, default ``airflow``)."""
-    return os.environ.get("HELHED_AIRFLOW_DATABASE", "airflow")
+    return Settings.from_env().airflow_database
 
 
 def airflow_env(s: Settings) -> dict[str, str]:
@@ -57,7 +57,7 @@ def airflow_env(s: Settings) -> dict[str, str]:
     home = s.airflow_home
     home.mkdir(parents=True, exist_ok=True)
     passwords = home / "simple_auth_manager_passwords.json"
-    admin_password = os.environ.get("HELHED_AIRFLOW_ADMIN_PASSWORD", "admin")
+    admin_password = s.airflow_admin_password
     fd = os.open(passwords, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(json.dumps({"admin": admin_password}))

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from helhed.config import REPO_ROOT
+from helhed.config import Settings
 from helhed.redaction import install_log_redaction, redact, redact_value
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def run_step(step: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 
 def dbt_project_dir() -> Path:
-    return Path(os.environ.get("HELHED_DBT_PROJECT_DIR", REPO_ROOT / "dbt_project"))
+    return Settings.from_env().dbt_project_dir
 
 
 def write_dbt_manifest(env: dict[str, str] | None = None) -> Path:
@@ -154,7 +154,7 @@ def notify_failure(context) -> None:
     """Tell someone a task failed: always the log, plus a webhook if ``HELHED_ALERT_WEBHOOK`` is set."""
     message = failure_message(context)
     log.error("%s", message)
-    url = os.environ.get("HELHED_ALERT_WEBHOOK")
+    url = Settings.from_env().alert_webhook
     if url:
         import requests
 

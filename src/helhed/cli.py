@@ -6,7 +6,6 @@ import logging
 import os
 import time
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -143,7 +142,7 @@ def rotate_key(
     from helhed.config import append_rotation_key
 
     s = _settings()
-    new_key = secrets_module.token_urlsafe(32) if generate else os.environ.get("HELHED_NEW_PSEUDONYM_KEY", "")
+    new_key = secrets_module.token_urlsafe(32) if generate else s.new_pseudonym_key
     if not new_key:
         raise typer.BadParameter("set HELHED_NEW_PSEUDONYM_KEY (never on the command line) or use --generate")
     result = keys.rotate(s, new_key)
@@ -202,6 +201,101 @@ def backfill(
             first = False
             day += timedelta(days=1)
             bar.update(1)
+
+
+def _entities(names: list[str] | None) -> list[str]:
+    """The entity ids to work on: the given ones (``cpr.persons`` or a whole source ``cpr``), else every enabled one."""
+    from helhed.sources import load_sources
+
+    declared = load_sources(include_disabled=True)
+    if not names:
+        return [e.id for source in load_sources().values() for e in source.entities]
+    out = []
+    for name in names:
+        source, _, entity = name.partition(".")
+        if source not in declared or (entity and entity not in {e.name for e in declared[source].entities}):
+            known = ", ".join(e.id for s in declared.values() for e in s.entities)
+            raise typer.BadParameter(f"{name!r} is not a declared source or entity; known: {known}")
+        out += [f"{source}.{entity}"] if entity else [e.id for e in declared[source].entities]
+    return out
+
+
+def _echo_json(value: object) -> None:
+    import json
+
+    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+EntitiesArgument = Annotated[list[str] | None, typer.Argument(
+    help="Entities (cpr.persons) or sources (cpr); default every enabled one.", show_default=False)]
+DateOption = Annotated[str, typer.Option("--date", help="Logical date (YYYY-MM-DD): deliveries dated up to it.")]
+RunIdOption = Annotated[str | None, typer.Option(
+    "--run-id", help="The run the step belongs to (default cli-<timestamp>); gate and publish with the same id.")]
+
+
+def _run_id(run_id: str | None) -> str:
+    return run_id or f"cli-{time.strftime('%Y%m%dT%H%M%S')}"
+
+
+@app.command("load")
+def load_command(entities: EntitiesArgument = None, logical_date: DateOption = DEMO_DATE.isoformat()) -> None:
+    """Load every new delivery of the entities into landing and staging (the DAG's load tasks, pipeline.load)."""
+    from helhed import pipeline
+
+    s = _settings()
+    day = date.fromisoformat(logical_date)
+    _echo_json([pipeline.load(entity_id, day, s) for entity_id in _entities(entities)])
+
+
+@app.command("gate")
+def gate_command(
+    entities: EntitiesArgument = None,
+    logical_date: DateOption = DEMO_DATE.isoformat(),
+    run_id: RunIdOption = None,
+    scope: Annotated[str | None, typer.Option(help="since_publish or full (default: the settings' scope; full on the weekly day).")] = None,
+    marts: Annotated[bool, typer.Option("--marts", help="Gate tonight's public marts in build_marts instead of staging.")] = False,
+) -> None:
+    """Run the staging gates of the entities (or the mart gates) under the run lock (pipeline.gate_staging / gate_marts).
+
+    Exits 1 naming every failed critical expectation; details in audit.gate_results."""
+    from helhed import gates, pipeline, runlock
+
+    s = _settings()
+    rid = _run_id(run_id)
+    try:
+        pipeline.begin_run(rid, s)
+    except runlock.RunLocked as exc:
+        raise _fail(exc) from None
+    try:
+        if marts:
+            _echo_json(pipeline.gate_marts(rid, s))
+        else:
+            day = date.fromisoformat(logical_date)
+            _echo_json([pipeline.gate_staging(e, rid, s, logical_date=day, scope=scope) for e in _entities(entities)])
+    except gates.GateFailed as exc:
+        raise _fail(exc) from None
+    finally:
+        pipeline.end_run(rid, s)
+    typer.echo(f"run {rid}: gates passed (publish with `helhed publish --run-id {rid}`)", err=True)
+
+
+@app.command("publish")
+def publish_command(run_id: Annotated[str, typer.Option("--run-id", help="The run whose gates passed.")],
+                    logical_date: DateOption = DEMO_DATE.isoformat()) -> None:
+    """Swap the run's gated build into place (pipeline.publish_build); refused if a loaded file passed no gate of the run."""
+    from helhed import pipeline, publish, runlock
+
+    s = _settings()
+    try:
+        pipeline.begin_run(run_id, s)
+    except runlock.RunLocked as exc:
+        raise _fail(exc) from None
+    try:
+        _echo_json(pipeline.publish_build(run_id, date.fromisoformat(logical_date), s))
+    except (publish.NothingToPublish, publish.UngatedDeliveries, runlock.LockLost) as exc:
+        raise _fail(f"run {run_id} was not published: {exc}") from None   # the refusal names files or gates
+    finally:
+        pipeline.end_run(run_id, s)
 
 
 @lock_app.command("status")

@@ -146,26 +146,91 @@ def append_rotation_key(home: Path, key: str) -> None:
     _write_private(path, "".join(f"{k}={v}\n" for k, v in sorted(stored.items())))
 
 
+#: The staging gates' scopes: rows changed by tonight's loads, or the whole table.
+GATE_SCOPES = ("since_publish", "full")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _env_int(name: str, default: int, minimum: int | None = None) -> int:
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def _env_choice(name: str, default: str, choices: tuple[str, ...], *, allow_none: bool = False) -> str | None:
+    raw = os.environ.get(name, "").strip().lower() or default
+    if allow_none and raw in ("none", "never", "off"):
+        return None
+    if raw not in choices:
+        raise ValueError(f"{name} must be one of {choices}{' or none' if allow_none else ''}, not {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Paths and connection settings, read from the environment."""
+    """Every setting of the platform, read from the environment in one place (:meth:`from_env`).
+
+    Modules take a ``Settings`` (or call :func:`settings`) instead of reading ``os.environ``;
+    docs/deployment.md lists the variables. Secrets are read lazily (:attr:`secrets`).
+    """
 
     home: Path
     data_dir: Path
     pg_host: str
     pg_port: int
     pg_superuser: str
+    #: The specification, the dbt project and the suites: the repository's unless overridden
+    #: (a deployment's own copy, or a test that adds a source in a temporary copy).
+    sources_file: Path = REPO_ROOT / "config" / "sources.yaml"
+    dbt_project_dir: Path = REPO_ROOT / "dbt_project"
+    expectations_dir: Path = REPO_ROOT / "expectations"
+    #: Staging gates: ``since_publish`` (rows changed by tonight's loads) or ``full``, and the
+    #: weekday on which they check the whole table anyway (None: never).
+    gate_scope: str = "since_publish"
+    gate_full_weekday: str | None = "sunday"
+    run_lock_ttl_minutes: int = 360
+    landing_retention_days: int = 30
+    alert_webhook: str | None = None
+    airflow_host: str = "127.0.0.1"
+    airflow_port: int = 8080
+    airflow_database: str = "airflow"
+    airflow_admin_password: str = "admin"
 
     @classmethod
     def from_env(cls) -> "Settings":
-        home = Path(os.environ.get("HELHED_HOME", REPO_ROOT / ".helhed")).resolve()
+        env = os.environ.get
+        home = Path(env("HELHED_HOME", REPO_ROOT / ".helhed")).resolve()
         return cls(
             home=home,
-            data_dir=Path(os.environ.get("HELHED_DATA_DIR", REPO_ROOT / "data")).resolve(),
-            pg_host=os.environ.get("HELHED_PG_HOST", "127.0.0.1"),
-            pg_port=int(os.environ.get("HELHED_PG_PORT", "54329")),
-            pg_superuser=os.environ.get("HELHED_PG_USER", "postgres"),
+            data_dir=Path(env("HELHED_DATA_DIR", REPO_ROOT / "data")).resolve(),
+            pg_host=env("HELHED_PG_HOST", "127.0.0.1"),
+            pg_port=_env_int("HELHED_PG_PORT", 54329),
+            pg_superuser=env("HELHED_PG_USER", "postgres"),
+            sources_file=Path(env("HELHED_SOURCES_FILE") or REPO_ROOT / "config" / "sources.yaml").resolve(),
+            dbt_project_dir=Path(env("HELHED_DBT_PROJECT_DIR") or REPO_ROOT / "dbt_project").resolve(),
+            expectations_dir=Path(env("HELHED_EXPECTATIONS_DIR") or REPO_ROOT / "expectations").resolve(),
+            gate_scope=_env_choice("HELHED_GATE_SCOPE", cls.gate_scope, GATE_SCOPES) or cls.gate_scope,
+            gate_full_weekday=_env_choice("HELHED_GATE_FULL_WEEKDAY", cls.gate_full_weekday or "none", WEEKDAYS,
+                                          allow_none=True),
+            run_lock_ttl_minutes=_env_int("HELHED_RUN_LOCK_TTL_MINUTES", cls.run_lock_ttl_minutes, minimum=1),
+            landing_retention_days=_env_int("HELHED_LANDING_RETENTION_DAYS", cls.landing_retention_days, minimum=0),
+            alert_webhook=env("HELHED_ALERT_WEBHOOK") or None,
+            airflow_host=env("HELHED_AIRFLOW_HOST", cls.airflow_host),
+            airflow_port=_env_int("HELHED_AIRFLOW_PORT", cls.airflow_port),
+            airflow_database=env("HELHED_AIRFLOW_DATABASE", cls.airflow_database),
+            airflow_admin_password=env("HELHED_AIRFLOW_ADMIN_PASSWORD", cls.airflow_admin_password),
         )
+
+    @property
+    def new_pseudonym_key(self) -> str:
+        """The key ``helhed rotate-key`` re-keys to (``HELHED_NEW_PSEUDONYM_KEY``; a secret, read
+        when asked for and never stored on the object)."""
+        return os.environ.get("HELHED_NEW_PSEUDONYM_KEY", "")
 
     @cached_property
     def secrets(self) -> dict[str, str]:
@@ -186,18 +251,6 @@ class Settings:
     @property
     def airflow_home(self) -> Path:
         return self.home / "airflow"
-
-    @property
-    def dbt_project_dir(self) -> Path:
-        return REPO_ROOT / "dbt_project"
-
-    @property
-    def expectations_dir(self) -> Path:
-        return REPO_ROOT / "expectations"
-
-    @property
-    def sources_file(self) -> Path:
-        return REPO_ROOT / "config" / "sources.yaml"
 
     def url(self, database: str = "helhed", *, reader: bool = False, driver: str = "postgresql") -> str:
         """A SQLAlchemy/libpq URL for ``database`` as the superuser or the read-only reader."""

@@ -8,7 +8,6 @@ lose their raw text (their line, rule and reason stay, so the audit trail is kep
 from __future__ import annotations
 
 import logging
-import os
 from datetime import datetime, timedelta, timezone
 
 import psycopg
@@ -19,11 +18,12 @@ from helhed.sources import get_entity
 
 log = logging.getLogger(__name__)
 
-DEFAULT_RETENTION_DAYS = 30
+DEFAULT_RETENTION_DAYS = Settings.landing_retention_days
 
 
 def retention_days() -> int:
-    return int(os.environ.get("HELHED_LANDING_RETENTION_DAYS", DEFAULT_RETENTION_DAYS))
+    """Days a loaded file's raw rows are kept (:attr:`Settings.landing_retention_days`)."""
+    return Settings.from_env().landing_retention_days
 
 
 def purge_landing(s: Settings, days: int | None = None, now: datetime | None = None) -> dict:

@@ -33,7 +33,8 @@ cannot be masked). ``duplicate_key`` is checked by the loader.
 The code lists and the per-entity rules live in ``config/sources.yaml`` next to the formats:
 a top-level ``code_lists:`` section (values, a dbt seed or reference file column, or a regular
 expression), and per entity ``codes: {column: code_list}``, optional ``date_order`` pairs and the
-gate thresholds (``max_quarantine_rate``, ``volume``) that :mod:`helhed.gates` reads.
+gate thresholds (``max_quarantine_rate``, ``volume``, ``drift``, ``coverage``) that
+:mod:`helhed.gates` reads. The file is read once, by :func:`helhed.sources.specification`.
 """
 
 from __future__ import annotations
@@ -52,13 +53,16 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
-import yaml
 
 from helhed.config import REPO_ROOT
 from helhed.pseudonymise import cpr_birth_date
 from helhed.redaction import CPR_LIKE, redact
-from helhed.sources import Entity
+from helhed.sources import CodeList as CodeList  # re-exported: the loader and the oracle use it from here
+from helhed.sources import Entity, specification
+from helhed.sources import code_lists as code_lists  # re-exported
 
+#: The repository's specification (read through :func:`helhed.sources.specification`, the one
+#: reader; ``$HELHED_SOURCES_FILE`` points elsewhere). Kept for the loader's change stamp.
 SOURCES_FILE = REPO_ROOT / "config" / "sources.yaml"
 
 #: Date pairs checked for order when both columns exist in an entity (unless it sets ``date_order``).
@@ -79,29 +83,6 @@ class FileRejected(Exception):
 
 
 @dataclass(frozen=True)
-class CodeList:
-    """A named list of allowed codes: fixed values and/or a seed column, or a regular expression."""
-
-    name: str
-    values: frozenset[str] | None = None
-    pattern: str | None = None
-    origin: str = ""
-
-    def allows(self, value: object) -> bool:
-        text = str(value)
-        if self.values is not None and text in self.values:
-            return True
-        if self.pattern is not None and re.fullmatch(self.pattern, text):
-            return True
-        return False
-
-    def describe(self) -> str:
-        if self.values is not None:
-            return f"code list {self.name!r} ({len(self.values)} codes from {self.origin})"
-        return f"code list {self.name!r} (pattern {self.pattern})"
-
-
-@dataclass(frozen=True)
 class EntityRules:
     """Per-entity rules and thresholds from ``config/sources.yaml`` (beyond the file format)."""
 
@@ -109,61 +90,17 @@ class EntityRules:
     date_order: tuple[tuple[str, str], ...] = ()
     max_quarantine_rate: float | None = None
     volume: dict[str, Any] = field(default_factory=dict)
-
-
-def _read_seed_column(path: Path, column: str) -> list[str]:
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        if column not in (reader.fieldnames or []):
-            raise ValueError(f"{path}: no column {column!r} (columns: {reader.fieldnames})")
-        return [row[column].strip() for row in reader if (row[column] or "").strip()]
-
-
-def _code_list(name: str, spec: dict[str, Any], base: Path) -> CodeList:
-    if not isinstance(spec, dict) or not ({"values", "seed", "pattern"} & set(spec)):
-        raise ValueError(f"code list {name!r} needs 'values', 'seed' (with 'column') or 'pattern'")
-    values: set[str] | None = None
-    origins = []
-    if "seed" in spec:
-        seed = base / spec["seed"]
-        values = set(_read_seed_column(seed, spec.get("column", name)))
-        origins.append(f"{spec['seed']}:{spec.get('column', name)}")
-    if "values" in spec:
-        values = (values or set()) | {str(v) for v in spec["values"]}
-        origins.append("config/sources.yaml")
-    return CodeList(name=name, values=frozenset(values) if values is not None else None,
-                    pattern=spec.get("pattern"), origin=" + ".join(origins))
-
-
-_CACHE: dict[tuple[str, float], dict[str, Any]] = {}
-
-
-def _config(path: Path | None = None) -> dict[str, Any]:
-    """The parsed sources file with its code lists resolved (cached by path and mtime)."""
-    path = Path(path) if path else SOURCES_FILE
-    key = (str(path), path.stat().st_mtime)
-    if key not in _CACHE:
-        # libyaml's loader when present: the pure-Python one takes a tenth of a second for this file
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
-        base = path.resolve().parents[1] if path.resolve().parent.name == "config" else REPO_ROOT
-        lists = {name: _code_list(name, spec, base) for name, spec in (raw.get("code_lists") or {}).items()}
-        _CACHE.clear()
-        _CACHE[key] = {"raw": raw, "code_lists": lists}
-    return _CACHE[key]
-
-
-def code_lists(path: Path | None = None) -> dict[str, CodeList]:
-    """Every code list declared under ``code_lists:`` in ``config/sources.yaml``."""
-    return _config(path)["code_lists"]
+    drift: dict[str, Any] = field(default_factory=dict)
+    coverage: tuple[dict[str, Any], ...] = ()
 
 
 def entity_rules(entity: Entity, path: Path | None = None) -> EntityRules:
     """The code-list, date-order and gate settings of ``entity`` (entity settings override its source's)."""
-    config = _config(path)
-    source_spec = (config["raw"].get("sources") or {}).get(entity.source) or {}
-    spec = (source_spec.get("entities") or {}).get(entity.name) or {}
+    declared = specification(path)
+    source_spec = declared.source_spec(entity.source)
+    spec = declared.entity_spec(entity.source, entity.name)
     names = {c.name for c in entity.columns}
-    lists = config["code_lists"]
+    lists = declared.code_lists
     codes = []
     for column, list_name in (spec.get("codes") or {}).items():
         if column not in names:
@@ -180,8 +117,11 @@ def entity_rules(entity: Entity, path: Path | None = None) -> EntityRules:
         order = tuple(p for p in DEFAULT_DATE_ORDER if p[0] in names and p[1] in names)
     rate = spec.get("max_quarantine_rate", source_spec.get("max_quarantine_rate"))
     volume = {**(source_spec.get("volume") or {}), **(spec.get("volume") or {})}
+    drift = {**(source_spec.get("drift") or {}), **(spec.get("drift") or {})}
+    coverage = tuple(dict(rule) for rule in (spec.get("coverage", source_spec.get("coverage")) or ()))
     return EntityRules(codes=tuple(codes), date_order=order,
-                       max_quarantine_rate=float(rate) if rate is not None else None, volume=volume)
+                       max_quarantine_rate=float(rate) if rate is not None else None, volume=volume,
+                       drift=drift, coverage=coverage)
 
 
 # --------------------------------------------------------------------------- values

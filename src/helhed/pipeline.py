@@ -1,7 +1,7 @@
 """The steps of the nightly run, as plain functions the DAG's tasks call.
 
-Keeping the logic here (not in the DAG file) keeps DAG parsing cheap and lets the CLI and the
-tests run the same steps. Every step is idempotent for a logical date: loading skips files it
+Keeping the logic here (not in the DAG file) keeps DAG parsing cheap and lets the CLI
+(``helhed load|gate|publish``) and the tests run the same steps. Every step is idempotent for a logical date: loading skips files it
 has loaded, gates re-check what has not been published yet, and publishing swaps whatever was
 built.
 
@@ -73,8 +73,11 @@ def load(entity_id: str, logical_date: date, settings: Settings | None = None) -
 
 def gate_staging(entity_id: str, run_id: str, settings: Settings | None = None, *,
                  logical_date: date | None = None, scope: str | None = None) -> dict:
-    """Run the entity's staging suite over everything loaded since the last publish (``scope``
-    ``"full"``: the whole table); a failed critical expectation raises and stops the run."""
+    """Run the entity's staging gate over everything loaded since the last publish (``scope``
+    ``"full"``: the whole table, also on the weekly full-check day of ``logical_date``,
+    :func:`helhed.gates.default_scope`): its suite, the checks generated from the source
+    specification and the delivery, drift and coverage checks. A failed critical expectation
+    raises and stops the run."""
     s = settings or Settings.from_env()
     hold(run_id, s)
     table = get_entity(entity_id).table

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 #: The one lock of the nightly pipeline.
 NIGHTLY = "nightly"
-DEFAULT_TTL_MINUTES = 360
+DEFAULT_TTL_MINUTES = Settings.run_lock_ttl_minutes
 
 LOCK_DDL = """
 create schema if not exists audit;
@@ -68,10 +68,8 @@ class Lease:
 
 
 def ttl_minutes() -> int:
-    value = int(os.environ.get("HELHED_RUN_LOCK_TTL_MINUTES", str(DEFAULT_TTL_MINUTES)))
-    if value < 1:
-        raise ValueError("HELHED_RUN_LOCK_TTL_MINUTES must be at least 1")
-    return value
+    """How long a lease lasts without renewal (:attr:`Settings.run_lock_ttl_minutes`, checked there)."""
+    return Settings.from_env().run_lock_ttl_minutes
 
 
 def _holder() -> str:

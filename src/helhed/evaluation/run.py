@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import psycopg
-import yaml
 from psycopg import sql
 
+from helhed import dbtmeta
 from helhed.config import Settings
 from helhed.evaluation import estimate, matching, money, tables
 from helhed.evaluation.panel import BUILD_INT, BUILD_RESTRICTED, Panel, copy_frame, load_panel
@@ -59,8 +59,7 @@ OUTCOMES = outcomes_for(("beskaeftigelse", "boern_familie", "voksen_social", "su
 
 def min_cell_size(settings: Settings) -> int:
     """dbt's ``var('min_cell_size')`` (dbt_project.yml), the rule every public mart follows."""
-    project = yaml.safe_load((settings.dbt_project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
-    return int((project.get("vars") or {}).get("min_cell_size", 5))
+    return dbtmeta.min_cell_size(settings.dbt_project_dir)
 
 
 @dataclass

@@ -36,7 +36,6 @@ class EvaluationConfig:
     replicates: int = 200
     seed: int = 20250101
     level: float = 0.95
-    min_cell_size: int = 5
     programmes: dict[str, ProgrammeConfig] = field(default_factory=dict)
 
     @classmethod

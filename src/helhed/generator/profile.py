@@ -17,23 +17,15 @@ import yaml
 
 from helhed.config import REPO_ROOT
 from helhed.generator.dates import to_day
+from helhed.sources import read_seed_column
 
-#: Benefit groups in a fixed order (index + 1 is the state number in the simulation;
-#: state 0 means "no benefit"). Same codes as dbt_project/seeds/benefit_groups.csv.
-BENEFIT_GROUPS: tuple[str, ...] = (
-    "a_dagpenge",
-    "kontanthjaelp",
-    "uddannelseshjaelp",
-    "selvforsoergelsesydelse",
-    "sygedagpenge",
-    "jobafklaringsforloeb",
-    "ressourceforloeb",
-    "revalidering",
-    "ledighedsydelse",
-    "fleksjob",
-    "foertidspension",
-)
-VISITATION_CATEGORIES: tuple[str, ...] = ("jobparat", "aktivitetsparat", "uddannelsesparat")
+SEEDS_DIR = REPO_ROOT / "dbt_project" / "seeds"
+#: Benefit groups in the seed's order (index + 1 is the state number in the simulation; state 0
+#: means "no benefit"), and the visitation categories: read from the dbt seeds, the code lists
+#: dbt, the loader (config/sources.yaml) and the gates use too.
+BENEFIT_GROUPS: tuple[str, ...] = tuple(read_seed_column(SEEDS_DIR / "benefit_groups.csv", "benefit_group"))
+VISITATION_CATEGORIES: tuple[str, ...] = tuple(read_seed_column(SEEDS_DIR / "visitation_categories.csv",
+                                                                "visitation_category"))
 PROFILES_DIR = REPO_ROOT / "profiles"
 #: Kinds of bad data a profile can turn on (row rates per row, file rates per file).
 BAD_DATA_KINDS: tuple[str, ...] = (
