@@ -27,13 +27,19 @@
     Returns the batch start as an ISO date string, or none for a full build.
 -#}
 {% macro incremental_batch_start() -%}
-    {#- Resolve every ref and source while parsing, so dbt knows the dependencies. -#}
-    {%- set changes = changed_event_queries() -%}
-    {%- set files = source('audit', 'delivery_files') -%}
-    {%- if not (execute and is_incremental()) -%}
+    {#- Resolve every ref and source while parsing, so dbt knows the dependencies; a build that
+        is not incremental (a full refresh, a unit test, which gives only the model's own inputs)
+        needs none of them. -#}
+    {%- if this is none or not (execute and is_incremental()) -%}
+        {%- if not execute -%}
+            {%- do changed_event_queries() -%}
+            {%- do source('audit', 'delivery_files') -%}
+        {%- endif -%}
         {{- return(none) -}}
     {%- endif -%}
-    {%- set watermark = run_query("select max(as_of_date) from " ~ this).columns[0].values()[0] -%}
+    {%- set changes = changed_event_queries() -%}
+    {%- set files = source('audit', 'delivery_files') -%}
+    {%- set watermark = previous_as_of() -%}
     {%- if watermark is none -%}
         {{- return(none) -}}
     {%- endif -%}
@@ -73,6 +79,28 @@
     {{- return(start | string) -}}
 {%- endmacro %}
 
+{#-
+    The as-of date of the model's previous build: what record_files_seen kept in
+    <schema>.incremental_builds (the as-of date of int_months when that build ran), or, for a model with an `as_of_date` column
+    and no such record yet, the column's maximum; none (every month recomputed) otherwise.
+    The ledger and cost models have no as-of column of their own, so they use the record.
+-#}
+{% macro previous_as_of() -%}
+    {%- set table = this.schema ~ ".incremental_builds" -%}
+    {%- if run_query("select to_regclass('" ~ table ~ "')").columns[0].values()[0] is not none -%}
+        {%- set rows = run_query("select as_of_date from " ~ table ~ " where model = '" ~ this.identifier
+            ~ "' and as_of_date is not null").columns[0].values() -%}
+        {%- if rows -%}
+            {{- return(rows[0]) -}}
+        {%- endif -%}
+    {%- endif -%}
+    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
+    {%- if 'as_of_date' in columns -%}
+        {{- return(run_query("select max(as_of_date) from " ~ this).columns[0].values()[0]) -}}
+    {%- endif -%}
+    {{- return(none) -}}
+{%- endmacro %}
+
 {#- The last audit.delivery_files.file_id this model's previous build saw, or none. -#}
 {% macro files_seen() -%}
     {%- set table = this.schema ~ ".incremental_files_seen" -%}
@@ -85,9 +113,14 @@
 
 {#-
     Post-hook of every incremental person-month model: remember the last file loaded before
-    this dbt invocation started (its rows are in this build), in a table next to the model.
+    this dbt invocation started (its rows are in this build), in a table next to the model,
+    with the as-of date the build covered (int_months' as-of date in the same schema; null
+    when int_months is not built yet: the next build then recomputes every month once).
 -#}
 {% macro record_files_seen() -%}
+    {#- the months this build recomputed (its batch start, the same query as the model's: the
+        record it reads is updated below), kept for the data tests (macro rebuilt_months) -#}
+    {%- set model_batch_start = incremental_batch_start() if execute else none -%}
     {#- models build in parallel: one creates the table, the others wait for its commit -#}
     select pg_advisory_xact_lock(hashtext('helhed.incremental_files_seen'));
     create table if not exists {{ this.schema }}.incremental_files_seen (
@@ -95,7 +128,16 @@
     insert into {{ this.schema }}.incremental_files_seen (model, file_id)
     select '{{ this.identifier }}', coalesce(max(file_id), 0) from {{ source('audit', 'delivery_files') }}
     where loaded_at <= '{{ run_started_at.isoformat() }}'::timestamptz
-    on conflict (model) do update set file_id = excluded.file_id, recorded_at = now()
+    on conflict (model) do update set file_id = excluded.file_id, recorded_at = now();
+    {#- a table of its own, not new columns on incremental_files_seen: an ALTER there would wait
+        for the models reading it in parallel while holding the lock they wait for -#}
+    create table if not exists {{ this.schema }}.incremental_builds (
+        model text primary key, as_of_date date, batch_start date, built_at timestamptz not null default now());
+    insert into {{ this.schema }}.incremental_builds (model, as_of_date, batch_start)
+    values ('{{ this.identifier }}', {{ built_as_of() }},
+            {{ "date '" ~ model_batch_start ~ "'" if model_batch_start else "null::date" }})
+    on conflict (model) do update set as_of_date = excluded.as_of_date, batch_start = excluded.batch_start,
+        built_at = now()
 {%- endmacro %}
 
 {#- The staging relations whose changes move months: the entity that loads them and the latest event of a row. -#}
@@ -154,4 +196,14 @@
         'on_schema_change': 'fail',
         'post_hook': post_hooks,
     }) -}}
+{%- endmacro %}
+
+{#- The as-of date of int_months in the model's schema (this build's, when int_months is upstream), or null. -#}
+{% macro built_as_of() -%}
+    {%- set months = this.schema ~ ".int_months" -%}
+    {%- if execute and run_query("select to_regclass('" ~ months ~ "')").columns[0].values()[0] is not none -%}
+        (select max(as_of_date) from {{ months }})
+    {%- else -%}
+        null::date
+    {%- endif -%}
 {%- endmacro %}
