@@ -114,7 +114,7 @@
 {#-
     Post-hook of every incremental person-month model: remember the last file loaded before
     this dbt invocation started (its rows are in this build), in a table next to the model,
-    with the as-of date the build covered (int_months' as-of date in the same schema; null
+    with the as-of date the build covered (int_months' as-of date; null
     when int_months is not built yet: the next build then recomputes every month once).
 -#}
 {% macro record_files_seen() -%}
@@ -198,9 +198,9 @@
     }) -}}
 {%- endmacro %}
 
-{#- The as-of date of int_months in the model's schema (this build's, when int_months is upstream), or null. -#}
+{#- The as-of date of int_months (this build's when int_months is upstream of the model), or null. -#}
 {% macro built_as_of() -%}
-    {%- set months = this.schema ~ ".int_months" -%}
+    {%- set months = ref('int_months') -%}
     {%- if execute and run_query("select to_regclass('" ~ months ~ "')").columns[0].values()[0] is not none -%}
         (select max(as_of_date) from {{ months }})
     {%- else -%}
