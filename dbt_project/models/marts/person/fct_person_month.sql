@@ -62,8 +62,8 @@ household_flags as (
         {%- endfor %}
     from {{ ref('int_household_months') }} as household_months
     inner join {{ ref('int_months') }} as months
-        on household_months.month = months.month
-    where {{ in_batch('household_months.month', batch_start) }}
+        on  household_months.month = months.month
+        and {{ in_batch('household_months.month', batch_start) }}
     inner join {{ ref('int_household_members') }} as members
         on  members.household_key = household_months.household_key
         and members.valid_from <= months.month_end
@@ -126,7 +126,8 @@ select
     is_placed_outside_home,
     placement_type,
     has_child_placed_outside_home,
-    latest_progression_score,
+    -- the contract's type, spelled out: an incremental run compares the new rows' types with the table's
+    latest_progression_score::numeric(4, 2)                         as latest_progression_score,
     programme_code,
     enrolment_id,
     months_since_enrolment,
