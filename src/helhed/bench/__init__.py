@@ -12,7 +12,7 @@ each phase in the nightly's order (:mod:`helhed.bench.phases`):
 6. ``incremental`` the next night: load the end date + 1, gates, ``dbt build``, evaluation;
 7. ``publish``     the mart gates and the atomic publish;
 
-and, with ``--airflow``, one more night through Airflow as ``helhed run`` runs it. Each phase
+and, with ``--airflow <sizes>``, one more night through Airflow as ``helhed run`` runs it. Each phase
 records its peak memory and CPU (:mod:`helhed.bench.measure`). In the same run it measures the
 machine's limits (:mod:`helhed.bench.limits`): ``COPY`` of the same raw files into unlogged
 text tables and one hand-written SQL statement that builds the person-month aggregate.
@@ -48,7 +48,8 @@ __all__ = ["DEFAULT_SIZES", "FACT_MODEL", "PHASES", "PHASE_LABELS", "TARGETS", "
 
 def run_bench(sizes: list[int], years: int = 6, out: Path | None = None, *, keep: bool = False, seed: int = 1,
               end_date: dt.date = DEFAULT_END_DATE, log: Log = print_line, explain: bool = True,
-              command_args: str = "", remarks: list[str] | None = None, airflow: bool = False) -> dict[str, Any]:
+              command_args: str = "", remarks: list[str] | None = None,
+              airflow_sizes: frozenset[int] = frozenset()) -> dict[str, Any]:
     """Run the bench for every size and write ``benchmarks.json`` and ``benchmarks.md`` into ``out``."""
     out = Path(out) if out else REPO_ROOT / "docs"
     out.mkdir(parents=True, exist_ok=True)
@@ -68,7 +69,7 @@ def run_bench(sizes: list[int], years: int = 6, out: Path | None = None, *, keep
         project = snapshot_dbt_project(root / "dbt_project")
         for residents in sizes:
             run = bench_size(residents, years, seed=seed, end_date=end_date, workdir=root / str(residents), log=log,
-                             explain=explain, dbt_project=project, airflow=airflow)
+                             explain=explain, dbt_project=project, airflow=residents in airflow_sizes)
             report["postgres_version"] = run.pop("postgres_version", None)
             report["postgres_settings"] = run.pop("postgres_settings", None)
             report["runs"].append(run)
@@ -110,8 +111,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="last day of the history (default: %(default)s)")
     parser.add_argument("--no-explain", dest="explain", action="store_false",
                         help="skip EXPLAIN ANALYZE of the fact model when it misses its target")
-    parser.add_argument("--airflow", action="store_true",
-                        help="also run one night through Airflow (helhed run) and report its ratio to the bare night")
+    parser.add_argument("--airflow", default="",
+                        help="comma-separated sizes at which one more night runs through Airflow as `helhed run` "
+                             "runs it, with its ratio to the bare night (default: none; it is slow)")
     parser.add_argument("--remark", action="append", default=[], help="a remark to print in the report")
     parser.add_argument("--render", action="store_true",
                         help="only rewrite <out>/benchmarks.md from <out>/benchmarks.json (no measuring)")
@@ -132,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--sizes needs at least one size of 100 residents or more")
     command_args = " ".join(argv if argv is not None else sys.argv[1:])
     run_bench(sizes, args.years, args.out, keep=args.keep, seed=args.seed, end_date=args.end_date,
-              explain=args.explain, command_args=command_args, remarks=args.remark, airflow=args.airflow)
+              explain=args.explain, command_args=command_args, remarks=args.remark,
+              airflow_sizes=frozenset(int(x.replace("_", "")) for x in args.airflow.split(",") if x.strip()))
     return 0
 
 

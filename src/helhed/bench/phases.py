@@ -322,15 +322,22 @@ class _Night:
         the bare incremental night: the orchestration overhead (issue 12)."""
         from helhed import airflow_local
 
-        self.say("Airflow: preparing (metadata database, dbt manifest; not timed)")
-        airflow_local.prepare(self.s, say=self.say)
-        started = time.perf_counter()
-        proc = airflow_local.run_dag(self.s, day, prepared=True)
-        seconds = time.perf_counter() - started
         bare = self.phases["incremental"].detail["night_seconds"]
-        self.result["airflow"] = {"delivery_date": day.isoformat(), "seconds": round(seconds, 3),
-                                  "returncode": proc.returncode, "bare_night_seconds": bare,
+        self.result["airflow"] = {"delivery_date": day.isoformat(), "bare_night_seconds": bare,
                                   "how": "airflow dags test (helhed run), LocalExecutor in-process"}
+        try:
+            self.say("Airflow: preparing (metadata database, dbt manifest; not timed)")
+            airflow_local.prepare(self.s, say=self.say)
+            started = time.perf_counter()
+            proc = airflow_local.run_dag(self.s, day, prepared=True)
+        except Exception as exc:  # noqa: BLE001 - the other phases' numbers stay; the report says why
+            self.result["airflow"]["error"] = f"{type(exc).__name__}: {exc}"[:1000]
+            self.say(f"Airflow night failed to run: {self.result['airflow']['error']}")
+            return
+        seconds = time.perf_counter() - started
+        self.result["airflow"].update({"seconds": round(seconds, 3), "returncode": proc.returncode})
+        if proc.returncode != 0:
+            self.result["airflow"]["error"] = f"the DAG run failed (exit {proc.returncode})"
         self.say(f"Airflow night: {seconds:.1f} s (bare {bare:.1f} s), exit {proc.returncode}")
 
     def explain_misses(self, explain: bool) -> None:
@@ -365,7 +372,8 @@ def summarise(result: dict[str, Any], phases: dict[str, Phase]) -> dict[str, Any
         "fact_chain_vs_statement": _ratio(fact.get("chain_seconds"), limits["transform"]["seconds"]),
         "load_vs_copy_cpu": _ratio(phases["load"].as_dict()["cpu_seconds"].get("total"),
                                    (limits["copy"].get("cpu_seconds") or {}).get("total")),
-        "airflow_vs_bare": _ratio(airflow.get("seconds"), airflow.get("bare_night_seconds")),
+        "airflow_vs_bare": (_ratio(airflow.get("seconds"), airflow.get("bare_night_seconds"))
+                            if airflow.get("returncode") == 0 else None),
     }
     result["full_night_seconds"] = round(full_night, 3)
     result["targets"] = evaluate_targets(result)

@@ -94,7 +94,14 @@ def notes_for(run: dict[str, Any]) -> list[str]:
         if passes:
             text += (f"Its plan sorts or hashes the person-month rows {passes} times (separate `group by` and "
                      "`distinct on` passes joined back together). ")
-        if (ph["dbt_full"].get("materializations") or {}).get("incremental"):
+        if fact.get("materialized") == "incremental":
+            nightly = (ph["incremental"].get("fact") or {})
+            text += (f"This ratio is the full build's; the fact is incremental by month, so a night recomputes "
+                     f"the batch months only ({_fmt_s(nightly.get('seconds'))} in the incremental night, "
+                     f"{_fmt_s(nightly.get('chain_seconds'))} with its upstream models). Fix for the full build: "
+                     "fewer passes (the flags computed inside int_person_months, one `group by person, month` over "
+                     "the clipped periods) and an unlogged staging of the rows before the contract's primary key.")
+        elif (ph["dbt_full"].get("materializations") or {}).get("incremental"):
             text += ("Fix: avoid the nightly full copy of the person-month — keep the fact incremental in a schema "
                      "the publish step does not swap and publish a view over it — and compute the flags inside the "
                      "incremental models, so each night rebuilds the look-back window only.")
@@ -145,6 +152,28 @@ def notes_for(run: dict[str, Any]) -> list[str]:
                  "`unique` test on a person x month table is a full sort); gates that check only tonight's rows "
                  "(a batch filtered on `source_file`), with the full-table checks moved to a weekly run.")
         notes.append(text)
+    airflow = run.get("airflow") or {}
+    if "airflow_vs_bare" in t and not t["airflow_vs_bare"]["met"]:
+        notes.append(
+            f"**One night through Airflow {_fmt_s(airflow.get('seconds'))}** against "
+            f"{_fmt_s(airflow.get('bare_night_seconds'))} for the same steps called directly "
+            f"({t['airflow_vs_bare']['value']}x; {airflow.get('how')}). The DAG renders every dbt node as a "
+            "task (cosmos watcher mode: one producer runs `dbt build`, one sensor per node reports it), "
+            "and every task costs a process start, an import of Airflow and helhed, and a round trip to "
+            "the metadata database, whatever its work. Fix: coarser tasks where the per-node cost exceeds the "
+            "node's work: one task per dbt layer (cosmos `RenderConfig(select=...)` per task group, or "
+            "`ExecutionMode.LOCAL` with `TestBehavior.BUILD` for the whole build as one task), the "
+            "per-entity load and gate tasks merged per source, and sensors made deferrable so they wait in "
+            "the triggerer instead of occupying executor slots.")
+    elif airflow.get("error"):
+        notes.append(f"**The Airflow night did not complete** ({airflow['error'][:300]}); its ratio is not measured.")
+    if not t["full_night_seconds"]["met"]:
+        notes.append(
+            f"**Whole night from scratch {_fmt_s(t['full_night_seconds']['value'])}** (target "
+            f"{_fmt_s(TARGETS['full_night_seconds'])}): load {_fmt_s(ph['load']['seconds'])}, gates "
+            f"{_fmt_s(ph['gates']['seconds'])}, dbt full build {_fmt_s(ph['dbt_full']['seconds'])}, evaluation "
+            f"{_fmt_s(ph['evaluation']['seconds'])}, publish "
+            f"{_fmt_s(ph['publish'].get('after_full_build', {}).get('seconds'))}. Fix: the dbt and load notes.")
     load_mb = ph["load"]["peak_memory_mb"]["python_mb"]
     if load_mb > 1024:
         biggest = max(ph["load"].get("entities", {}).items(), key=lambda kv: kv[1]["rows"], default=(None, {}))
@@ -297,6 +326,8 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"**{ratios['fact_vs_statement']}x** (with its upstream models {_fmt_s(fact.get('chain_seconds'))}: "
             f"{ratios['fact_chain_vs_statement']}x).",
             "",
+            _airflow_line(r),
+            "",
             f"Peak memory over all phases: Python {_fmt_n(r['peak_memory_mb']['python_mb'])} MB, dbt "
             f"{_fmt_n(r['peak_memory_mb']['children_mb'])} MB, PostgreSQL {_fmt_n(r['peak_memory_mb']['postgres_mb'])} MB "
             f"(plain RSS sum {_fmt_n(r['peak_memory_mb']['postgres_rss_sum_mb'])} MB); database size "
@@ -405,3 +436,16 @@ def growth_section(runs: list[dict[str, Any]]) -> list[str]:
         lines.append(f"| {label} | " + " | ".join(f"{g['us_per_resident'].get(n, 0):,.1f}" for n in sizes)
                      + f" | {b if b is not None else '–'} | {at_6m} |")
     return lines + [""]
+
+
+def _airflow_line(run: dict[str, Any]) -> str:
+    """The Airflow night beside the bare one, or why there is none."""
+    airflow = run.get("airflow")
+    if not airflow:
+        return ("Airflow: not run at this size (`--airflow <sizes>` adds one more night through Airflow as "
+                "`helhed run` runs it).")
+    if airflow.get("error"):
+        return f"Airflow: one night through Airflow did not complete: {airflow['error'][:300]}."
+    return (f"Airflow: one night ({airflow['delivery_date']}) through Airflow ({airflow['how']}) "
+            f"{_fmt_s(airflow['seconds'])} against the bare night {_fmt_s(airflow['bare_night_seconds'])} → "
+            f"**{run['ratios'].get('airflow_vs_bare')}x**.")
