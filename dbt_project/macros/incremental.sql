@@ -34,6 +34,8 @@
         {%- if not execute -%}
             {%- do changed_event_queries() -%}
             {%- do source('audit', 'delivery_files') -%}
+        {%- elif this is not none -%}
+            {%- do remember_batch_start(none) -%}
         {%- endif -%}
         {{- return(none) -}}
     {%- endif -%}
@@ -41,6 +43,7 @@
     {%- set files = source('audit', 'delivery_files') -%}
     {%- set watermark = previous_as_of() -%}
     {%- if watermark is none -%}
+        {%- do remember_batch_start(none) -%}
         {{- return(none) -}}
     {%- endif -%}
     {%- set lookback = var('lookback_months', 3) | int -%}
@@ -48,6 +51,7 @@
     {%- set seen = files_seen() if detect else none -%}
     {%- if detect and seen is none -%}
         {%- do log(this ~ ": no record of the files its previous build saw: every month is recomputed", info=true) -%}
+        {%- do remember_batch_start(none) -%}
         {{- return(none) -}}
     {%- endif -%}
     {%- set query -%}
@@ -75,6 +79,7 @@
         )
     {%- endset -%}
     {%- set start = run_query(query).columns[0].values()[0] -%}
+    {%- do remember_batch_start(start) -%}
     {%- do log(this ~ ": incremental batch from " ~ start ~ " (previous as-of " ~ watermark ~ ", files after " ~ seen ~ ")", info=true) -%}
     {{- return(start | string) -}}
 {%- endmacro %}
@@ -118,9 +123,6 @@
     when int_months is not built yet: the next build then recomputes every month once).
 -#}
 {% macro record_files_seen() -%}
-    {#- the months this build recomputed (its batch start, the same query as the model's: the
-        record it reads is updated below), kept for the data tests (macro rebuilt_months) -#}
-    {%- set model_batch_start = incremental_batch_start() if execute else none -%}
     {#- models build in parallel: one creates the table, the others wait for its commit -#}
     select pg_advisory_xact_lock(hashtext('helhed.incremental_files_seen'));
     create table if not exists {{ this.schema }}.incremental_files_seen (
@@ -135,7 +137,7 @@
         model text primary key, as_of_date date, batch_start date, built_at timestamptz not null default now());
     insert into {{ this.schema }}.incremental_builds (model, as_of_date, batch_start)
     values ('{{ this.identifier }}', {{ built_as_of() }},
-            {{ "date '" ~ model_batch_start ~ "'" if model_batch_start else "null::date" }})
+            nullif(current_setting('helhed.batch_start', true), '')::date)
     on conflict (model) do update set as_of_date = excluded.as_of_date, batch_start = excluded.batch_start,
         built_at = now()
 {%- endmacro %}
@@ -206,4 +208,13 @@
     {%- else -%}
         null::date
     {%- endif -%}
+{%- endmacro %}
+
+{#-
+    The batch start the model computed while compiling, kept in a session setting of its
+    connection for record_files_seen (its post-hook runs on the same connection), so the
+    change detection runs once per model and night. '' for a full build.
+-#}
+{% macro remember_batch_start(start) -%}
+    {%- do run_query("select set_config('helhed.batch_start', '" ~ (start if start is not none else '') ~ "', false)") -%}
 {%- endmacro %}
