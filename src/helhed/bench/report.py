@@ -210,7 +210,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"Written by `make bench` (`python -m helhed.bench {report['command_args']}`) on "
         f"{report['date']}; every number is in [`benchmarks.json`](benchmarks.json). Re-running overwrites both.",
         "",
-        "Run it: `make bench` (20,000 and 360,000 residents, 6 years), or `.venv/bin/python -m helhed.bench "
+        "Run it: `make bench` (20,000, 100,000 and 360,000 residents, 6 years), or `.venv/bin/python -m helhed.bench "
         "--sizes 20000,100000 --years 6 [--out docs/] [--keep]`; `--help` lists the options. The code is "
         "`src/helhed/bench/` (`phases.py` runs the nightly's own steps from `helhed.pipeline`, `measure.py` the "
         "instruments, `limits.py` the machine's limits, `report.py` this page); `tests/test_bench.py` runs it at "
