@@ -24,9 +24,13 @@
     change detection (an unchanged re-delivered row takes the newer file's name); switch it off
     for them or deliver changes only.
 
+    `entities` (a list of entity ids) limits change detection to the sources a model reads: the
+    ledger and cost models are not recomputed from a month that only a CPR or a benefit
+    correction touches. The default (none) watches every source.
+
     Returns the batch start as an ISO date string, or none for a full build.
 -#}
-{% macro incremental_batch_start() -%}
+{% macro incremental_batch_start(entities=none) -%}
     {#- Resolve every ref and source while parsing, so dbt knows the dependencies; a build that
         is not incremental (a full refresh, a unit test, which gives only the model's own inputs)
         needs none of them. -#}
@@ -39,7 +43,10 @@
         {%- endif -%}
         {{- return(none) -}}
     {%- endif -%}
-    {%- set changes = changed_event_queries() -%}
+    {%- set changes = [] -%}
+    {%- for change in changed_event_queries() if entities is none or change.entity in entities -%}
+        {%- do changes.append(change) -%}
+    {%- endfor -%}
     {%- set files = source('audit', 'delivery_files') -%}
     {%- set watermark = previous_as_of() -%}
     {%- if watermark is none -%}
@@ -57,7 +64,7 @@
     {%- set query -%}
         select least(
             (date_trunc('month', date '{{ watermark }}') - interval '{{ lookback }} months')::date
-            {%- if detect %},
+            {%- if detect and changes %},
             (
                 select min(date_trunc('month', changed_on))::date
                 from (
@@ -217,4 +224,15 @@
 -#}
 {% macro remember_batch_start(start) -%}
     {%- do run_query("select set_config('helhed.batch_start', '" ~ (start if start is not none else '') ~ "', false)") -%}
+{%- endmacro %}
+
+{#- The sources the ledger spread and direct cost read (postings, and the function -> department mapping's inputs). -#}
+{% macro ledger_entities() -%}
+    {{- return(['oekonomi.postings', 'dubu.services', 'sundhed.services', 'enhedspriser.unit_prices']) -}}
+{%- endmacro %}
+
+{#- The sources the imputed cost and everything attributed from it read: activities, prices and the ledger. -#}
+{% macro cost_entities() -%}
+    {{- return(ledger_entities() + ['ydelser.benefit_periods', 'sensum.services', 'sundhed.cofinancing',
+                                    'helhed.enrolments', 'jobcenter.conversations', 'jobcenter.offers']) -}}
 {%- endmacro %}

@@ -19,7 +19,7 @@
 -#}
 {{ config(**incremental_by_month_config(drop_months_before_window=false)) }}
 
-{%- set batch_start = incremental_batch_start() %}
+{%- set batch_start = incremental_batch_start(entities=cost_entities()) %}
 {%- set basis = cost_attribution_basis() %}
 
 with

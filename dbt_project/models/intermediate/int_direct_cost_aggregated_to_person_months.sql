@@ -9,7 +9,7 @@
 -#}
 {{ config(**incremental_by_month_config(drop_months_before_window=false)) }}
 
-{%- set batch_start = incremental_batch_start() %}
+{%- set batch_start = incremental_batch_start(entities=ledger_entities()) %}
 with
 
 ledger as (
