@@ -35,7 +35,7 @@ test: deps  ## run the whole test suite
 stop:  ## stop Superset, Airflow and the embedded PostgreSQL
 	$(VENV)/bin/helhed stop
 
-bench: deps  ## time generation, load, gates, dbt and publish at 20k and 360k residents; writes docs/benchmarks.md
+bench: deps  ## time the nightly's phases at 20k, 100k and 360k residents; writes docs/benchmarks.md
 	$(VENV)/bin/python -m helhed.bench
 
 clean: stop  ## remove the demo's state and data (keeps the environments)

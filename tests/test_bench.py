@@ -88,6 +88,14 @@ def test_markdown_names_machine_phases_and_targets(report):
         assert "Fix:" in text, "a missed target says what would fix it"
 
 
+def test_growth_exponent_is_the_slope_on_log_scales():
+    from helhed.bench.report import growth_exponent
+
+    assert growth_exponent([(20_000, 2.0), (100_000, 10.0), (360_000, 36.0)]) == 1.0
+    assert growth_exponent([(10, 1.0), (100, 100.0)]) == 2.0
+    assert growth_exponent([(10, 1.0)]) is None, "one size fits no curve"
+
+
 def test_cli_help():
     with pytest.raises(SystemExit) as exc:
         bench.main(["--help"])

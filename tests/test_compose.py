@@ -547,3 +547,37 @@ def test_warehouse_roles_cannot_connect_to_the_metadata_databases(pg):
     script = (REPO / "docker" / "postgres-init" / "10-helhed.sh").read_text(encoding="utf-8")
     assert "revoke all on database airflow from public" in script
     assert "revoke all on database superset from public" in script
+
+
+# --------------------------------------------------------------------------- scale-out (docs/scaling.md)
+
+
+def test_celery_override_runs_every_airflow_service_on_celery_with_redis():
+    """docker-compose.celery.yml with the `celery` profile: one executor for every Airflow service,
+    Redis as the broker, the worker built from the same image, mounts and secrets as the scheduler."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HELHED_", "AIRFLOW", "COMPOSE_", "DOCKER_"))}
+    result = subprocess.run(
+        [compose_binary(), "-f", str(COMPOSE), "-f", str(REPO / "docker-compose.celery.yml"), "--env-file",
+         str(ENV_EXAMPLE), "--profile", "celery", "config"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    airflow = {name: s for name, s in services.items() if name.startswith("airflow")}
+    assert set(airflow) == {*AIRFLOW_SERVICES, "airflow-init", "airflow-worker"}
+    for name, service in airflow.items():
+        env_ = service["environment"]
+        assert env_["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
+        assert env_["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://redis:6379/"), name
+        assert env_["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql://"), name
+    worker, scheduler = airflow["airflow-worker"], airflow["airflow-scheduler"]
+    assert str(worker["command"]).startswith("celery worker")
+    assert worker["image"] == scheduler["image"] and worker["volumes"] == scheduler["volumes"]
+    assert {k: v for k, v in worker["environment"].items() if k.startswith("HELHED_")} == \
+        {k: v for k, v in scheduler["environment"].items() if k.startswith("HELHED_")}
+    assert "redis" in worker["depends_on"] and "redis" in scheduler["depends_on"]
+
+
+def test_celery_worker_is_off_without_the_profile(services):
+    """The default deployment stays on the LocalExecutor: the worker exists only in the `celery` profile."""
+    assert services["airflow-worker"]["profiles"] == ["celery"]
+    assert services["airflow-scheduler"]["environment"]["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"

@@ -13,7 +13,9 @@ with dbt:
 
 The truth is the state after the last night, so every figure is checked on the build after the
 nights; a ``--full-refresh`` build must then give exactly the same rows in every incremental
-person-month model and in the person-month and family-month facts as the incremental history.
+model (the person-month chain and the ledger, imputed-cost and attribution chain) and in the
+person-month and family-month facts as the incremental history. The nightly data tests of the
+incremental tables check the months the night rebuilt, the weekly ones the whole table.
 The ledger identity (ledger = direct + imputed + unattributed per department and month) is
 checked against sums of the staged postings computed here, independently of the dbt models.
 """
@@ -29,7 +31,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -56,7 +58,11 @@ FINAL = "build_restricted"
 #: Every incremental model (macros/incremental.sql) and the published facts copied from them.
 INCREMENTAL = ("int_benefits_aggregated_to_person_months", "int_activities_aggregated_to_person_months",
                "int_cost_aggregated_to_person_months", "int_person_month_spine", "int_person_months",
-               "int_household_months")
+               "int_household_months",
+               # the ledger, imputed-cost and attribution chain
+               "int_ledger_postings_spread_to_months", "int_direct_cost_aggregated_to_person_months",
+               "int_imputed_cost_aggregated_to_person_months", "int_refunds_apportioned_to_person_months",
+               "int_attributed_cost_by_person_function_monthly", "int_cost_attribution_by_function_monthly")
 FACTS = ("fct_person_month", "fct_family_month")
 
 
@@ -169,6 +175,30 @@ def test_builds_pass(warehouse: Warehouse) -> None:
                   if s not in {"success", "pass", "warn"} and not (uid.startswith("exposure.") and s == "no-op")}
         assert not failed, failed
     assert any(uid.startswith("model.helhed.fct_person_month") for uid in warehouse.results)
+
+
+def _ledger_unique_test(warehouse: Warehouse) -> tuple[str, Path]:
+    """The unique-combination test of the ledger spread: its node name and its SQL as last run."""
+    manifest = json.loads((warehouse.target_path / "manifest.json").read_text())
+    (node,) = [n for n in manifest["nodes"].values() if n["resource_type"] == "test"
+               and n.get("attached_node") == "model.helhed.int_ledger_postings_spread_to_months"
+               and n["name"].startswith("unique_combination_of_columns")]
+    return node["name"], warehouse.target_path / "run" / "helhed" / node["original_file_path"] / node["path"]
+
+
+def test_nightly_tests_check_the_rebuilt_months_and_the_weekly_ones_the_whole_table(warehouse: Warehouse) -> None:
+    """The last night's tests on the incremental ledger read the months from its recorded batch start
+    (whole tables on Sundays); with ``test_whole_tables`` they read the whole table."""
+    (batch_start,) = warehouse.rows("select batch_start from build_int.incremental_builds"
+                                    " where model = 'int_ledger_postings_spread_to_months'")[0]
+    assert batch_start is not None and batch_start < END, "the night was incremental"
+    name, compiled = _ledger_unique_test(warehouse)
+    filtered = f"month >= date '{batch_start.isoformat()}'"
+    sunday = datetime.now(timezone.utc).weekday() == 6
+    assert (filtered in compiled.read_text()) != sunday, compiled.read_text()[:2000]
+    warehouse.dbt("compile", "--select", name, "--vars", "{test_whole_tables: true}")
+    compiled = warehouse.target_path / "compiled" / compiled.relative_to(warehouse.target_path / "run")
+    assert "month >=" not in compiled.read_text() and "dbt_subquery" not in compiled.read_text()
 
 
 # ----------------------------------------------------------------------------- initial state

@@ -24,17 +24,33 @@
     change detection (an unchanged re-delivered row takes the newer file's name); switch it off
     for them or deliver changes only.
 
+    `entities` (a list of entity ids) limits change detection to the sources a model reads: the
+    ledger and cost models are not recomputed from a month that only a CPR or a benefit
+    correction touches. The default (none) watches every source.
+
     Returns the batch start as an ISO date string, or none for a full build.
 -#}
-{% macro incremental_batch_start() -%}
-    {#- Resolve every ref and source while parsing, so dbt knows the dependencies. -#}
-    {%- set changes = changed_event_queries() -%}
-    {%- set files = source('audit', 'delivery_files') -%}
-    {%- if not (execute and is_incremental()) -%}
+{% macro incremental_batch_start(entities=none) -%}
+    {#- Resolve every ref and source while parsing, so dbt knows the dependencies; a build that
+        is not incremental (a full refresh, a unit test, which gives only the model's own inputs)
+        needs none of them. -#}
+    {%- if this is none or not (execute and is_incremental()) -%}
+        {%- if not execute -%}
+            {%- do changed_event_queries() -%}
+            {%- do source('audit', 'delivery_files') -%}
+        {%- elif this is not none -%}
+            {%- do remember_batch_start(none) -%}
+        {%- endif -%}
         {{- return(none) -}}
     {%- endif -%}
-    {%- set watermark = run_query("select max(as_of_date) from " ~ this).columns[0].values()[0] -%}
+    {%- set changes = [] -%}
+    {%- for change in changed_event_queries() if entities is none or change.entity in entities -%}
+        {%- do changes.append(change) -%}
+    {%- endfor -%}
+    {%- set files = source('audit', 'delivery_files') -%}
+    {%- set watermark = previous_as_of() -%}
     {%- if watermark is none -%}
+        {%- do remember_batch_start(none) -%}
         {{- return(none) -}}
     {%- endif -%}
     {%- set lookback = var('lookback_months', 3) | int -%}
@@ -42,12 +58,13 @@
     {%- set seen = files_seen() if detect else none -%}
     {%- if detect and seen is none -%}
         {%- do log(this ~ ": no record of the files its previous build saw: every month is recomputed", info=true) -%}
+        {%- do remember_batch_start(none) -%}
         {{- return(none) -}}
     {%- endif -%}
     {%- set query -%}
         select least(
             (date_trunc('month', date '{{ watermark }}') - interval '{{ lookback }} months')::date
-            {%- if detect %},
+            {%- if detect and changes %},
             (
                 select min(date_trunc('month', changed_on))::date
                 from (
@@ -69,8 +86,31 @@
         )
     {%- endset -%}
     {%- set start = run_query(query).columns[0].values()[0] -%}
+    {%- do remember_batch_start(start) -%}
     {%- do log(this ~ ": incremental batch from " ~ start ~ " (previous as-of " ~ watermark ~ ", files after " ~ seen ~ ")", info=true) -%}
     {{- return(start | string) -}}
+{%- endmacro %}
+
+{#-
+    The as-of date of the model's previous build: what record_files_seen kept in
+    <schema>.incremental_builds (the as-of date of int_months when that build ran), or, for a model with an `as_of_date` column
+    and no such record yet, the column's maximum; none (every month recomputed) otherwise.
+    The ledger and cost models have no as-of column of their own, so they use the record.
+-#}
+{% macro previous_as_of() -%}
+    {%- set table = this.schema ~ ".incremental_builds" -%}
+    {%- if run_query("select to_regclass('" ~ table ~ "')").columns[0].values()[0] is not none -%}
+        {%- set rows = run_query("select as_of_date from " ~ table ~ " where model = '" ~ this.identifier
+            ~ "' and as_of_date is not null").columns[0].values() -%}
+        {%- if rows -%}
+            {{- return(rows[0]) -}}
+        {%- endif -%}
+    {%- endif -%}
+    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
+    {%- if 'as_of_date' in columns -%}
+        {{- return(run_query("select max(as_of_date) from " ~ this).columns[0].values()[0]) -}}
+    {%- endif -%}
+    {{- return(none) -}}
 {%- endmacro %}
 
 {#- The last audit.delivery_files.file_id this model's previous build saw, or none. -#}
@@ -85,7 +125,9 @@
 
 {#-
     Post-hook of every incremental person-month model: remember the last file loaded before
-    this dbt invocation started (its rows are in this build), in a table next to the model.
+    this dbt invocation started (its rows are in this build), in a table next to the model,
+    with the as-of date the build covered (int_months' as-of date; null
+    when int_months is not built yet: the next build then recomputes every month once).
 -#}
 {% macro record_files_seen() -%}
     {#- models build in parallel: one creates the table, the others wait for its commit -#}
@@ -95,7 +137,16 @@
     insert into {{ this.schema }}.incremental_files_seen (model, file_id)
     select '{{ this.identifier }}', coalesce(max(file_id), 0) from {{ source('audit', 'delivery_files') }}
     where loaded_at <= '{{ run_started_at.isoformat() }}'::timestamptz
-    on conflict (model) do update set file_id = excluded.file_id, recorded_at = now()
+    on conflict (model) do update set file_id = excluded.file_id, recorded_at = now();
+    {#- a table of its own, not new columns on incremental_files_seen: an ALTER there would wait
+        for the models reading it in parallel while holding the lock they wait for -#}
+    create table if not exists {{ this.schema }}.incremental_builds (
+        model text primary key, as_of_date date, batch_start date, built_at timestamptz not null default now());
+    insert into {{ this.schema }}.incremental_builds (model, as_of_date, batch_start)
+    values ('{{ this.identifier }}', {{ built_as_of() }},
+            nullif(current_setting('helhed.batch_start', true), '')::date)
+    on conflict (model) do update set as_of_date = excluded.as_of_date, batch_start = excluded.batch_start,
+        built_at = now()
 {%- endmacro %}
 
 {#- The staging relations whose changes move months: the entity that loads them and the latest event of a row. -#}
@@ -154,4 +205,34 @@
         'on_schema_change': 'fail',
         'post_hook': post_hooks,
     }) -}}
+{%- endmacro %}
+
+{#- The as-of date of int_months (this build's when int_months is upstream of the model), or null. -#}
+{% macro built_as_of() -%}
+    {%- set months = ref('int_months') -%}
+    {%- if execute and run_query("select to_regclass('" ~ months ~ "')").columns[0].values()[0] is not none -%}
+        (select max(as_of_date) from {{ months }})
+    {%- else -%}
+        null::date
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+    The batch start the model computed while compiling, kept in a session setting of its
+    connection for record_files_seen (its post-hook runs on the same connection), so the
+    change detection runs once per model and night. '' for a full build.
+-#}
+{% macro remember_batch_start(start) -%}
+    {%- do run_query("select set_config('helhed.batch_start', '" ~ (start if start is not none else '') ~ "', false)") -%}
+{%- endmacro %}
+
+{#- The sources the ledger spread and direct cost read (postings, and the function -> department mapping's inputs). -#}
+{% macro ledger_entities() -%}
+    {{- return(['oekonomi.postings', 'dubu.services', 'sundhed.services', 'enhedspriser.unit_prices']) -}}
+{%- endmacro %}
+
+{#- The sources the imputed cost and everything attributed from it read: activities, prices and the ledger. -#}
+{% macro cost_entities() -%}
+    {{- return(ledger_entities() + ['ydelser.benefit_periods', 'sensum.services', 'sundhed.cofinancing',
+                                    'helhed.enrolments', 'jobcenter.conversations', 'jobcenter.offers']) -}}
 {%- endmacro %}

@@ -12,7 +12,11 @@
     Every consumer of person cost (cost attribution per function, the person-month cost,
     cost concentration, target groups by cost, programme cost) reads this model, so the
     basis is one choice for the whole warehouse.
+    Incremental by month like its inputs (macros/incremental.sql).
 -#}
+{{ config(**incremental_by_month_config(drop_months_before_window=false)) }}
+
+{%- set batch_start = incremental_batch_start(entities=cost_entities()) %}
 {%- set basis = cost_attribution_basis() %}
 
 with
@@ -26,8 +30,9 @@ direct as (
         0::numeric       as imputed_gross_cost,
         0::numeric       as apportioned_refunds
     from {{ ref('int_direct_cost_aggregated_to_person_months') }}
+    where {{ in_batch('month', batch_start) }}
     {%- if basis == 'gross' %}
-    where direct_cost is not null
+      and direct_cost is not null
     {%- endif %}
 
 ),
@@ -38,6 +43,7 @@ imputed as (
         person_key, month, kontoplan_function, department,
         0::numeric, 0::numeric, imputed_cost, 0::numeric
     from {{ ref('int_imputed_cost_aggregated_to_person_months') }}
+    where {{ in_batch('month', batch_start) }}
 
 ),
 
@@ -47,8 +53,9 @@ apportioned as (
         person_key, month, kontoplan_function, department,
         0::numeric, 0::numeric, 0::numeric, apportioned_refunds
     from {{ ref('int_refunds_apportioned_to_person_months') }}
+    where {{ in_batch('month', batch_start) }}
     {%- if basis == 'gross' %}
-    where false
+      and false
     {%- endif %}
 
 ),

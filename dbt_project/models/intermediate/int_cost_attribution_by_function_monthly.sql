@@ -15,7 +15,11 @@
     unit prices, the refunds of unattributed cost, rounding) and is negative where more is
     imputed than booked. persons_attributed counts the distinct persons with a non-zero
     attributed amount on the function in the month.
+    Incremental by month like its inputs (macros/incremental.sql).
 -#}
+{{ config(**incremental_by_month_config(drop_months_before_window=false)) }}
+
+{%- set batch_start = incremental_batch_start(entities=cost_entities()) %}
 {%- set basis = cost_attribution_basis() %}
 
 with
@@ -31,6 +35,7 @@ ledger as (
         coalesce(sum(amount) filter (where cost_kind = 'construction'), 0)  as construction_cost
     from {{ ref('int_ledger_postings_spread_to_months') }}
     where cost_kind in ('operating', 'refund', 'construction')
+      and {{ in_batch('month', batch_start) }}
     group by 1, 2, 3
 
 ),
@@ -45,6 +50,7 @@ attributed as (
         sum(imputed_cost)                                                   as imputed_cost,
         count(*) filter (where direct_cost <> 0 or imputed_cost <> 0)       as persons_attributed
     from {{ ref('int_attributed_cost_by_person_function_monthly') }}
+    where {{ in_batch('month', batch_start) }}
     group by 1, 2, 3
 
 ),

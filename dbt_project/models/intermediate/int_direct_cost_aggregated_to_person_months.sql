@@ -5,7 +5,11 @@
     posted with the CPR (dranst 2, signed: a refund received is negative); each is null when
     the person has no posting of that kind on the function in the month. Construction and
     other dranst are never person cost, even with a CPR.
+    Incremental by month like its inputs (macros/incremental.sql).
 -#}
+{{ config(**incremental_by_month_config(drop_months_before_window=false)) }}
+
+{%- set batch_start = incremental_batch_start(entities=ledger_entities()) %}
 with
 
 ledger as (
@@ -13,6 +17,7 @@ ledger as (
     select * from {{ ref('int_ledger_postings_spread_to_months') }}
     where recipient_person_key is not null
       and cost_kind in ('operating', 'refund')
+      and {{ in_batch('month', batch_start) }}
 
 )
 

@@ -15,7 +15,12 @@
     person, month, function and department is rounded to the øre once. Dividing by 7 before
     multiplying by the price, or rounding each record, loses or adds half-øre that no
     recomputation from the records can find again.
+    Incremental by month (macros/incremental.sql): prices are per year, so a changed price
+    moves the batch to January of its year.
 -#}
+{{ config(**incremental_by_month_config(drop_months_before_window=false)) }}
+
+{%- set batch_start = incremental_batch_start(entities=cost_entities()) %}
 with
 
 prices as (
@@ -28,24 +33,28 @@ prices as (
 benefit_months as (
 
     select * from {{ ref('int_benefit_periods_clipped_to_months') }}
+    where {{ in_batch('month', batch_start) }}
 
 ),
 
 service_months as (
 
     select * from {{ ref('int_services_clipped_to_months') }}
+    where {{ in_batch('month', batch_start) }}
 
 ),
 
 enrolment_months as (
 
     select * from {{ ref('int_programme_enrolments_clipped_to_months') }}
+    where {{ in_batch('month', batch_start) }}
 
 ),
 
 cofinancing as (
 
     select * from {{ ref('stg_sundhed__cofinancing') }}
+    where {{ in_batch('month', batch_start) }}
 
 ),
 
@@ -58,6 +67,7 @@ conversations as (
         on  date_trunc('month', conversations.conversation_date)::date = months.month
         and conversations.conversation_date <= months.as_of_date
     where conversations.status = 'Afholdt'
+      and {{ in_batch('months.month', batch_start) }}
 
 ),
 

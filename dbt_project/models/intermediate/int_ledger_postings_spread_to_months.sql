@@ -9,7 +9,12 @@
     The split is exact: a month gets round(amount x days up to its end / days, 2) minus
     round(amount x days before it / days, 2), so the parts add up to the posting to the øre.
     A posting without a period is placed on its delivery date.
+    Incremental by month (macros/incremental.sql): a run recomputes the months from the batch
+    start, from every posting that covers them, and keeps the months before it.
 -#}
+{{ config(**incremental_by_month_config(drop_months_before_window=false)) }}
+
+{%- set batch_start = incremental_batch_start(entities=ledger_entities()) %}
 with
 
 postings as (
@@ -49,6 +54,13 @@ bounded as (
 
 ),
 
+in_batch as (
+
+    select * from bounded
+    where {{ in_batch('period_end', batch_start) }}
+
+),
+
 spread as (
 
     select
@@ -59,9 +71,9 @@ spread as (
                                                                               as days_before_month,
         (least(bounded.period_end, (calendar.month + interval '1 month - 1 day')::date)
             - bounded.period_start + 1)                                       as days_through_month
-    from bounded
+    from in_batch as bounded
     cross join lateral generate_series(
-        date_trunc('month', bounded.period_start),
+        date_trunc('month', {% if batch_start is none %}bounded.period_start{% else %}greatest(bounded.period_start, date '{{ batch_start }}'){% endif %}),
         date_trunc('month', bounded.period_end),
         interval '1 month'
     ) as calendar(month)

@@ -16,7 +16,11 @@
     direct + imputed + unattributed per department, function and month holds on the net
     basis exactly as on the gross one. Nothing is apportioned where the function has no
     positive gross cost or no attributed person in the month.
+    Incremental by month like its inputs (macros/incremental.sql).
 -#}
+{{ config(**incremental_by_month_config(drop_months_before_window=false)) }}
+
+{%- set batch_start = incremental_batch_start(entities=cost_entities()) %}
 with
 
 ledger as (
@@ -30,6 +34,7 @@ ledger as (
             where cost_kind = 'refund' and recipient_person_key is null
         ), 0)                                                           as refunds_without_cpr
     from {{ ref('int_ledger_postings_spread_to_months') }}
+    where {{ in_batch('month', batch_start) }}
     group by 1, 2, 3
 
 ),
@@ -38,10 +43,11 @@ attributed_rows as (
 
     select person_key, month, department, kontoplan_function, direct_cost as gross_cost
     from {{ ref('int_direct_cost_aggregated_to_person_months') }}
-    where direct_cost is not null
+    where direct_cost is not null and {{ in_batch('month', batch_start) }}
     union all
     select person_key, month, department, kontoplan_function, imputed_cost
     from {{ ref('int_imputed_cost_aggregated_to_person_months') }}
+    where {{ in_batch('month', batch_start) }}
 
 ),
 
