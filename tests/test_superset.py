@@ -37,7 +37,7 @@ from evaluation_mart_rows import evaluation_rows
 from helhed import gates, loading, publish
 from helhed.config import REPO_ROOT, Settings
 from helhed.evaluation import tables as evaluation_tables
-from helhed.superset import access, provision, server
+from helhed.superset import access, provision, screenshots, server
 
 pytestmark = pytest.mark.slow
 
@@ -575,7 +575,7 @@ def test_assets_read_only_public_marts_and_match_the_contracts() -> None:
         name = dataset["table_name"]
         if dataset["database_uuid"] in bi_databases:
             # BI only: operational datasets over audit (counts from landing.quarantine, never its lines)
-            assert dataset["sql"] and re.search(r"\bfrom audit\.", dataset["sql"]), name
+            assert dataset["sql"] and re.search(r"\b(from|join) audit\.", dataset["sql"]), name
             assert "raw_line" not in dataset["sql"] and "detail" not in dataset["sql"], name
             continue
         assert dataset["schema"] == PUBLIC_SCHEMA and not dataset.get("sql"), f"{name}: not a physical dataset on marts"
@@ -733,17 +733,6 @@ def test_second_init_and_start_are_harmless(superset) -> None:
     assert server.start(s) < 5  # already running: only checks /health
     assert server.read_pid(s) == pid
     assert requests.get(f"{server.base_url()}/health", timeout=5).text.strip() == "OK"
-
-
-def test_stop_ends_the_process_group(superset) -> None:
-    s, _ = superset
-    pid = server.read_pid(s)
-    assert server.stop(s) is True
-    assert server.read_pid(s) is None and not server.pid_file(s).exists()
-    assert not server.is_healthy(f"http://127.0.0.1:{server.port()}", timeout=2)
-    with pytest.raises(ProcessLookupError):
-        os.killpg(pid, 0)
-    assert server.stop(s) is False
 
 
 def test_reader_reads_marts_but_not_restricted(pg: Settings) -> None:
@@ -935,3 +924,59 @@ def test_pg_logins_read_only_what_their_level_may(pg: Settings, superset) -> Non
     with psycopg.connect(bi) as conn:
         assert conn.execute("select count(*) from audit.delivery_files").fetchone()[0] > 0
         assert len({r[0] for r in conn.execute("select distinct department from marts.activity_tempo_yearly")}) == 4
+
+
+# --------------------------------------------------------------------------- screenshots
+
+SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
+#: Who each dashboard is shown as: its first intended reader in this order, and a department
+#: role for the department dashboards (RLS), so every role kind is opened at least once.
+SCREENSHOT_ROLES = ("leder", "oekonomi", "BI")
+DEPARTMENT_SCREENSHOT_ROLE = "forvaltning_sundhed"
+
+
+def screenshot_matrix(spec: access.AccessSpec) -> list[tuple[str, str]]:
+    pairs = []
+    for dashboard in load_assets("dashboards"):
+        slug = dashboard["slug"]
+        pairs.append((slug, next(r for r in SCREENSHOT_ROLES if spec.role(r).sees(slug))))
+        if spec.role(DEPARTMENT_SCREENSHOT_ROLE).sees(slug):
+            pairs.append((slug, DEPARTMENT_SCREENSHOT_ROLE))
+    return sorted(pairs)
+
+
+@pytest.mark.skipif(not Path(screenshots.CHROMIUM_DEFAULT).exists(), reason="Debian's chromium is not installed (make deps)")
+def test_screenshots_of_every_dashboard_as_its_roles(superset, provisioned, role_clients) -> None:
+    """Headless Chromium opens each dashboard as the roles meant for it; every chart renders with data."""
+    s, timings = superset
+    first, _ = provisioned
+    spec = access.load_spec()
+    charts = {d["slug"]: len(dashboard_chart_names(d)) for d in load_assets("dashboards")}
+    titles = {d["slug"]: d["dashboard_title"] for d in load_assets("dashboards")}
+    began = time.monotonic()
+    shots: list[screenshots.Shot] = []
+    by_role: dict[str, list[str]] = {}
+    for slug, role in screenshot_matrix(spec):
+        by_role.setdefault(role, []).append(slug)
+    for role, slugs in by_role.items():
+        cookies = screenshots.session_cookies(server.base_url(), f"test_{role.lower()}", ROLE_PASSWORD)
+        jobs = [(f"{server.base_url()}/superset/dashboard/{first.dashboards[titles[slug]]}/?standalone=1",
+                 SCREENSHOTS / f"{slug}-{role}.png", charts[slug]) for slug in slugs]
+        shots += screenshots.take(server.base_url(), cookies, jobs)
+    timings["screenshots"] = time.monotonic() - began
+    problems = [f"{shot.path.name}: {shot.rendered}/{shot.charts} charts, errors {list(shot.errors)}, {shot.empty} empty"
+                for shot in shots if not shot.ok]
+    assert not problems, problems
+    assert all(shot.path.stat().st_size > 20_000 for shot in shots)
+
+
+# Last: stops the module's Superset.
+def test_stop_ends_the_process_group(superset) -> None:
+    s, _ = superset
+    pid = server.read_pid(s)
+    assert server.stop(s) is True
+    assert server.read_pid(s) is None and not server.pid_file(s).exists()
+    assert not server.is_healthy(f"http://127.0.0.1:{server.port()}", timeout=2)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pid, 0)
+    assert server.stop(s) is False
