@@ -895,12 +895,15 @@ def test_pg_logins_read_only_what_their_level_may(pg: Settings, superset) -> Non
     with psycopg.connect(pg.url("helhed"), autocommit=True) as conn:
         conn.execute("create table if not exists restricted.access_probe (person_key text)")
         conn.execute("insert into restricted.access_probe values ('a')")
+        conn.execute("create table if not exists marts.access_probe (persons integer)")
+        conn.execute("grant select on marts.access_probe to helhed_reader")
     try:
         for login in logins:
             for database in ("helhed", MARTS_DB):
                 url = login_url(pg, database, login, PG_PASSWORD)
                 with psycopg.connect(url, autocommit=True) as conn:
-                    assert conn.execute("select count(*) from marts.employment_benefits_monthly").fetchone() is not None
+                    public = "marts.access_probe" if database == "helhed" else "marts.employment_benefits_monthly"
+                    assert conn.execute(f"select count(*) from {public}").fetchone() is not None
                     for table in ("restricted.access_probe", "landing.quarantine", "audit.delivery_files",
                                   "audit.gate_results", "audit.publications"):
                         if database == MARTS_DB and table.startswith("restricted"):
@@ -910,6 +913,7 @@ def test_pg_logins_read_only_what_their_level_may(pg: Settings, superset) -> Non
     finally:
         with psycopg.connect(pg.url("helhed"), autocommit=True) as conn:
             conn.execute("drop table if exists restricted.access_probe")
+            conn.execute("drop table if exists marts.access_probe")
 
     def departments(login: str, table: str) -> set[str]:
         url = login_url(pg, MARTS_DB, login, PG_PASSWORD)
