@@ -274,7 +274,7 @@ def test_helhed_settings_point_at_the_compose_services(services):
         env = environment(services[name])
         for key, value in expected.items():
             assert env.get(key) == value, f"{name}: {key}={env.get(key)!r}"
-        for key in ("HELHED_PG_PASSWORD", "HELHED_READER_PASSWORD", "HELHED_PSEUDONYM_KEY"):
+        for key in ("HELHED_PG_PASSWORD", "HELHED_READER_PASSWORD", "HELHED_BI_PASSWORD", "HELHED_PSEUDONYM_KEY"):
             assert env.get(key), f"{name} lacks {key}"
         assert "/opt/helhed/data" in [t for _, t in mounts(services[name])], f"{name} has no delivery folder mount"
 
