@@ -880,6 +880,40 @@ def test_no_public_chart_shows_a_count_from_1_to_4(provisioned, role_clients) ->
     assert checked > 100
 
 
+def test_access_spec_names_existing_dashboards() -> None:
+    spec = access.load_spec()
+    slugs = {d["slug"] for d in load_assets("dashboards")}
+    assert {r.name for r in spec.roles} >= {"BI", "leder", "oekonomi", "forvaltning_sundhed"}
+    for role in spec.roles:
+        assert role.dashboards == ("all",) or set(role.dashboards) <= slugs, role.name
+        assert role.sql_lab == (role.name == "BI"), role.name
+    assert {r.name for r in spec.roles if r.sees("datakvalitet-og-drift")} == {"BI"}
+    assert {r.name for r in spec.roles if r.sees("oekonomi-budgetopfoelgning")} == {"BI", "oekonomi"}
+    assert all(any(r.sees(slug) for r in spec.roles if r.name != "BI") for slug in slugs - {"datakvalitet-og-drift"})
+    passwords = provision.database_passwords(Settings.from_env())
+    assert set(passwords) == {"databases/helhed_datavarehus.yaml", "databases/helhed_drift.yaml"}
+    assert passwords["databases/helhed_drift.yaml"] != passwords["databases/helhed_datavarehus.yaml"]
+
+
+def test_pg_roles_sync_is_idempotent(pg: Settings) -> None:
+    """Every start of the database re-runs the sync: the logins and memberships stay the same."""
+    query = ("select r.rolname, r.rolcanlogin, coalesce(array_agg(g.rolname order by g.rolname)"
+             " filter (where g.rolname is not null), '{}') from pg_roles r"
+             " left join pg_auth_members m on m.member = r.oid left join pg_roles g on g.oid = m.roleid"
+             " where r.rolname like 'helhed\\_%' group by 1, 2 order by 1")
+    with psycopg.connect(pg.url("helhed"), autocommit=True) as conn:
+        before = conn.execute(query).fetchall()
+        access.ensure_pg_roles(conn, pg.secrets)
+        access.ensure_pg_roles(conn, pg.secrets)
+        after = conn.execute(query).fetchall()
+    assert after == before
+    roles = {name: (login, set(groups)) for name, login, groups in after}
+    assert roles["helhed_leder"] == (True, {"helhed_reader"})
+    assert roles["helhed_dept_sundhed"] == (True, {"helhed_reader", "helhed_department_staff"})
+    assert roles["helhed_bi"] == (True, {"pg_read_all_data"})
+    assert roles["helhed_department_staff"][0] is False
+
+
 def login_url(s: Settings, database: str, user: str, password: str) -> str:
     return psycopg.conninfo.make_conninfo(host=s.pg_host, port=s.pg_port, dbname=database, user=user, password=password)
 
