@@ -4,7 +4,8 @@
     enrolments of the cohort, how many have a coordinator, a joint plan (and the mean days from
     start to the plan), at least one network meeting (and meetings per enrolment), and the
     citizen survey: answers, how many answered that they received a joint plan, and the mean
-    involvement in the plan and the mean "closer to own goals" (both 1-5).
+    involvement in the plan and the mean "closer to own goals" (both 1-5; answers outside 1-5,
+    which the staging tests warn about, are left out of the means).
     Suppression: fewer than 5 enrolments (or persons) hide the row; each count of enrolments
     with a property is hidden when it, or the enrolments without it, are 1-4, and the survey
     means are hidden with fewer than 5 answers.
@@ -37,8 +38,8 @@ cells as (
         sum(network_meetings)::integer                                         as network_meetings,
         count(survey_answer_date)::integer                                     as survey_answers,
         count(*) filter (where survey_joint_plan_received)::integer            as survey_joint_plan_received,
-        avg(survey_involvement)                                                as mean_involvement,
-        avg(survey_closer_to_goals)                                            as mean_closer_to_goals
+        avg(survey_involvement) filter (where survey_involvement between 1 and 5) as mean_involvement,
+        avg(survey_closer_to_goals) filter (where survey_closer_to_goals between 1 and 5) as mean_closer_to_goals
     from enrolments
     group by 1, 2
 
