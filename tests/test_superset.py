@@ -964,6 +964,20 @@ def test_pg_logins_read_only_what_their_level_may(pg: Settings, superset) -> Non
         assert len({r[0] for r in conn.execute("select distinct department from marts.activity_tempo_yearly")}) == 4
 
 
+def test_danish_number_and_date_formats_reach_the_browser(provisioned, role_clients) -> None:
+    """superset_config.py sets the D3 locale once; every page's bootstrap data carries it to the charts."""
+    import html
+
+    cookies = screenshots.session_cookies(server.base_url(), "test_leder", ROLE_PASSWORD)
+    page = requests.get(f"{server.base_url()}/superset/welcome/", cookies=cookies, timeout=60)
+    assert page.status_code == 200
+    found = re.search(r'data-bootstrap="([^"]+)"', page.text)
+    assert found, "no bootstrap data on the welcome page"
+    common = json.loads(html.unescape(found.group(1)))["common"]
+    assert common["d3_format"]["decimal"] == "," and common["d3_format"]["thousands"] == "."
+    assert common["d3_time_format"]["months"][2] == "marts" and common["d3_time_format"]["shortMonths"][4] == "maj"
+
+
 # --------------------------------------------------------------------------- screenshots
 
 SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
