@@ -642,6 +642,12 @@ def test_dashboards_are_provisioned_and_every_chart_returns_rows(superset, provi
         f"{MONTHS[-1]:%Y-%m} (foreløbig, {DAYS_COVERED_IN_LATEST_MONTH} dage)",
     ]
     assert len(data["Fuldtidspersoner på ydelse, seneste hele måned"]) == len(MONTHS) - 1
+    # Data pr.: the as-of date is the last day the current month's data cover
+    assert data["Data pr. (beskæftigelse)"] == [{"data_pr": f"{DAYS_COVERED_IN_LATEST_MONTH:02d}-{MONTHS[-1]:%m-%Y}"}]
+    assert data["Data pr. (aktivitet og tempo)"] == [{"data_pr": "14-06-2025"}]
+    # Lorenz curve: one line per year, ending at 100 % of the cost
+    lorenz = data["Lorenzkurve: kumuleret andel af udgifterne"]
+    assert len(lorenz) == 100 and lorenz[-1]["2023"] == pytest.approx(1.0)
 
     # Økonomi: a suppressed department-month stays empty (not 0); a true 0 % is shown as 0
     rows = data["Dækningsgrad pr. forvaltning (henført til borgere)"]
