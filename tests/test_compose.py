@@ -437,6 +437,8 @@ def test_mounted_repository_paths_exist(services):
         source = targets.get(f"/opt/helhed/{folder}")
         assert source == str(REPO / folder), f"{folder}/ is not mounted at /opt/helhed/{folder}"
         assert (REPO / folder).is_dir(), f"{folder}/ does not exist in the repository"
+    # superset/access.yaml: airflow-init creates the database logins from it, superset-provision the roles
+    assert targets.get("/opt/helhed/superset/access.yaml") == str(REPO / "superset" / "access.yaml")
     data = targets["/opt/helhed/data"]
     for service in services.values():
         for source, _ in mounts(service):
