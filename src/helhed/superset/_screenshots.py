@@ -27,6 +27,7 @@ from selenium.webdriver.common.by import By
 CHROMIUM = os.environ.get("HELHED_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("HELHED_CHROMEDRIVER", "/usr/bin/chromedriver")
 WIDTH = 1600
+TALL = 4000
 ERROR_SELECTORS = '[data-test="error-tooltip"], .ant-alert-error, [role="alert"].alert-danger'
 EMPTY_TEXT = "No results were returned for this query"
 
@@ -35,7 +36,7 @@ def browser() -> webdriver.Chrome:
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     f"--window-size={WIDTH},1200", "--lang=da-DK", "--hide-scrollbars"):
+                     f"--window-size={WIDTH},{TALL}", "--lang=da-DK", "--hide-scrollbars"):
         options.add_argument(argument)
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
@@ -56,16 +57,16 @@ def settle(driver: webdriver.Chrome, charts: int, timeout: float) -> int:
 
 def shoot(driver: webdriver.Chrome, job: dict, timeout: float) -> dict:
     began = time.monotonic()
+    driver.set_window_size(WIDTH, TALL)  # tall enough that every chart is in view and renders
     driver.get(job["url"])
     rendered = settle(driver, job["charts"], timeout)
-    height = driver.execute_script("return Math.max(document.body.scrollHeight, 1200)")
-    driver.set_window_size(WIDTH, min(int(height) + 100, 6000))
-    rendered = settle(driver, job["charts"], timeout)  # resizing may re-render lazily loaded charts
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(WIDTH, max(min(int(height) + 40, TALL), 800))  # crop to the dashboard
+    time.sleep(0.5)  # ECharts redraws on resize
     errors = [e.text.strip() or e.get_attribute("aria-label") or "chart error"
               for e in driver.find_elements(By.CSS_SELECTOR, ERROR_SELECTORS)]
     empty = driver.page_source.count(EMPTY_TEXT)
     driver.save_screenshot(job["path"])
-    driver.set_window_size(WIDTH, 1200)
     return {"path": job["path"], "charts": job["charts"], "rendered": rendered, "errors": errors, "empty": empty,
             "seconds": round(time.monotonic() - began, 1)}
 

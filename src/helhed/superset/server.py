@@ -13,6 +13,7 @@ same config file instead and never calls this module.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -251,6 +252,32 @@ def start(s: Settings, timeout: float = 180.0) -> float:
         time.sleep(0.5)
 
 
+def _group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of process group ``pgid``, from /proc."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended while we looked
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(stat.parent.name))
+    return members
+
+
+def _wait_for_group(pgid: int, timeout: float = 15.0) -> None:
+    """Wait until no worker of the group outlives its master (under load a worker can take a
+    few seconds after the master is gone); kill the stragglers after a grace period."""
+    deadline = time.monotonic() + timeout
+    killed = False
+    while _group_members(pgid) and time.monotonic() < deadline:
+        if not killed and time.monotonic() > deadline - timeout / 2:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGKILL)
+            killed = True
+        time.sleep(0.2)
+
+
 def stop(s: Settings, timeout: float = 30.0) -> bool:
     """Stop the server's whole process group. Returns False if it was not running."""
     pid = read_pid(s)
@@ -266,6 +293,7 @@ def stop(s: Settings, timeout: float = 30.0) -> bool:
             time.sleep(0.2)
         if not _pid_alive(pid):
             break
+    _wait_for_group(pid)
     pid_file(s).unlink(missing_ok=True)
     _children.pop(pid, None)
     return True
