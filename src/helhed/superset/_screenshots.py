@@ -60,7 +60,10 @@ def shoot(driver: webdriver.Chrome, job: dict, timeout: float) -> dict:
     driver.set_window_size(WIDTH, TALL)  # tall enough that every chart is in view and renders
     driver.get(job["url"])
     rendered = settle(driver, job["charts"], timeout)
-    height = driver.execute_script("return document.documentElement.scrollHeight")
+    height = driver.execute_script(  # the bottom of the lowest chart or text, not the window's
+        "return Math.max(0, ...Array.from(document.querySelectorAll("
+        "'[data-test=\"dashboard-component-chart-holder\"], .dashboard-markdown'))"
+        ".map(e => e.getBoundingClientRect().bottom + window.scrollY))")
     driver.set_window_size(WIDTH, max(min(int(height) + 40, TALL), 800))  # crop to the dashboard
     time.sleep(0.5)  # ECharts redraws on resize
     errors = [e.text.strip() or e.get_attribute("aria-label") or "chart error"
