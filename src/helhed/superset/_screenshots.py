@@ -27,7 +27,7 @@ from selenium.webdriver.common.by import By
 CHROMIUM = os.environ.get("HELHED_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("HELHED_CHROMEDRIVER", "/usr/bin/chromedriver")
 WIDTH = 1600
-TALL = 4000
+TALL = 6000
 ERROR_SELECTORS = '[data-test="error-tooltip"], .ant-alert-error, [role="alert"].alert-danger'
 EMPTY_TEXT = "No results were returned for this query"
 
