@@ -252,25 +252,24 @@ def start(s: Settings, timeout: float = 180.0) -> float:
         time.sleep(0.5)
 
 
-def _group_members(pgid: int) -> list[int]:
-    """Live (not zombie) processes of process group ``pgid``, from /proc."""
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # ended while we looked
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(stat.parent.name))
-    return members
+def _group_exists(pgid: int) -> bool:
+    """Any process of the group left, zombies included (``kill(-pgid, 0)`` sees them too)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
-def _wait_for_group(pgid: int, timeout: float = 15.0) -> None:
-    """Wait until no worker of the group outlives its master (under load a worker can take a
-    few seconds after the master is gone); kill the stragglers after a grace period."""
+def _wait_for_group(pgid: int, timeout: float = 20.0) -> None:
+    """Wait until the whole group is gone, not only its master: when the master had to be
+    killed (a slow shutdown on a loaded machine), its workers are killed with it and become
+    zombies until init reaps them, which can take seconds. Stragglers get SIGKILL halfway."""
     deadline = time.monotonic() + timeout
     killed = False
-    while _group_members(pgid) and time.monotonic() < deadline:
+    while _group_exists(pgid) and time.monotonic() < deadline:
         if not killed and time.monotonic() > deadline - timeout / 2:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, signal.SIGKILL)
