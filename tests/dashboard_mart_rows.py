@@ -141,6 +141,8 @@ def experience_rows() -> list[dict]:
         for cohort in (2023, 2024, 2025):
             n = size + (cohort - 2023) * 2
             hidden = _small(n)
+            answers = n - 12 if n - 12 >= MIN_CELL else None  # too few answers: the survey is hidden
+            no_survey = hidden or answers is None
             rows.append({"programme_code": code, "programme_label": label, "cohort": cohort,
                          "enrolments": None if hidden else n,
                          "with_coordinator": None if hidden else n - 6, "with_coordinator_share": None if hidden else round((n - 6) / n, 4),
@@ -149,9 +151,9 @@ def experience_rows() -> list[dict]:
                          "with_network_meeting_share": None if hidden else round((n - 8) / n, 4),
                          "mean_days_start_to_joint_plan": None if hidden else 41.5 - (cohort - 2023) * 6,
                          "network_meetings_per_enrolment": None if hidden else 3.2,
-                         "survey_answers": None if hidden else n - 12,
-                         "survey_joint_plan_received_share": None if hidden else 0.71,
-                         "mean_involvement": None if hidden else 3.8, "mean_closer_to_goals": None if hidden else 3.4,
+                         "survey_answers": None if no_survey else answers,
+                         "survey_joint_plan_received_share": None if no_survey else 0.71,
+                         "mean_involvement": None if no_survey else 3.8, "mean_closer_to_goals": None if no_survey else 3.4,
                          "is_suppressed": hidden, "data_as_of": DATA_AS_OF})
     return rows
 

@@ -55,17 +55,32 @@ def settle(driver: webdriver.Chrome, charts: int, timeout: float) -> int:
     return holders
 
 
+def content_bottom(driver: webdriver.Chrome) -> int:
+    """The bottom of the lowest chart or text on the page (not the window's), in pixels."""
+    return int(driver.execute_script(
+        "return Math.max(0, ...Array.from(document.querySelectorAll("
+        "'[data-test=\"dashboard-component-chart-holder\"], .dashboard-markdown'))"
+        ".map(e => e.getBoundingClientRect().bottom + window.scrollY))"))
+
+
+def crop(driver: webdriver.Chrome) -> None:
+    """Shrink the window to the dashboard's content; the layout can reflow when the window
+    changes, so measure again until the content fits."""
+    for _ in range(3):
+        bottom = content_bottom(driver)
+        height = driver.execute_script("return window.innerHeight")
+        if bottom + 20 <= height <= bottom + 120:
+            return
+        driver.set_window_size(WIDTH, max(min(bottom + 80 + (driver.get_window_size()["height"] - height), TALL), 800))
+        time.sleep(0.7)  # ECharts redraws on resize
+
+
 def shoot(driver: webdriver.Chrome, job: dict, timeout: float) -> dict:
     began = time.monotonic()
     driver.set_window_size(WIDTH, TALL)  # tall enough that every chart is in view and renders
     driver.get(job["url"])
     rendered = settle(driver, job["charts"], timeout)
-    height = driver.execute_script(  # the bottom of the lowest chart or text, not the window's
-        "return Math.max(0, ...Array.from(document.querySelectorAll("
-        "'[data-test=\"dashboard-component-chart-holder\"], .dashboard-markdown'))"
-        ".map(e => e.getBoundingClientRect().bottom + window.scrollY))")
-    driver.set_window_size(WIDTH, max(min(int(height) + 40, TALL), 800))  # crop to the dashboard
-    time.sleep(0.5)  # ECharts redraws on resize
+    crop(driver)
     errors = [e.text.strip() or e.get_attribute("aria-label") or "chart error"
               for e in driver.find_elements(By.CSS_SELECTOR, ERROR_SELECTORS)]
     empty = driver.page_source.count(EMPTY_TEXT)
