@@ -19,9 +19,11 @@ $(SUPERSET_VENV)/.installed: superset/constraints.txt
 	$(SUPERSET_VENV)/bin/pip install $(PIP_FLAGS) -c superset/constraints.txt apache-superset flask-caching psycopg2-binary cachetools rich  # cachetools, rich: imported by Superset 6.1 but not declared
 	touch $@
 
-# Debian's docker-compose validates docker-compose.yml in the tests without a Docker engine.
+# Debian's docker-compose validates docker-compose.yml in the tests without a Docker engine;
+# Debian's chromium and chromium-driver take the dashboard screenshots (Selenium comes with Superset).
 .tools-installed:
 	command -v docker-compose >/dev/null || { apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null; }
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; }
 	touch $@
 
 deps: $(VENV)/.installed $(SUPERSET_VENV)/.installed .tools-installed  ## install both environments and tools

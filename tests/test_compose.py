@@ -31,6 +31,7 @@ REQUIRED_SERVICES = (*LONG_RUNNING, *ONE_SHOT)
 SECRET_VARS = (
     "HELHED_PG_PASSWORD",
     "HELHED_READER_PASSWORD",
+    "HELHED_BI_PASSWORD",
     "HELHED_PSEUDONYM_KEY",
     "HELHED_SUPERSET_SECRET_KEY",
     "HELHED_SUPERSET_ADMIN_PASSWORD",
@@ -273,7 +274,7 @@ def test_helhed_settings_point_at_the_compose_services(services):
         env = environment(services[name])
         for key, value in expected.items():
             assert env.get(key) == value, f"{name}: {key}={env.get(key)!r}"
-        for key in ("HELHED_PG_PASSWORD", "HELHED_READER_PASSWORD", "HELHED_PSEUDONYM_KEY"):
+        for key in ("HELHED_PG_PASSWORD", "HELHED_READER_PASSWORD", "HELHED_BI_PASSWORD", "HELHED_PSEUDONYM_KEY"):
             assert env.get(key), f"{name} lacks {key}"
         assert "/opt/helhed/data" in [t for _, t in mounts(services[name])], f"{name} has no delivery folder mount"
 
@@ -436,6 +437,8 @@ def test_mounted_repository_paths_exist(services):
         source = targets.get(f"/opt/helhed/{folder}")
         assert source == str(REPO / folder), f"{folder}/ is not mounted at /opt/helhed/{folder}"
         assert (REPO / folder).is_dir(), f"{folder}/ does not exist in the repository"
+    # superset/access.yaml: airflow-init creates the database logins from it, superset-provision the roles
+    assert targets.get("/opt/helhed/superset/access.yaml") == str(REPO / "superset" / "access.yaml")
     data = targets["/opt/helhed/data"]
     for service in services.values():
         for source, _ in mounts(service):

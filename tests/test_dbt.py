@@ -492,3 +492,19 @@ def test_docs_generate(built: DbtRun) -> None:
     assert not undocumented
     models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
     assert models and all(n["description"] for n in models)
+
+
+def test_public_marts_with_a_department_have_row_level_security(built: DbtRun) -> None:
+    """The post-hook department_row_security (issue 11): every public mart with a `department`
+    column has RLS and the department policy; restricted and column-less marts have none."""
+    protected = dict(built.rows(
+        "select c.relname, c.relrowsecurity from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+        " where n.nspname = 'build_marts' and c.relkind = 'r'"
+        " and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'department')"))
+    assert {"economy_cost_coverage_department_monthly", "activity_tempo_yearly", "economy_cost_per_person_month"} <= set(protected)
+    assert all(protected.values()), protected
+    policies = {r[0] for r in built.rows("select tablename from pg_policies where schemaname = 'build_marts'"
+                                         " and policyname = 'helhed_department_rows'")}
+    assert policies == set(protected)
+    assert built.rows("select count(*) from pg_policies where schemaname = 'build_restricted'") == [(0,)]
+    assert not built.rows("select relrowsecurity from pg_class where oid = 'build_marts.employment_benefits_monthly'::regclass")[0][0]

@@ -12,23 +12,32 @@ dashboards are imported over the REST API.
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
+import re
+import shutil
 import socket
+import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import psycopg
+import psycopg.conninfo
 import pytest
 import requests
 import yaml
 from psycopg import sql
 
+from dashboard_mart_rows import dashboard_rows, fill_audit
 from evaluation_mart_rows import evaluation_rows
+from helhed import gates, loading, publish
 from helhed.config import REPO_ROOT, Settings
 from helhed.evaluation import tables as evaluation_tables
-from helhed.superset import provision, server
+from helhed.superset import access, provision, screenshots, server
 
 pytestmark = pytest.mark.slow
 
@@ -37,10 +46,12 @@ pytestmark = pytest.mark.slow
 # HELHED_PG_DATABASE, exactly as compose points it at another host.
 MARTS_DB = "helhed_superset_test"
 DBT_PROJECT = REPO_ROOT / "dbt_project"
+DBT = Path(os.environ.get("HELHED_DBT", REPO_ROOT / ".venv" / "bin" / "dbt"))
 PUBLIC_SCHEMA = "marts"
 
 MONTHS = [date(2025, m, 1) for m in range(1, 7)]
-EXPECTED_DASHBOARDS = {"Beskæftigelse", "Økonomi", "Målgrupper", "Helhedsorienterede forløb", "Økonomi og budgetopfølgning",
+EXPECTED_DASHBOARDS = {"Beskæftigelse", "Målgrupper og kontaktpunkter", "Aktivitet og tempo", "Omkostninger og datadækning",
+                       "Progression og borgerens oplevelse", "Datakvalitet og drift", "Økonomi og budgetopfølgning",
                        "Effekt af helhedsorienterede forløb"}
 
 # (benefit_group, label, persons in January, full-time persons per person)
@@ -427,7 +438,7 @@ def budget_rows() -> dict[str, list[dict]]:
 
 def fixture_rows() -> dict[str, list[dict]]:
     return {**employment_rows(), **economy_rows(), **target_group_rows(), **programme_rows(), **budget_rows(),
-            **evaluation_rows()}
+            **evaluation_rows(), **dashboard_rows()}
 
 
 def create_marts(s: Settings) -> dict[str, dict]:
@@ -470,7 +481,31 @@ def create_marts(s: Settings) -> dict[str, dict]:
                     sql.SQL(", ").join(sql.Placeholder() * len(columns))), values)
         conn.execute("grant usage on schema marts to helhed_reader")
         conn.execute("grant select on all tables in schema marts to helhed_reader")
+        # The BI dashboard's audit tables, as the loader, the gates and publish create them.
+        conn.execute("drop schema if exists audit cascade")
+        conn.execute("drop schema if exists landing cascade")
+        conn.execute(loading.AUDIT_DDL)
+        conn.execute(gates.AUDIT_TABLE_DDL)
+        conn.execute(publish.PUBLICATIONS_DDL)
+        fill_audit(conn)
+        conn.execute(sql.SQL("grant connect on database {} to helhed_bi").format(sql.Identifier(MARTS_DB)))
+    apply_department_row_security(s)
     return contracts
+
+
+def apply_department_row_security(s: Settings) -> None:
+    """The dbt macro that nightly builds run as a post-hook, here on the contract-built marts."""
+    env = {**os.environ, **s.libpq_env(MARTS_DB), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    target = Path(tempfile.mkdtemp(prefix="helhed-dbt-rls-"))
+    try:
+        proc = subprocess.run(
+            [str(DBT), "run-operation", "apply_department_row_security", "--args", "{schema: marts}",
+             "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT), "--target-path", str(target),
+             "--log-path", str(target / "logs")],
+            env=env, capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
+    assert proc.returncode == 0, f"dbt run-operation failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
 
 
 def free_port() -> int:
@@ -534,8 +569,15 @@ def test_assets_read_only_public_marts_and_match_the_contracts() -> None:
     assert {"employment_benefits_monthly", "economy_cost_coverage_department_monthly",
             "target_groups_persons_monthly"} <= set(contracts)
     datasets = {dataset["uuid"]: dataset for dataset in load_assets("datasets")}
+    bi_databases = {yaml.safe_load(p.read_text(encoding="utf-8"))["uuid"] for p in provision.asset_files(provision.ASSETS_DIR / "databases")
+                    if provision.connection_user(p) == "helhed_bi"}
     for dataset in datasets.values():
         name = dataset["table_name"]
+        if dataset["database_uuid"] in bi_databases:
+            # BI only: operational datasets over audit (counts from landing.quarantine, never its lines)
+            assert dataset["sql"] and re.search(r"\b(from|join) audit\.", dataset["sql"]), name
+            assert "raw_line" not in dataset["sql"] and "detail" not in dataset["sql"], name
+            continue
         assert dataset["schema"] == PUBLIC_SCHEMA and not dataset.get("sql"), f"{name}: not a physical dataset on marts"
         assert name in contracts, f"{name}: not a public mart of the dbt project"
         types = {column: _normalise_type(data_type) for column, data_type, _ in contracts[name]["columns"]}
@@ -552,13 +594,23 @@ def test_assets_read_only_public_marts_and_match_the_contracts() -> None:
     assert placed == {chart["slice_name"] for chart in charts}, "every chart on a dashboard, every dashboard chart defined"
 
 
-def test_dashboards_are_provisioned_and_every_chart_returns_rows(superset) -> None:
+@pytest.fixture(scope="module")
+def provisioned(superset) -> tuple[provision.Provisioned, provision.Provisioned]:
+    """The assets imported and the access model synced, twice (the second run must change nothing)."""
     s, timings = superset
     first = provision.provision(s)
     timings["provision"] = first.seconds
     second = provision.provision(s)  # idempotent: same objects, overwritten by UUID
     timings["re-provision"] = second.seconds
+    return first, second
+
+
+def test_dashboards_are_provisioned_and_every_chart_returns_rows(superset, provisioned) -> None:
+    s, timings = superset
+    first, second = provisioned
     assert second.dashboards == first.dashboards and second.charts == first.charts
+    # the access model: the same roles (same ids), permissions, dashboard roles and RLS filters
+    assert second.access == first.access and first.access.roles
 
     dashboards = {d["dashboard_title"]: d for d in load_assets("dashboards")}
     assert set(first.dashboards) == set(dashboards) >= EXPECTED_DASHBOARDS
@@ -590,6 +642,12 @@ def test_dashboards_are_provisioned_and_every_chart_returns_rows(superset) -> No
         f"{MONTHS[-1]:%Y-%m} (foreløbig, {DAYS_COVERED_IN_LATEST_MONTH} dage)",
     ]
     assert len(data["Fuldtidspersoner på ydelse, seneste hele måned"]) == len(MONTHS) - 1
+    # Data pr.: the as-of date is the last day the current month's data cover
+    assert data["Data pr. (beskæftigelse)"] == [{"data_pr": f"{DAYS_COVERED_IN_LATEST_MONTH:02d}-{MONTHS[-1]:%m-%Y}"}]
+    assert data["Data pr. (aktivitet og tempo)"] == [{"data_pr": "14-06-2025"}]
+    # Lorenz curve: one line per year, ending at 100 % of the cost
+    lorenz = data["Lorenzkurve: kumuleret andel af udgifterne"]
+    assert len(lorenz) == 100 and lorenz[-1]["2023"] == pytest.approx(1.0)
 
     # Økonomi: a suppressed department-month stays empty (not 0); a true 0 % is shown as 0
     rows = data["Dækningsgrad pr. forvaltning (henført til borgere)"]
@@ -683,17 +741,6 @@ def test_second_init_and_start_are_harmless(superset) -> None:
     assert requests.get(f"{server.base_url()}/health", timeout=5).text.strip() == "OK"
 
 
-def test_stop_ends_the_process_group(superset) -> None:
-    s, _ = superset
-    pid = server.read_pid(s)
-    assert server.stop(s) is True
-    assert server.read_pid(s) is None and not server.pid_file(s).exists()
-    assert not server.is_healthy(f"http://127.0.0.1:{server.port()}", timeout=2)
-    with pytest.raises(ProcessLookupError):
-        os.killpg(pid, 0)
-    assert server.stop(s) is False
-
-
 def test_reader_reads_marts_but_not_restricted(pg: Settings) -> None:
     """The role behind Superset's connection: marts yes, person-level `restricted` no."""
     create_marts(pg)
@@ -714,3 +761,280 @@ def test_reader_reads_marts_but_not_restricted(pg: Settings) -> None:
     finally:
         with psycopg.connect(pg.url("helhed"), autocommit=True) as conn:
             conn.execute("drop table if exists restricted.superset_reader_probe")
+
+
+# --------------------------------------------------------------------------- access model
+
+ROLE_PASSWORD = "Helhed-test-rolle-1"
+PG_PASSWORD = "helhed-test-login-1"
+#: Columns that count persons (or enrolments, answers, starts of distinct persons) in public marts.
+COUNT_COLUMNS = {"persons", "participants", "self_supporting", "residents_16_64", "enrolments", "with_coordinator",
+                 "with_joint_plan", "with_network_meeting", "survey_answers", "persons_with_parallel_services",
+                 "matched", "evaluable", "starts", "rows_delivered"}
+PUBLIC_ROLE = "leder"
+
+
+@pytest.fixture(scope="module")
+def role_clients(superset, provisioned) -> dict[str, provision.SupersetClient]:
+    """One Superset user per role of superset/access.yaml, logged in."""
+    first, _ = provisioned
+    admin = provision.SupersetClient(server.base_url(), server.ADMIN_USERNAME, server.admin_password())
+    existing = {u["username"] for u in admin.get("/api/v1/security/users/", params={"q": "(page_size:100)"})["result"]}
+    clients = {}
+    for role, role_id in first.access.roles.items():
+        username = f"test_{role.lower()}"
+        if username not in existing:
+            response = admin.request("POST", "/api/v1/security/users/", json={
+                "username": username, "first_name": role, "last_name": "Test", "email": f"{username}@helhed.invalid",
+                "active": True, "password": ROLE_PASSWORD, "roles": [role_id]})
+            assert response.status_code in (200, 201), response.text[:500]
+        clients[role] = provision.SupersetClient(server.base_url(), username, ROLE_PASSWORD)
+    return clients
+
+
+def chart_rows(client: provision.SupersetClient, chart_id: int) -> tuple[int, list[dict]]:
+    response = client.request("GET", f"/api/v1/chart/{chart_id}/data/", params={"force": "true"})
+    if response.status_code != 200:
+        return response.status_code, []
+    return 200, response.json()["result"][0]["data"]
+
+
+def test_each_role_sees_exactly_its_dashboards_with_data(provisioned, role_clients) -> None:
+    first, _ = provisioned
+    spec = access.load_spec()
+    dashboards = {d["slug"]: d for d in load_assets("dashboards")}
+    assert set(first.access.dashboard_roles) == set(dashboards)
+    for role, client in role_clients.items():
+        allowed = {slug for slug in dashboards if spec.role(role).sees(slug)}
+        assert allowed, role
+        for slug, dashboard in dashboards.items():
+            dashboard_id = first.dashboards[dashboard["dashboard_title"]]
+            response = client.request("GET", f"/api/v1/dashboard/{dashboard_id}")
+            if slug not in allowed:
+                assert response.status_code in (403, 404), f"{role} may open {slug}: {response.status_code}"
+                continue
+            assert response.status_code == 200, f"{role} / {slug}: {response.status_code} {response.text[:300]}"
+            charts = client.get(f"/api/v1/dashboard/{dashboard_id}/charts")["result"]
+            assert {c["slice_name"] for c in charts} == dashboard_chart_names(dashboard), (role, slug)
+            for chart in charts:
+                status, rows = chart_rows(client, chart["id"])
+                assert status == 200 and rows, f"{role} / {slug} / {chart['slice_name']}: {status}, {len(rows)} rows"
+        # the BI dashboard's charts are refused to everybody else, also when asked for directly
+        if not spec.role(role).sees("datakvalitet-og-drift"):
+            chart_id = first.charts["Seneste levering pr. kilde"]
+            assert chart_rows(client, chart_id)[0] in (403, 404), role
+
+
+def test_sql_lab_only_for_bi(role_clients) -> None:
+    def may_sql_lab(client: provision.SupersetClient) -> bool:
+        return client.request("GET", "/api/v1/sqllab/", params={}).status_code == 200
+    assert may_sql_lab(role_clients["BI"])
+    assert not any(may_sql_lab(client) for role, client in role_clients.items() if role != "BI")
+
+
+def test_department_role_sees_only_its_department(provisioned, role_clients) -> None:
+    first, _ = provisioned
+    everybody = {row["department_label"] for row in chart_rows(role_clients[PUBLIC_ROLE],
+                                                               first.charts["Aktivitet efter målgruppe og forvaltning"])[1]}
+    assert len(everybody) == 4
+    for role in ("forvaltning_sundhed", "forvaltning_beskaeftigelse"):
+        status, rows = chart_rows(role_clients[role], first.charts["Aktivitet efter målgruppe og forvaltning"])
+        expected = {"forvaltning_sundhed": "Sundhed og omsorg", "forvaltning_beskaeftigelse": "Beskæftigelse"}[role]
+        assert status == 200 and {row["department_label"] for row in rows} == {expected}
+        status, rows = chart_rows(role_clients[role], first.charts["Udgift pr. personmåned efter forvaltning"])
+        assert status == 200 and rows and all(set(row) <= {"aar", expected} for row in rows), rows[0]
+
+
+def _count_metrics() -> dict[str, set[str]]:
+    """Dataset uuid -> names of its metrics that show a count of persons (an aggregate of a count column)."""
+    out = {}
+    for dataset in load_assets("datasets"):
+        names = set()
+        for m in dataset.get("metrics") or []:
+            found = re.fullmatch(r"(?:ROUND\()?(?:SUM|MAX|MIN|AVG)\((\w+)\)\)?", m["expression"].strip())
+            if found and found.group(1) in COUNT_COLUMNS:
+                names.add(m["metric_name"])
+        out[dataset["uuid"]] = names
+    return out
+
+
+def test_no_public_chart_shows_a_count_from_1_to_4(provisioned, role_clients) -> None:
+    """Every chart a leader may see, asked without its post-processing: no count metric or count column is 1-4."""
+    first, _ = provisioned
+    client = role_clients[PUBLIC_ROLE]
+    counts = _count_metrics()
+    charts = {c["slice_name"]: c for c in load_assets("charts")}
+    spec = access.load_spec()
+    checked = 0
+    for dashboard in load_assets("dashboards"):
+        if not spec.role(PUBLIC_ROLE).sees(dashboard["slug"]):
+            continue
+        for name in dashboard_chart_names(dashboard):
+            chart = charts[name]
+            context = json.loads(client.get(f"/api/v1/chart/{first.charts[name]}")["result"]["query_context"])
+            for query in context["queries"]:
+                query["post_processing"] = []
+            context["force"] = True
+            response = client.request("POST", "/api/v1/chart/data", json=context)
+            assert response.status_code == 200, f"{name}: {response.status_code} {response.text[:300]}"
+            watched = counts[chart["dataset_uuid"]] | COUNT_COLUMNS
+            for row in response.json()["result"][0]["data"]:
+                for column, value in row.items():
+                    if column in watched and isinstance(value, (int, float)):
+                        assert not 1 <= value < MIN_CELL, f"{name}: {column} = {value}"
+                        checked += 1
+    assert checked > 100
+
+
+def test_access_spec_names_existing_dashboards() -> None:
+    spec = access.load_spec()
+    slugs = {d["slug"] for d in load_assets("dashboards")}
+    assert {r.name for r in spec.roles} >= {"BI", "leder", "oekonomi", "forvaltning_sundhed"}
+    for role in spec.roles:
+        assert role.dashboards == ("all",) or set(role.dashboards) <= slugs, role.name
+        assert role.sql_lab == (role.name == "BI"), role.name
+    assert {r.name for r in spec.roles if r.sees("datakvalitet-og-drift")} == {"BI"}
+    assert {r.name for r in spec.roles if r.sees("oekonomi-budgetopfoelgning")} == {"BI", "oekonomi"}
+    assert all(any(r.sees(slug) for r in spec.roles if r.name != "BI") for slug in slugs - {"datakvalitet-og-drift"})
+    passwords = provision.database_passwords(Settings.from_env())
+    assert set(passwords) == {"databases/helhed_datavarehus.yaml", "databases/helhed_drift.yaml"}
+    assert passwords["databases/helhed_drift.yaml"] != passwords["databases/helhed_datavarehus.yaml"]
+
+
+def test_pg_roles_sync_is_idempotent(pg: Settings) -> None:
+    """Every start of the database re-runs the sync: the logins and memberships stay the same."""
+    query = ("select r.rolname, r.rolcanlogin, coalesce(array_agg(g.rolname order by g.rolname)"
+             " filter (where g.rolname is not null), '{}') from pg_roles r"
+             " left join pg_auth_members m on m.member = r.oid left join pg_roles g on g.oid = m.roleid"
+             " where r.rolname like 'helhed\\_%' group by 1, 2 order by 1")
+    with psycopg.connect(pg.url("helhed"), autocommit=True) as conn:
+        before = conn.execute(query).fetchall()
+        access.ensure_pg_roles(conn, pg.secrets)
+        access.ensure_pg_roles(conn, pg.secrets)
+        after = conn.execute(query).fetchall()
+    assert after == before
+    roles = {name: (login, set(groups)) for name, login, groups in after}
+    assert roles["helhed_leder"] == (True, {"helhed_reader"})
+    assert roles["helhed_dept_sundhed"] == (True, {"helhed_reader", "helhed_department_staff"})
+    assert roles["helhed_bi"] == (True, {"pg_read_all_data"})
+    assert roles["helhed_department_staff"][0] is False
+
+
+def login_url(s: Settings, database: str, user: str, password: str) -> str:
+    return psycopg.conninfo.make_conninfo(host=s.pg_host, port=s.pg_port, dbname=database, user=user, password=password)
+
+
+def test_pg_logins_read_only_what_their_level_may(pg: Settings, superset) -> None:
+    """Direct SQL with a leader's or a department's credentials: marts yes, restricted/landing/audit no,
+    and a department login sees its own department's rows only (PostgreSQL RLS from the dbt macro)."""
+    spec = access.load_spec()
+    logins = [spec.role("leder").pg_role, spec.role("oekonomi").pg_role, spec.role("forvaltning_sundhed").pg_role]
+    with psycopg.connect(pg.url("postgres"), autocommit=True) as conn:
+        for login in logins:
+            conn.execute(sql.SQL("alter role {} password {}").format(sql.Identifier(login), sql.Literal(PG_PASSWORD)))
+    with psycopg.connect(pg.url("helhed"), autocommit=True) as conn:
+        conn.execute("create table if not exists restricted.access_probe (person_key text)")
+        conn.execute("insert into restricted.access_probe values ('a')")
+        conn.execute("create table if not exists marts.access_probe (persons integer)")
+        conn.execute("grant select on marts.access_probe to helhed_reader")
+    try:
+        for login in logins:
+            for database in ("helhed", MARTS_DB):
+                url = login_url(pg, database, login, PG_PASSWORD)
+                with psycopg.connect(url, autocommit=True) as conn:
+                    public = "marts.access_probe" if database == "helhed" else "marts.employment_benefits_monthly"
+                    assert conn.execute(f"select count(*) from {public}").fetchone() is not None
+                    for table in ("restricted.access_probe", "landing.quarantine", "audit.delivery_files",
+                                  "audit.gate_results", "audit.publications"):
+                        if database == MARTS_DB and table.startswith("restricted"):
+                            continue
+                        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                            conn.execute(f"select * from {table} limit 1")
+    finally:
+        with psycopg.connect(pg.url("helhed"), autocommit=True) as conn:
+            conn.execute("drop table if exists restricted.access_probe")
+            conn.execute("drop table if exists marts.access_probe")
+
+    def departments(login: str, table: str) -> set[str]:
+        url = login_url(pg, MARTS_DB, login, PG_PASSWORD)
+        with psycopg.connect(url) as conn:
+            return {row[0] for row in conn.execute(f"select distinct department from marts.{table}")}
+
+    for table in ("activity_tempo_yearly", "economy_cost_coverage_department_monthly", "economy_budget_reviews"):
+        assert len(departments(spec.role("leder").pg_role, table)) >= 4, table
+        assert departments(spec.role("forvaltning_sundhed").pg_role, table) == {"sundhed"}, table
+    # the BI login reads everything, the audit tables included
+    bi = login_url(pg, MARTS_DB, "helhed_bi", pg.secrets[access.BI_PASSWORD_SECRET])
+    with psycopg.connect(bi) as conn:
+        assert conn.execute("select count(*) from audit.delivery_files").fetchone()[0] > 0
+        assert len({r[0] for r in conn.execute("select distinct department from marts.activity_tempo_yearly")}) == 4
+
+
+def test_danish_number_and_date_formats_reach_the_browser(provisioned, role_clients) -> None:
+    """superset_config.py sets the D3 locale once; every page's bootstrap data carries it to the charts."""
+    import html
+
+    cookies = screenshots.session_cookies(server.base_url(), "test_leder", ROLE_PASSWORD)
+    page = requests.get(f"{server.base_url()}/superset/welcome/", cookies=cookies, timeout=60)
+    assert page.status_code == 200
+    found = re.search(r'data-bootstrap="([^"]+)"', page.text)
+    assert found, "no bootstrap data on the welcome page"
+    common = json.loads(html.unescape(found.group(1)))["common"]
+    assert common["d3_format"]["decimal"] == "," and common["d3_format"]["thousands"] == "."
+    assert common["d3_time_format"]["months"][2] == "marts" and common["d3_time_format"]["shortMonths"][4] == "maj"
+
+
+# --------------------------------------------------------------------------- screenshots
+
+SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
+#: Who each dashboard is shown as: its first intended reader in this order, and a department
+#: role for the department dashboards (RLS), so every role kind is opened at least once.
+SCREENSHOT_ROLES = ("leder", "oekonomi", "BI")
+DEPARTMENT_SCREENSHOT_ROLE = "forvaltning_sundhed"
+
+
+def screenshot_matrix(spec: access.AccessSpec) -> list[tuple[str, str]]:
+    pairs = []
+    for dashboard in load_assets("dashboards"):
+        slug = dashboard["slug"]
+        pairs.append((slug, next(r for r in SCREENSHOT_ROLES if spec.role(r).sees(slug))))
+        if spec.role(DEPARTMENT_SCREENSHOT_ROLE).sees(slug):
+            pairs.append((slug, DEPARTMENT_SCREENSHOT_ROLE))
+    return sorted(pairs)
+
+
+@pytest.mark.skipif(not Path(screenshots.CHROMIUM_DEFAULT).exists(), reason="Debian's chromium is not installed (make deps)")
+def test_screenshots_of_every_dashboard_as_its_roles(superset, provisioned, role_clients) -> None:
+    """Headless Chromium opens each dashboard as the roles meant for it; every chart renders with data."""
+    s, timings = superset
+    first, _ = provisioned
+    spec = access.load_spec()
+    charts = {d["slug"]: len(dashboard_chart_names(d)) for d in load_assets("dashboards")}
+    titles = {d["slug"]: d["dashboard_title"] for d in load_assets("dashboards")}
+    began = time.monotonic()
+    shots: list[screenshots.Shot] = []
+    by_role: dict[str, list[str]] = {}
+    for slug, role in screenshot_matrix(spec):
+        by_role.setdefault(role, []).append(slug)
+    for role, slugs in by_role.items():
+        cookies = screenshots.session_cookies(server.base_url(), f"test_{role.lower()}", ROLE_PASSWORD)
+        jobs = [(f"{server.base_url()}/superset/dashboard/{first.dashboards[titles[slug]]}/?standalone=1",
+                 SCREENSHOTS / f"{slug}-{role}.png", charts[slug]) for slug in slugs]
+        shots += screenshots.take(server.base_url(), cookies, jobs)
+    timings["screenshots"] = time.monotonic() - began
+    problems = [f"{shot.path.name}: {shot.rendered}/{shot.charts} charts, errors {list(shot.errors)}, {shot.empty} empty"
+                for shot in shots if not shot.ok]
+    assert not problems, problems
+    assert all(shot.path.stat().st_size > 20_000 for shot in shots)
+
+
+# Last: stops the module's Superset.
+def test_stop_ends_the_process_group(superset) -> None:
+    s, _ = superset
+    pid = server.read_pid(s)
+    assert server.stop(s) is True
+    assert server.read_pid(s) is None and not server.pid_file(s).exists()
+    assert not server.is_healthy(f"http://127.0.0.1:{server.port()}", timeout=2)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pid, 0)
+    assert server.stop(s) is False

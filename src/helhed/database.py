@@ -169,6 +169,10 @@ def bootstrap(s: Settings) -> None:
             conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
         conn.execute("grant usage on schema marts to helhed_reader")
         conn.execute("grant select on all tables in schema marts to helhed_reader")
+        # One login per access level of the dashboards (superset/access.yaml).
+        from helhed.superset.access import ensure_pg_roles
+
+        ensure_pg_roles(conn, s.secrets)
     from helhed.loading import ensure_all_tables  # the loader owns the table definitions
 
     ensure_all_tables(s)

@@ -79,6 +79,12 @@ def provision_command(
         typer.echo(f"dashboard {title!r} (id {dashboard_id})")
     for title, chart_id in result.charts.items():
         typer.echo(f"  chart {title!r} (id {chart_id})")
+    if result.access:
+        for role, role_id in result.access.roles.items():
+            dashboards = sorted(slug for slug, roles in result.access.dashboard_roles.items() if role in roles)
+            typer.echo(f"role {role!r} (id {role_id}): {', '.join(dashboards)}")
+        for name, (_, tables, clause) in result.access.rls.items():
+            typer.echo(f"  row-level security {name!r}: {clause} on {len(tables)} datasets")
     for link in result.urls:
         typer.echo(f"open {link}")
     typer.echo(f"provisioned in {result.seconds:.1f}s")

@@ -4,8 +4,11 @@
 (``metadata.yaml``, ``databases/``, ``datasets/``, ``charts/``, ``dashboards/``, stable UUIDs).
 Connection details in ``databases/*.yaml`` are ``${pg_host}``-style placeholders filled from
 :class:`helhed.config.Settings` (``HELHED_PG_HOST``, ``HELHED_PG_PORT``; the database from
-``HELHED_PG_DATABASE``, default ``helhed``), and the ``helhed_reader`` password is sent in the
-request's ``passwords`` field, so neither lives in the repository.
+``HELHED_PG_DATABASE``, default ``helhed``), and each connection's password (``helhed_reader``'s,
+``helhed_bi``'s) is sent in the request's ``passwords`` field, so neither lives in the repository.
+Dashboards' how-to texts link to the documentation at ``${docs_url}`` (``HELHED_DOCS_URL``).
+After the import, :mod:`helhed.superset.access` syncs roles, dashboard roles and row-level
+security from ``superset/access.yaml``.
 
 We import through ``POST /api/v1/assets/import/``: it overwrites databases, datasets, charts
 and dashboards matched by UUID. ``POST /api/v1/dashboard/import/`` with ``overwrite=true``
@@ -30,7 +33,7 @@ import requests
 import yaml
 
 from helhed.config import REPO_ROOT, Settings
-from helhed.superset import server
+from helhed.superset import access, server
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +55,14 @@ def template_values(s: Settings) -> dict[str, str]:
         "pg_host": s.pg_host,
         "pg_port": str(s.pg_port),
         "pg_database": os.environ.get("HELHED_PG_DATABASE", "helhed"),
+        "docs_url": os.environ.get("HELHED_DOCS_URL", f"file://{REPO_ROOT / 'docs'}").rstrip("/"),
     }
+
+
+#: The secret holding the password of each login a connection in ``databases/`` uses.
+CONNECTION_PASSWORDS = {"helhed_reader": "HELHED_READER_PASSWORD", "helhed_bi": access.BI_PASSWORD_SECRET}
+#: Folders whose files may hold ``${...}`` placeholders (connections; dashboards' links to the docs).
+TEMPLATED_FOLDERS = ("databases/", "dashboards/")
 
 
 def asset_files(assets_dir: Path = ASSETS_DIR) -> list[Path]:
@@ -69,7 +79,7 @@ def render_assets(s: Settings, assets_dir: Path = ASSETS_DIR) -> dict[str, str]:
     for path in asset_files(assets_dir):
         name = path.relative_to(assets_dir).as_posix()
         text = path.read_text(encoding="utf-8")
-        if name.startswith("databases/"):
+        if name.startswith(TEMPLATED_FOLDERS):
             try:
                 text = string.Template(text).substitute(values)
             except (KeyError, ValueError) as exc:
@@ -97,10 +107,21 @@ def build_bundle(s: Settings, assets_dir: Path = ASSETS_DIR) -> bytes:
     return buffer.getvalue()
 
 
+def connection_user(path: Path) -> str:
+    """The login of a ``databases/*.yaml`` file (``postgresql+psycopg2://<user>:XXXXXXXXXX@...``)."""
+    uri = yaml.safe_load(path.read_text(encoding="utf-8"))["sqlalchemy_uri"]
+    return uri.split("://", 1)[1].split(":", 1)[0]
+
+
 def database_passwords(s: Settings, assets_dir: Path = ASSETS_DIR) -> dict[str, str]:
-    """``passwords`` for the import: every database file connects as ``helhed_reader``."""
-    reader = s.secrets["HELHED_READER_PASSWORD"]
-    return {p.relative_to(assets_dir).as_posix(): reader for p in asset_files(assets_dir / "databases")}
+    """``passwords`` for the import: each database file's login gets its own secret."""
+    passwords = {}
+    for path in asset_files(assets_dir / "databases"):
+        user = connection_user(path)
+        if user not in CONNECTION_PASSWORDS:
+            raise ProvisionError(f"{path}: connects as {user!r}, which has no secret (known: {sorted(CONNECTION_PASSWORDS)})")
+        passwords[path.relative_to(assets_dir).as_posix()] = s.secrets[CONNECTION_PASSWORDS[user]]
+    return passwords
 
 
 def dashboard_uuids(assets_dir: Path = ASSETS_DIR) -> list[str]:
@@ -155,6 +176,7 @@ class Provisioned:
     dashboards: dict[str, int] = field(default_factory=dict)  # title -> id
     charts: dict[str, int] = field(default_factory=dict)  # title -> id
     urls: list[str] = field(default_factory=list)
+    access: access.SyncResult | None = None
     seconds: float = 0.0
 
 
@@ -166,8 +188,10 @@ def provision(
     password: str | None = None,
     assets_dir: Path = ASSETS_DIR,
     endpoint: str = "assets",
+    access_file: Path = access.ACCESS_FILE,
 ) -> Provisioned:
-    """Import the bundle (overwriting by UUID) and return what Superset now holds. Idempotent."""
+    """Import the bundle (overwriting by UUID), sync the access model and return what Superset
+    now holds. Idempotent."""
     began = time.monotonic()
     base_url = base_url or server.base_url()
     bundle = build_bundle(s, assets_dir)
@@ -175,6 +199,7 @@ def provision(
     client.import_bundle(bundle, database_passwords(s, assets_dir), endpoint=endpoint)
 
     result = Provisioned()
+    result.access = access.sync_superset(client, assets_dir, access.load_spec(access_file))
     for uuid in dashboard_uuids(assets_dir):
         dashboard = client.get(f"/api/v1/dashboard/{uuid}")["result"]
         result.dashboards[dashboard["dashboard_title"]] = dashboard["id"]

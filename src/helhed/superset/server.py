@@ -13,6 +13,7 @@ same config file instead and never calls this module.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -251,6 +252,31 @@ def start(s: Settings, timeout: float = 180.0) -> float:
         time.sleep(0.5)
 
 
+def _group_exists(pgid: int) -> bool:
+    """Any process of the group left, zombies included (``kill(-pgid, 0)`` sees them too)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _wait_for_group(pgid: int, timeout: float = 20.0) -> None:
+    """Wait until the whole group is gone, not only its master: when the master had to be
+    killed (a slow shutdown on a loaded machine), its workers are killed with it and become
+    zombies until init reaps them, which can take seconds. Stragglers get SIGKILL halfway."""
+    deadline = time.monotonic() + timeout
+    killed = False
+    while _group_exists(pgid) and time.monotonic() < deadline:
+        if not killed and time.monotonic() > deadline - timeout / 2:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGKILL)
+            killed = True
+        time.sleep(0.2)
+
+
 def stop(s: Settings, timeout: float = 30.0) -> bool:
     """Stop the server's whole process group. Returns False if it was not running."""
     pid = read_pid(s)
@@ -266,6 +292,7 @@ def stop(s: Settings, timeout: float = 30.0) -> bool:
             time.sleep(0.2)
         if not _pid_alive(pid):
             break
+    _wait_for_group(pid)
     pid_file(s).unlink(missing_ok=True)
     _children.pop(pid, None)
     return True
