@@ -968,6 +968,17 @@ def test_pg_logins_read_only_what_their_level_may(pg: Settings, superset) -> Non
     with psycopg.connect(bi) as conn:
         assert conn.execute("select count(*) from audit.delivery_files").fetchone()[0] > 0
         assert len({r[0] for r in conn.execute("select distinct department from marts.activity_tempo_yearly")}) == 4
+    # ... but not the raw rows in landing (row-level security without a policy): raw CPR stays there
+    with psycopg.connect(pg.url("helhed"), autocommit=True) as conn:
+        conn.execute("insert into landing.cpr__persons (file_id, line_no) values (-1, 1)")
+        landed = conn.execute("select count(*) from landing.cpr__persons").fetchone()[0]
+    try:
+        with psycopg.connect(login_url(pg, "helhed", "helhed_bi", pg.secrets[access.BI_PASSWORD_SECRET])) as conn:
+            assert landed > 0 and conn.execute("select count(*) from landing.cpr__persons").fetchone()[0] == 0
+            assert conn.execute("select count(*) from staging.cpr__persons").fetchone() is not None  # staging is readable
+    finally:
+        with psycopg.connect(pg.url("helhed"), autocommit=True) as conn:
+            conn.execute("delete from landing.cpr__persons where file_id = -1")
 
 
 def test_danish_number_and_date_formats_reach_the_browser(provisioned, role_clients) -> None:

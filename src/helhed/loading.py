@@ -111,6 +111,10 @@ create table if not exists landing.quarantine (
     raw_line  text not null,
     primary key (file_id, line_no)
 );
+-- Raw CPR never leaves landing: row-level security without a policy hides every row from every
+-- login but the owner (the loader), also from the BI login, whose pg_read_all_data does not
+-- bypass it (superset/access.yaml).
+alter table landing.quarantine enable row level security;
 """
 
 #: Columns added to ``audit.delivery_files`` since its first version, for warehouses that have it.
@@ -224,6 +228,8 @@ def ensure_tables(conn: psycopg.Connection, entity: Entity) -> None:
         "create table if not exists landing.{} (file_id bigint not null, line_no integer not null, {}, "
         "primary key (file_id, line_no))"
     ).format(sql.Identifier(entity.table), sql.SQL(", ").join(landing_cols)))
+    # Raw CPR never leaves landing (see landing.quarantine above).
+    conn.execute(sql.SQL("alter table landing.{} enable row level security").format(sql.Identifier(entity.table)))
     staging_cols = [
         sql.SQL("{} {}{}").format(
             sql.Identifier(c.staging_name), sql.SQL(SQL_TYPES[c.type]), sql.SQL(" not null") if c.required else sql.SQL("")

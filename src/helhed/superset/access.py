@@ -9,7 +9,8 @@ Two halves, both idempotent and both read from the one YAML file:
   ``restricted``, ``landing``, ``audit`` or ``staging``. Department logins are also members of
   ``helhed_department_staff``; the dbt macro ``department_row_security`` gives every public
   mart with a ``department`` column a policy that shows such a login its own department's rows
-  only. ``helhed_bi`` reads everything (``pg_read_all_data``): the BI team maintains the
+  only. ``helhed_bi`` reads everything (``pg_read_all_data``) but landing's raw rows (row-level security
+  without a policy on every landing table, see helhed.loading): the BI team maintains the
   platform. Passwords: ``helhed_bi`` uses the generated secret ``HELHED_BI_PASSWORD`` (Superset's
   BI connection needs it); the other logins get ``HELHED_PG_<LEVEL>_PASSWORD`` when that is set
   (e.g. ``HELHED_PG_LEDER_PASSWORD``, ``HELHED_PG_DEPT_SUNDHED_PASSWORD``) and otherwise no
