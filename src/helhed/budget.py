@@ -1,7 +1,7 @@
 """Budget reallocation proposals: the dbt models that need the evaluation's freed-resource draws.
 
 Budget reviews, the decision register and programme baselines are ordinary dbt models, built by
-the nightly ``dbt build`` (docs/economics-budget.md). The reallocation proposals also need the
+the nightly ``dbt build`` (docs/economics.md). The reallocation proposals also need the
 freed-resource draws (``build_restricted.programme_freed_resources_draws``: programme,
 department, month, draw, freed_dkk), which the evaluation step writes *after* that build. So
 the models that read them are tagged ``freed_resources`` and built a second time, here, once

@@ -2,7 +2,7 @@
 
 The economy department records the reallocations (budgetomplaceringer) decided at a budget
 review in a version-controlled semicolon file, delivered whole like any other source
-(``landing/beslutninger/<date>/budgetbeslutninger_<yyyymmdd>.csv``, docs/economics-budget.md).
+(``landing/beslutninger/<date>/budgetbeslutninger_<yyyymmdd>.csv``, docs/economics.md).
 A decision is one or more *legs*: a leg takes ``Beløb`` from one department's budget on one
 kontoplan function (``Fra forvaltning``) or gives it to one (``Til forvaltning``); within a
 decision the amounts taken equal the amounts given.
