@@ -4,7 +4,7 @@ VENV := .venv
 SUPERSET_VENV := .venv-superset
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: demo test stop bench deps clean help
+.PHONY: demo test lint stop bench deps clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -31,7 +31,11 @@ deps: $(VENV)/.installed $(SUPERSET_VENV)/.installed .tools-installed  ## instal
 demo: deps  ## generate a demo municipality, run the nightly DAG, serve Superset and Airflow
 	$(VENV)/bin/helhed demo
 
-test: deps  ## run the whole test suite
+lint: $(VENV)/.installed  ## ruff over src, tests and dags; mypy over src/helhed (pyproject.toml)
+	$(VENV)/bin/ruff check src tests dags
+	$(VENV)/bin/mypy
+
+test: deps lint  ## lint, then run the whole test suite
 	$(VENV)/bin/pytest -q
 
 stop:  ## stop Superset, Airflow and the embedded PostgreSQL

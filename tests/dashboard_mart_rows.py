@@ -9,7 +9,7 @@ something to hide.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 MIN_CELL = 5
 MONTHS = [date(2025, m, 1) for m in range(1, 7)]
@@ -191,7 +191,7 @@ def fill_audit(conn) -> None:
                      [source, entity, date(2025, 6, 2)])
     for day in range(1, 8):
         run_id = f"scheduled__2025-06-{day:02d}"
-        checked = datetime(2025, 6, day, 2, 0, tzinfo=timezone.utc)
+        checked = datetime(2025, 6, day, 2, 0, tzinfo=UTC)
         for suite, severity, success in (("staging__ydelser", "critical", True), ("marts__employment", "critical", day != 4),
                                          ("staging__sensum", "warning", day % 2 == 0)):
             conn.execute("insert into audit.gate_results (run_id, suite, schema_name, table_name, expectation_type, kwargs,"
@@ -200,4 +200,4 @@ def fill_audit(conn) -> None:
         if day != 4:
             conn.execute("insert into audit.publications (run_id, logical_date, published_at, schemas, tables)"
                          " values (%s, %s, %s, array['restricted', 'marts'], 48)",
-                         [run_id, date(2025, 6, day), datetime(2025, 6, day, 3, 10, tzinfo=timezone.utc)])
+                         [run_id, date(2025, 6, day), datetime(2025, 6, day, 3, 10, tzinfo=UTC)])

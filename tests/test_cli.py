@@ -9,7 +9,8 @@ import pytest
 HELHED = str(Path(sys.executable).parent / "helhed")
 
 
-@pytest.mark.parametrize("args", [[], ["db"], ["airflow"], ["superset"], ["generate"], ["run"], ["backfill"], ["dbt-manifest"], ["rotate-key"], ["purge-landing"],
+@pytest.mark.parametrize("args", [[], ["db"], ["airflow"], ["superset"], ["generate"], ["run"], ["backfill"], ["dbt-manifest"], ["rotate-key"],
+    ["purge-landing"],
                                   ["demo"], ["serve"], ["stop"], ["lock"], ["lock", "status"], ["lock", "release"],
                                   ["accept-file"], ["check-secrets"], ["load"], ["gate"], ["publish"]])
 def test_every_command_has_help(args):

@@ -369,7 +369,7 @@ def test_required_secrets_fail_loudly():
 
 @pytest.mark.parametrize("missing", ["HELHED_PG_PASSWORD", "HELHED_PSEUDONYM_KEY", "HELHED_AIRFLOW_JWT_SECRET"])
 def test_missing_secret_stops_compose(tmp_path, missing):
-    lines = [l for l in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines() if not l.startswith(f"{missing}=")]
+    lines = [line for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines() if not line.startswith(f"{missing}=")]
     env_file = tmp_path / "incomplete.env"
     env_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
     result = run_config(env_file)

@@ -31,7 +31,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -194,7 +194,7 @@ def test_nightly_tests_check_the_rebuilt_months_and_the_weekly_ones_the_whole_ta
     assert batch_start is not None and batch_start < END, "the night was incremental"
     name, compiled = _ledger_unique_test(warehouse)
     filtered = f"month >= date '{batch_start.isoformat()}'"
-    sunday = datetime.now(timezone.utc).weekday() == 6
+    sunday = datetime.now(UTC).weekday() == 6
     assert (filtered in compiled.read_text()) != sunday, compiled.read_text()[:2000]
     warehouse.dbt("compile", "--select", name, "--vars", "{test_whole_tables: true}")
     compiled = warehouse.target_path / "compiled" / compiled.relative_to(warehouse.target_path / "run")
@@ -279,8 +279,8 @@ def test_coverage_by_department_and_year_matches_the_truth(warehouse: Warehouse)
     got = {
         (str(year), dept): (float(led), float(d), float(i))
         for year, dept, led, d, i in warehouse.rows(
-            f"select extract(year from month)::int, department, sum(ledger_amount), sum(direct_cost), sum(imputed_cost)"
-            f" from build_restricted.fct_cost_attribution_monthly group by 1, 2"
+            "select extract(year from month)::int, department, sum(ledger_amount), sum(direct_cost), sum(imputed_cost)"
+            " from build_restricted.fct_cost_attribution_monthly group by 1, 2"
         )
     }
     # The truth prices the benefit periods as they stand after the last night (back-dated ends
@@ -309,8 +309,8 @@ def test_cost_concentration_per_year_matches_the_truth(warehouse: Warehouse) -> 
     got = {
         str(r[0]): r
         for r in warehouse.rows(
-            f"select year, residents, total_cost, top_1_pct_share, top_3_pct_share, top_5_pct_share, top_10_pct_share,"
-            f" is_complete_year from build_restricted.fct_cost_concentration_yearly"   # after the nights, as the truth
+            "select year, residents, total_cost, top_1_pct_share, top_3_pct_share, top_5_pct_share, top_10_pct_share,"
+            " is_complete_year from build_restricted.fct_cost_concentration_yearly"   # after the nights, as the truth
         )
     }
     truth = warehouse.truth["cost_concentration_by_year"]
@@ -578,8 +578,8 @@ def test_mentor_and_contact_person_group_matches_the_truth(warehouse: Warehouse)
 def test_conversations_and_offers_in_the_person_months(warehouse: Warehouse) -> None:
     """fct_person_month counts every conversation held up to the as-of date and every offer-month; a
     conversation brings the jobcenter's caseworker and department into the contact points."""
-    ((as_of,),) = warehouse.rows(f"select max(as_of_date) from build_int.int_months")
-    ((first,),) = warehouse.rows(f"select min(month) from build_int.int_months")
+    ((as_of,),) = warehouse.rows("select max(as_of_date) from build_int.int_months")
+    ((first,),) = warehouse.rows("select min(month) from build_int.int_months")
     ((held,),) = warehouse.rows(
         "select count(*) from staging.jobcenter__conversations where status = 'Afholdt'"
         " and conversation_date between %s and %s", first, as_of)

@@ -17,9 +17,9 @@ import pytest
 
 from helhed import airflow_local, runlock
 from helhed.config import Settings
-from helhed.redaction import CPR_LIKE
 from helhed.generator import generate
 from helhed.pseudonymise import is_valid_cpr
+from helhed.redaction import CPR_LIKE
 from helhed.sources import load_sources
 
 pytestmark = pytest.mark.slow

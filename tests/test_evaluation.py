@@ -260,7 +260,7 @@ def test_planted_effects_lie_inside_the_matched_intervals(evaluated: Evaluated) 
     matched = evaluated.estimates("matched_did")
     cells = covered = 0
     central_misses = []
-    for (programme, outcome, k), (n, estimate, lo, hi) in sorted(matched.items()):
+    for (programme, outcome, k), (n, est, lo, hi) in sorted(matched.items()):
         if n < MIN_PARTICIPANTS:
             continue
         planted = evaluated.truth(programme, outcome, k)
@@ -268,15 +268,15 @@ def test_planted_effects_lie_inside_the_matched_intervals(evaluated: Evaluated) 
         cells += 1
         covered += ok
         if programme == "EN_PLAN" and outcome in MAIN_OUTCOMES and k in CENTRAL_MONTHS and not ok:
-            central_misses.append((outcome, k, planted, estimate, lo, hi))
+            central_misses.append((outcome, k, planted, est, lo, hi))
     print("\nplanted vs estimated (matched participants observed at k):")
     for programme in ("EN_PLAN", "FAMILIE", "KOORD"):
         for outcome in (*MAIN_OUTCOMES, "child_placed", "cost_boern_familie"):
             for k in CENTRAL_MONTHS:
                 if (programme, outcome, k) in matched:
-                    n, estimate, lo, hi = matched[(programme, outcome, k)]
+                    n, est, lo, hi = matched[(programme, outcome, k)]
                     print(f"  {programme:8s} {outcome:20s} {k:2d}  n={n:3d}  planted {evaluated.truth(programme, outcome, k):10.3f}"
-                          f"  estimate {estimate:10.3f}  [{lo:10.3f}, {hi:10.3f}]")
+                          f"  estimate {est:10.3f}  [{lo:10.3f}, {hi:10.3f}]")
     print(f"coverage {covered}/{cells} = {covered / cells:.3f}; central misses {central_misses}")
     assert cells > 1000
     assert covered / cells >= 0.90, (covered, cells)
@@ -381,7 +381,7 @@ def test_payback_and_investment_come_from_the_ledger(evaluated: Evaluated) -> No
         "from build_stg.stg_oekonomi__postings p group by 1"))
     for code, spec in evaluated.config.programmes.items():
         assert float(invested[code]) == pytest.approx(float(ledger[spec.wbs_element]), abs=0.05)
-    for code, lo, point, hi, status in evaluated.rows(
+    for code, lo, point, _hi, status in evaluated.rows(
         "select programme_code, payback_ci_lower, payback_month, payback_ci_upper, status from build_marts.programme_payback where is_shown"
     ):
         assert point is None or lo is None or lo <= point, code
@@ -402,7 +402,8 @@ def test_public_marts_pass_their_gates_and_hide_small_cells(evaluated: Evaluated
     assert all(n == 0 for _, n in small), small
     (hidden,) = evaluated.rows("select count(*) from build_marts.programme_evaluation_effects where is_suppressed and participants is null")[0]
     assert hidden > 0  # the last months since start have few participants
-    (bare,) = evaluated.rows("select count(*) from build_marts.programme_evaluation_effects where estimate is not null and (ci_lower is null or ci_upper is null)")[0]
+    (bare,) = evaluated.rows("select count(*) from build_marts.programme_evaluation_effects"
+                             " where estimate is not null and (ci_lower is null or ci_upper is null)")[0]
     assert bare == 0
     grants = {t for (t,) in evaluated.rows(
         "select table_name from information_schema.role_table_grants where grantee = 'helhed_reader' and table_schema = 'build_marts'")}

@@ -524,7 +524,7 @@ def test_the_newest_delivery_wins_whatever_the_load_order(night: Night) -> None:
     staged = {pid: (end.strftime("%d-%m-%Y") if end else "", day, name) for pid, end, day, name in night.rows(
         "select period_id, end_date, delivery_date, source_file from staging.ydelser__benefit_periods")}
     assert staged == expected
-    late = files(night)[f"ydelser/2026-01-01/ydelsesperioder_20260101_korrektion_<cpr>.csv"]
+    late = files(night)["ydelser/2026-01-01/ydelsesperioder_20260101_korrektion_<cpr>.csv"]
     assert late[1] == "loaded" and late[3] == 2 and late[6] == 1, "one row superseded, one applied"
     stale = staged[night.stale_period]
     assert stale[1] > END + timedelta(days=1), "the stale back-dated version must not win"

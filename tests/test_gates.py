@@ -13,8 +13,8 @@ import logging
 import stat
 import threading
 import uuid
-from datetime import date
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import psycopg
@@ -101,7 +101,8 @@ def make_staging(s: Settings, schema: str, n: int = 20) -> None:
                 [(key(i), f"{1950 + i % 50}-0{1 + i % 9}-15", "MK"[i % 2], "2400", "Nord", "2010-05-01") for i in range(n)],
             )
             cur.executemany(
-                sql.SQL("insert into {}.ydelser__benefit_periods values (%s, %s, %s, %s, %s, 1234.50, 9876.00, 'maaned', %s, '2024-01-31', 'ydelsesperioder_20240131.csv')")
+                sql.SQL("insert into {}.ydelser__benefit_periods values"
+                        " (%s, %s, %s, %s, %s, 1234.50, 9876.00, 'maaned', %s, '2024-01-31', 'ydelsesperioder_20240131.csv')")
                 .format(sql.Identifier(schema)),
                 [(f"P{i}", key(i), BENEFIT_GROUPS[i % len(BENEFIT_GROUPS)], "2023-01-01",
                   None if i % 4 == 0 else "2023-06-30", [None, "jobparat", "aktivitetsparat", "uddannelsesparat"][i % 4])

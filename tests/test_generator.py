@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-
 from helhed.generator import generate
 from helhed.generator.cpr import parse_cpr
 from helhed.generator.profile import BENEFIT_GROUPS, load_profile
+
+REPO = Path(__file__).resolve().parents[1]
 
 RESIDENTS, YEARS, SEED = 3000, 2, 7
 END = dt.date(2025, 12, 31)
@@ -182,7 +182,7 @@ def test_life_course_invariants(run: tuple[Path, dict[str, Any]]) -> None:
         by_person[r["CPR-nummer"]].append((start, end))
     for spans in by_person.values():
         spans.sort()
-        for (a1, b1), (a2, _) in zip(spans, spans[1:]):
+        for (_a1, b1), (a2, _) in zip(spans, spans[1:]):
             assert a2 > b1, "overlapping periods"
     # Life courses, not single rows: some persons move between groups.
     assert sum(len(v) > 1 for v in by_person.values()) > 10
@@ -319,8 +319,8 @@ def test_population_size_and_scaling(run: tuple[Path, dict[str, Any]]) -> None:
 
 
 def test_command_help() -> None:
-    from typer.testing import CliRunner
     import typer
+    from typer.testing import CliRunner
 
     from helhed.generator.command import generate_command
 

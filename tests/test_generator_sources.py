@@ -335,7 +335,7 @@ def test_cost_truth(gen: tuple[Path, dict[str, Any]], files: Files) -> None:
                 dept_direct[dept] += amount
                 reg += amount
 
-        def months_overlap(a: dt.date, b: dt.date) -> list[int]:
+        def months_overlap(a: dt.date, b: dt.date, year: int = year) -> list[int]:
             days = []
             for _, ma, mb in _months():
                 if ma.year == year:
@@ -344,7 +344,10 @@ def test_cost_truth(gen: tuple[Path, dict[str, Any]], files: Files) -> None:
                         days.append(d)
             return days
 
-        def impute(cpr: str, label: str, a: dt.date, b: dt.date, hours: float | None) -> None:
+        def impute(
+            cpr: str, label: str, a: dt.date, b: dt.date, hours: float | None,
+            year: int = year, imputed: dict[str, int] = imputed, dept_imputed: dict[str, int] = dept_imputed,
+        ) -> None:
             price, unit, function, registrant, _ = prices[(year, label)]
             if registrant:
                 return

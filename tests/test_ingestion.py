@@ -99,7 +99,7 @@ def test_generated_files_match_the_declared_formats(deliveries: dict) -> None:
     assert loaded == {e.id for e in ENTITIES}, "an entity's file_glob matched no generated file"
     # rows per file as the manifest says
     manifest_rows = {f["path"].split("/", 2)[2]: f["rows"] for d in clean["manifest"]["deliveries"] for f in d["files"]}
-    for entity, file_name, _, delivered, loaded_rows, quarantined, _ in clean["files"]:
+    for _entity, file_name, _, delivered, loaded_rows, quarantined, _ in clean["files"]:
         assert (delivered, loaded_rows, quarantined) == (manifest_rows[file_name], manifest_rows[file_name], 0), file_name
     for e in ENTITIES:
         assert clean["staging"][e.table], f"staging.{e.table} is empty"
@@ -119,7 +119,7 @@ def test_each_bad_row_is_quarantined_with_its_rule(deliveries: dict) -> None:
             expected[(d["file"].split("/", 2)[2], d["line"])] = ROW_RULES[d["kind"]]
     assert expected, "the bad profile injected no row defects"
     assert quarantined == expected   # exactly the tagged lines, each with the rule of its defect kind
-    for _, _, _, rule, detail in bad["quarantine"]:
+    for _, _, _, _rule, detail in bad["quarantine"]:
         assert detail and not re.search(r"\d{6}", detail), detail   # details outlive the purge: never a CPR
 
 
@@ -142,13 +142,13 @@ def test_every_file_is_registered_and_delivered_equals_loaded_plus_quarantined(d
     bad = deliveries["randers_bad"]
     registered = sorted(f"{get_entity(f[0]).source}/{f[1]}" for f in bad["files"])
     assert registered == bad["landing_files"], "a delivered file was neither loaded nor rejected"
-    for entity, name, status, delivered, loaded, quarantined, _ in bad["files"]:
+    for _entity, name, _status, delivered, loaded, quarantined, _ in bad["files"]:
         assert delivered == loaded + quarantined, name
     summary_rows = sum(f.delivered for s in bad["summaries"].values() for f in s.files)
     assert summary_rows == sum(f[3] for f in bad["files"])
     # The good files deliver their clean rows plus the tagged bad rows, and load exactly the clean rows.
     manifest = {f["path"].split("/", 2)[2]: f for d in bad["manifest"]["deliveries"] for f in d["files"]}
-    for entity, name, status, delivered, loaded, quarantined, _ in bad["files"]:
+    for _entity, name, status, delivered, loaded, _quarantined, _ in bad["files"]:
         if name in manifest:
             assert (status, delivered, loaded) == ("loaded", manifest[name]["rows"] + manifest[name]["bad_rows"],
                                                    manifest[name]["rows"]), name
@@ -200,22 +200,29 @@ SUITE_DEFECTS = [
     ("cpr__relations", "update {t} set relation = 'bror' where ctid = (select min(ctid) from {t})", "expect_column_values_to_be_in_set", "relation"),
     ("dubu__services", "update {t} set placement_type = '99' where ctid = (select min(ctid) from {t})", "expect_column_values_to_be_in_set", "placement_type"),
     ("dubu__services", "update {t} set paragraph = 'SEL-999' where ctid = (select min(ctid) from {t})", "expect_column_values_to_be_in_set", "paragraph"),
-    ("sensum__services", "update {t} set hours_per_week = 200 where ctid = (select min(ctid) from {t})", "expect_column_values_to_be_between", "hours_per_week"),
+    ("sensum__services", "update {t} set hours_per_week = 200 where ctid = (select min(ctid) from {t})", "expect_column_values_to_be_between",
+        "hours_per_week"),
     ("sundhed__services", "update {t} set function = '5.30' where ctid = (select min(ctid) from {t})", "expect_column_values_to_match_regex", "function"),
     ("sundhed__cofinancing", "update {t} set month = '2023-13' where ctid = (select min(ctid) from {t})", "expect_column_values_to_match_regex", "month"),
-    ("uddannelse__education_status", "update {t} set status = 'Ukendt' where ctid = (select min(ctid) from {t})", "expect_column_values_to_be_in_set", "status"),
-    ("eindkomst__employments", "update {t} set employer_cvr = '123' where ctid = (select min(ctid) from {t})", "expect_column_values_to_match_regex", "employer_cvr"),
+    ("uddannelse__education_status", "update {t} set status = 'Ukendt' where ctid = (select min(ctid) from {t})", "expect_column_values_to_be_in_set",
+        "status"),
+    ("eindkomst__employments", "update {t} set employer_cvr = '123' where ctid = (select min(ctid) from {t})", "expect_column_values_to_match_regex",
+        "employer_cvr"),
     ("eindkomst__employments", "insert into {t} select * from {t} limit 1", "expect_compound_columns_to_be_unique", "person_key,employer_cvr,start_date"),
-    ("helhed__enrolments", "update {t} set end_date = start_date - 1 where ctid = (select min(ctid) from {t})", "expect_column_pair_values_a_to_be_greater_than_b", "end_date,start_date"),
-    ("helhed__network_meetings", "update {t} set departments = 0 where ctid = (select min(ctid) from {t})", "expect_column_values_to_be_between", "departments"),
+    ("helhed__enrolments", "update {t} set end_date = start_date - 1 where ctid = (select min(ctid) from {t})",
+        "expect_column_pair_values_a_to_be_greater_than_b", "end_date,start_date"),
+    ("helhed__network_meetings", "update {t} set departments = 0 where ctid = (select min(ctid) from {t})", "expect_column_values_to_be_between",
+        "departments"),
     ("helhed__progression", "update {t} set score = 11 where ctid = (select min(ctid) from {t})", "expect_column_values_to_be_between", "score"),
     ("helhed__progression", "update {t} set marker = 13 where ctid = (select min(ctid) from {t})", "expect_column_values_to_be_between", "marker"),
     ("helhed__survey", "update {t} set joint_plan = 'Måske' where ctid = (select min(ctid) from {t})", "expect_column_values_to_be_in_set", "joint_plan"),
     ("oekonomi__postings", "update {t} set debit_credit = 'X' where ctid = (select min(ctid) from {t})", "expect_column_values_to_be_in_set", "debit_credit"),
     ("oekonomi__postings", "update {t} set recipient_person_key = '0101801234' where ctid = (select min(ctid) from {t} where recipient_person_key is not null)",
      "expect_column_values_to_match_regex", "recipient_person_key"),
-    ("oekonomi__budgets", "update {t} set budget_type = 'Tillægsbevilling' where ctid = (select min(ctid) from {t})", "expect_column_values_to_be_in_set", "budget_type"),
-    ("enhedspriser__unit_prices", "update {t} set unit_price = -1 where ctid = (select min(ctid) from {t})", "expect_column_values_to_be_between", "unit_price"),
+    ("oekonomi__budgets", "update {t} set budget_type = 'Tillægsbevilling' where ctid = (select min(ctid) from {t})", "expect_column_values_to_be_in_set",
+        "budget_type"),
+    ("enhedspriser__unit_prices", "update {t} set unit_price = -1 where ctid = (select min(ctid) from {t})", "expect_column_values_to_be_between",
+        "unit_price"),
 ]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 
 import psycopg
@@ -140,7 +140,7 @@ def test_a_failure_mid_file_rolls_the_file_back(clean: Settings, monkeypatch):
 
 
 def test_purge_removes_raw_rows_after_retention_only(clean: Settings):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from helhed.maintenance import purge_landing
 
@@ -160,7 +160,7 @@ def test_purge_removes_raw_rows_after_retention_only(clean: Settings):
     assert fetch(clean, "select rule, raw_line from landing.quarantine") == [("invalid_cpr", "")]
     assert fetch(clean, "select count(*) from staging.ydelser__benefit_periods") == [(3 - 1,)]
     assert purge_landing(clean, days=30)["files"] == 0   # idempotent
-    assert purge_landing(clean, days=0, now=datetime.now(timezone.utc) + timedelta(seconds=1))["rows"] == 1
+    assert purge_landing(clean, days=0, now=datetime.now(UTC) + timedelta(seconds=1))["rows"] == 1
 
 
 def test_server_crash_mid_load_is_recovered_by_the_next_run(clean: Settings, monkeypatch):
@@ -256,6 +256,7 @@ def _expected(entity, path: Path, pseudo) -> tuple[list[tuple], list[tuple]]:
     from decimal import ROUND_HALF_UP, Decimal
 
     import row_rules_oracle
+
     from helhed import parsing
 
     rules = parsing.entity_rules(entity)

@@ -1,6 +1,6 @@
-from helhed.pseudonymise import Pseudonymiser, is_valid_cpr, normalise_cpr
-
 import pytest
+
+from helhed.pseudonymise import Pseudonymiser, is_valid_cpr, normalise_cpr
 
 
 def test_same_cpr_same_key_same_pseudonym_across_formats():

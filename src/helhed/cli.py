@@ -30,6 +30,7 @@ app.add_typer(superset_app, name="superset")
 app.command("generate", help="Generate a synthetic municipality's deliveries and its truth manifest.")(generate_command)
 
 DEMO_DATE = date(2025, 12, 31)
+DEMO_DATE_ISO = DEMO_DATE.isoformat()  # typer option default (a constant, not a call in the signature)
 
 
 def _settings() -> Settings:
@@ -128,7 +129,9 @@ def dbt_manifest() -> None:
 
 @app.command("rotate-key")
 def rotate_key(
-    generate: Annotated[bool, typer.Option("--generate", help="Generate the new key and store it in $HELHED_HOME/secrets.env (the local demo). Otherwise the key is read from HELHED_NEW_PSEUDONYM_KEY.")] = False,
+    generate: Annotated[bool, typer.Option("--generate",
+        help="Generate the new key and store it in $HELHED_HOME/secrets.env (the local demo). "
+             "Otherwise the key is read from HELHED_NEW_PSEUDONYM_KEY.")] = False,
 ) -> None:
     """Re-key every pseudonym in the warehouse with a new secret key, in one transaction.
 
@@ -168,7 +171,7 @@ def purge_landing(
 
 @app.command("run")
 def run(
-    logical_date: Annotated[str, typer.Option("--date", help="Logical date (YYYY-MM-DD): loads deliveries dated up to it.")] = DEMO_DATE.isoformat(),
+    logical_date: Annotated[str, typer.Option("--date", help="Logical date (YYYY-MM-DD): loads deliveries dated up to it.")] = DEMO_DATE_ISO,
 ) -> None:
     """Run the nightly DAG once for a date through Airflow (recorded in Airflow's database).
 
@@ -238,7 +241,7 @@ def _run_id(run_id: str | None) -> str:
 
 
 @app.command("load")
-def load_command(entities: EntitiesArgument = None, logical_date: DateOption = DEMO_DATE.isoformat()) -> None:
+def load_command(entities: EntitiesArgument = None, logical_date: DateOption = DEMO_DATE_ISO) -> None:
     """Load every new delivery of the entities into landing and staging (the DAG's load tasks, pipeline.load)."""
     from helhed import pipeline
 
@@ -250,7 +253,7 @@ def load_command(entities: EntitiesArgument = None, logical_date: DateOption = D
 @app.command("gate")
 def gate_command(
     entities: EntitiesArgument = None,
-    logical_date: DateOption = DEMO_DATE.isoformat(),
+    logical_date: DateOption = DEMO_DATE_ISO,
     run_id: RunIdOption = None,
     scope: Annotated[str | None, typer.Option(help="since_publish or full (default: the settings' scope; full on the weekly day).")] = None,
     marts: Annotated[bool, typer.Option("--marts", help="Gate tonight's public marts in build_marts instead of staging.")] = False,
@@ -281,7 +284,7 @@ def gate_command(
 
 @app.command("publish")
 def publish_command(run_id: Annotated[str, typer.Option("--run-id", help="The run whose gates passed.")],
-                    logical_date: DateOption = DEMO_DATE.isoformat()) -> None:
+                    logical_date: DateOption = DEMO_DATE_ISO) -> None:
     """Swap the run's gated build into place (pipeline.publish_build); refused if a loaded file passed no gate of the run."""
     from helhed import pipeline, publish, runlock
 
@@ -403,7 +406,8 @@ def demo(
     minutes = (time.monotonic() - started) / 60
     typer.echo(
         f"\nhelhed demo is ready ({minutes:.1f} min).\n"
-        f"  Superset:   http://127.0.0.1:8088   login admin / admin   (dashboards Beskæftigelse, Økonomi, Målgrupper, Helhedsorienterede forløb, Økonomi og budgetopfølgning)\n"
+        f"  Superset:   http://127.0.0.1:8088   login admin / admin   (dashboards Beskæftigelse, Økonomi, Målgrupper, "
+        f"Helhedsorienterede forløb, Økonomi og budgetopfølgning)\n"
         f"  Airflow UI: http://127.0.0.1:{airflow_local.api_port()}   login admin / admin   (DAG helhed_nightly)\n"
         f"  Both listen on this machine only (HELHED_AIRFLOW_HOST / HELHED_SUPERSET_HOST to change).\n"
         f"  Warehouse:  postgresql://{s.pg_host}:{s.pg_port}/helhed   (passwords in {s.home / 'secrets.env'})\n"

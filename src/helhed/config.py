@@ -202,7 +202,7 @@ class Settings:
     airflow_admin_password: str = "admin"
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         env = os.environ.get
         home = Path(env("HELHED_HOME", REPO_ROOT / ".helhed")).resolve()
         return cls(

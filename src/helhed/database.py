@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -50,6 +51,17 @@ def _system_user() -> str | None:
     ensure_folder_permissions(_bin("postgres").parent, read | stat.S_IXGRP | stat.S_IXOTH)
     ensure_folder_permissions(_bin("postgres").parent.parent / "lib", read)
     return RUN_AS
+
+
+def one_row(cursor: psycopg.Cursor[Any]) -> tuple[Any, ...]:
+    """The row of a query that always returns one (an aggregate, ``to_regclass``, a catalogue look-up).
+
+    Typed instead of ``fetchone()[0]`` so that a broken invariant says so rather than failing on ``None``.
+    """
+    row = cursor.fetchone()
+    if row is None:
+        raise LookupError("a query that always returns one row returned none")
+    return row
 
 
 def _run(args: list[str], user: str | None, **kwargs) -> subprocess.CompletedProcess:
@@ -146,7 +158,7 @@ def ensure_database(conn: psycopg.Connection, name: str, *, metadata: bool = Fal
     if not conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
         conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
     if metadata:
-        owner = conn.execute("select pg_get_userbyid(datdba) from pg_database where datname = %s", (name,)).fetchone()[0]
+        owner = one_row(conn.execute("select pg_get_userbyid(datdba) from pg_database where datname = %s", (name,)))[0]
         conn.execute(sql.SQL("revoke all on database {} from public").format(sql.Identifier(name)))
         conn.execute(sql.SQL("grant all on database {} to {}").format(sql.Identifier(name), sql.Identifier(owner)))
 

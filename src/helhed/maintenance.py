@@ -8,7 +8,7 @@ lose their raw text (their line, rule and reason stay, so the audit trail is kep
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from psycopg import sql
@@ -29,7 +29,7 @@ def retention_days() -> int:
 def purge_landing(s: Settings, days: int | None = None, now: datetime | None = None) -> dict:
     """Delete raw rows of files loaded more than ``days`` ago; return the counts."""
     days = retention_days() if days is None else days
-    cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=days)
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
     counts = {"files": 0, "rows": 0, "quarantine_lines": 0}
     with psycopg.connect(s.url("helhed")) as conn, conn.transaction():
         conn.execute("alter table audit.delivery_files add column if not exists purged_at timestamptz")

@@ -77,7 +77,7 @@ class Pseudonymiser:
         self._keyed = [hmac.new(k, digestmod=hashlib.sha256) for k in self._keys]
 
     @classmethod
-    def from_secrets(cls, secrets: dict[str, str]) -> "Pseudonymiser":
+    def from_secrets(cls, secrets: dict[str, str]) -> Pseudonymiser:
         rotations = tuple(k for k in secrets.get("HELHED_PSEUDONYM_ROTATION_KEYS", "").split(",") if k.strip())
         return cls(secrets["HELHED_PSEUDONYM_KEY"], rotations)
 

@@ -123,7 +123,7 @@ def acquire(s: Settings, run_id: str, *, name: str = NIGHTLY, ttl: int | None = 
                 f"run {run_id} cannot start: the {name} lock is held by {what}. Only one nightly run may load, "
                 f"build and publish at a time; wait for it to finish. If that run is dead, release its lock "
                 f"with `helhed lock release --run-id {holder.run_id if holder else '<run id>'}`")
-    lease = _lease(row)
+    lease = Lease(*row)
     if before is not None and before.run_id != run_id:
         log.warning("run %s took over the expired %s lock of %s", run_id, name, before.describe())
     log.info("run %s holds the %s lock until %s", run_id, name, lease.expires_at)
@@ -142,7 +142,7 @@ def renew(s: Settings, run_id: str, *, name: str = NIGHTLY, ttl: int | None = No
             now_held = f"it is held by {holder.describe()}" if holder else "nobody holds it"
             raise LockLost(f"run {run_id} does not hold the {name} lock ({now_held}); this step does not run "
                            f"outside a locked run: start the run from its first task")
-    return _lease(row)
+    return Lease(*row)
 
 
 def release(s: Settings, run_id: str | None = None, *, name: str = NIGHTLY) -> Lease | None:

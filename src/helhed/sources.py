@@ -143,7 +143,7 @@ def _code_list(name: str, spec: dict[str, Any], base: Path) -> CodeList:
 
 
 def _entity(path: Path, source: str, spec: dict, name: str, espec: dict) -> Entity:
-    merged = {k: espec.get(k, spec.get(k)) for k in FILE_DEFAULTS}
+    merged: dict[str, Any] = {k: espec.get(k, spec.get(k)) for k in FILE_DEFAULTS}
     missing = [k for k, v in merged.items() if v is None]
     if missing:
         raise ValueError(f"{path}: {source}.{name} has no {missing} (set it on the source or the entity)")

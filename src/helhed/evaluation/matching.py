@@ -162,7 +162,7 @@ def units_for(panel: Panel, programme: str, config: EvaluationConfig) -> tuple[U
     family_start = first_start.copy()
     if len(panel.co_parents):
         np.minimum.at(family_start, panel.co_parents[:, 0], first_start[panel.co_parents[:, 1]])
-    family = config.programmes.get(programme).family if programme in config.programmes else False
+    family = config.programmes[programme].family if programme in config.programmes else False
     cand_p, cand_t = [], []
     for s in np.unique(es).tolist():
         mask = (
@@ -336,7 +336,7 @@ def balance(units: Units, matches: Matches) -> list[dict[str, float | str]]:
         mt_before, mc_before = float(xt.mean()) if len(xt) else np.nan, float(xc.mean()) if len(xc) else np.nan
         mt_after = float(x[t_m, j].mean()) if t_m.any() else np.nan
         mc_after = float(np.average(x[:, j], weights=w)) if w.sum() > 0 else np.nan
-        smd = lambda a, b: (a - b) / denom if denom > 0 else 0.0  # noqa: E731
+        smd = lambda a, b, denom=denom: (a - b) / denom if denom > 0 else 0.0  # noqa: E731
         rows.append({
             "covariate": name, "mean_participants": mt_before, "mean_participants_matched": mt_after,
             "mean_comparison_before": mc_before, "mean_comparison_after": mc_after,

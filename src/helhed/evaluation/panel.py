@@ -94,7 +94,7 @@ class Panel:
         if name in ("departments", "services"):
             return getattr(self, name).astype(np.float64)
         if name == "cost_total":
-            return sum(self.cost[d] for d in self.cost_departments).astype(np.float64)
+            return sum(self.cost[d] for d in self.cost_departments).astype(np.float64)  # type: ignore[union-attr]  # sum() over the departments' arrays is an array
         if name.startswith("cost_"):
             return self.cost[name.removeprefix("cost_")].astype(np.float64)
         raise KeyError(name)

@@ -135,7 +135,7 @@ def evaluate_programme(
     result.payback = money.payback(result.freed.sum(axis=2), investment.sum(axis=1))
     evaluable = int(units.treated.sum())
     matched = int(m.matched.sum())
-    smd_after = np.array([abs(r["smd_after"]) for r in result.balance if np.isfinite(r["smd_after"])])
+    smd_after = np.array([abs(r["smd_after"]) for r in result.balance if np.isfinite(r["smd_after"])])  # type: ignore[arg-type]  # smd_after is a float in every balance row
     counts.update(matched=matched, comparison_persons=int(len(np.unique(units.person[controls]))))
     result.flags.update(
         match_rate=matched / evaluable if evaluable else 0.0,
@@ -361,8 +361,8 @@ def payback_row(result: ProgrammeResult, panel: Panel, config: EvaluationConfig,
         status = (f"Ikke tilbagebetalt inden for perioden; {share * 100:.0f} % af bootstrap-gentagelserne "
                   f"er tilbagebetalt.")
     else:
-        upper = month_of(hi).strftime("%Y-%m") if hi is not None else "efter perioden"
-        lower = month_of(lo).strftime("%Y-%m") if lo is not None else "efter perioden"
+        upper = month_of(hi).strftime("%Y-%m") if hi is not None else "efter perioden"  # type: ignore[union-attr]  # month_of returns a date for a non-None index
+        lower = month_of(lo).strftime("%Y-%m") if lo is not None else "efter perioden"  # type: ignore[union-attr]  # month_of returns a date for a non-None index
         status = (f"Tilbagebetalt i {month_of(point):%Y-%m} (95 %-interval {lower} til {upper}; "
                   f"{share * 100:.0f} % af bootstrap-gentagelserne er tilbagebetalt).")
     return [
@@ -423,8 +423,8 @@ def evaluate(settings: Settings, config: EvaluationConfig | None = None) -> dict
         as_of = panel.as_of_date.astype(object)
         rows: dict[str, list[list[Any]]] = {t.name: [] for t in (*tables.PUBLIC_TABLES, *tables.RESTRICTED_TABLES)}
         for r in results:
-            summary, shown = summary_row(r, config, min_cell, as_of)
-            rows[tables.SUMMARY.name].append(summary)
+            summary_cells, shown = summary_row(r, config, min_cell, as_of)
+            rows[tables.SUMMARY.name].append(summary_cells)
             rows[tables.BALANCE.name].extend(balance_rows(r, config, min_cell))
             rows[tables.EFFECTS.name].extend(effect_rows(r, outcomes, labels, config, min_cell, shown))
             rows[tables.FREED.name].extend(freed_rows(r, panel, dept_labels, config, min_cell, shown))
@@ -470,17 +470,17 @@ def _restricted_rows(r: ProgrammeResult, panel: Panel, outcomes: tuple[str, ...]
                 ])  # fmt: skip
     if r.units is None or r.matches is None or r.logit is None:
         return
-    u, m = r.units, r.matches
-    w = matching.control_weights(u, m)
+    u, mt = r.units, r.matches
+    w = matching.control_weights(u, mt)
     keep = u.treated | (w > 0)
     for i in np.flatnonzero(keep).tolist():
         rows[tables.UNITS.name].append([
             r.code, panel.persons[u.person[i]], months[u.start[i]].astype(object), u.enrolment[i], bool(u.treated[i]),
-            round(float(r.logit[i]), 6), bool(m.matched[i] if u.treated[i] else w[i] > 0),
-            bool(m.on_support[i]) if u.treated[i] else None, round(float(w[i]), 6),
+            round(float(r.logit[i]), 6), bool(mt.matched[i] if u.treated[i] else w[i] > 0),
+            bool(mt.on_support[i]) if u.treated[i] else None, round(float(w[i]), 6),
         ])  # fmt: skip
     seen = set()
-    for t, c, dist in zip(m.treated_unit.tolist(), m.control_unit.tolist(), m.distance.tolist()):
+    for t, c, dist in zip(mt.treated_unit.tolist(), mt.control_unit.tolist(), mt.distance.tolist()):
         key = (u.enrolment[t], panel.persons[u.person[c]])
         if key in seen:
             continue

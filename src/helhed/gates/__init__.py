@@ -48,9 +48,6 @@ Great Expectations is imported lazily, so importing this module (e.g. from a DAG
 
 from __future__ import annotations
 
-
-from __future__ import annotations
-
 import datetime as dt
 import logging
 import re
@@ -62,6 +59,7 @@ import psycopg
 from psycopg import sql
 
 from helhed.config import Settings
+from helhed.database import one_row
 from helhed.gates.audit import AUDIT_TABLE_DDL, ensure_audit_table, write_audit
 from helhed.gates.checks import (
     ACCEPTED_FILES_DDL,
@@ -146,7 +144,7 @@ def run_suite(settings: Settings, suite_name: str, schema: str, table: str, run_
     suite = load_suite(suite_name, expectations_dir or settings.expectations_dir)
     parameters = suite_parameters(suite, seed_path=seed_path, today=today)
     result = GateResult(suite=suite["name"], schema=schema, table=table, run_id=run_id,
-                        checked_at=dt.datetime.now(dt.timezone.utc))
+                        checked_at=dt.datetime.now(dt.UTC))
     loader_staging = schema == "staging" and suite["name"].startswith("staging.")
     entity = _entity_of(table) if loader_staging else None
     if entity is not None:
@@ -161,9 +159,9 @@ def run_suite(settings: Settings, suite_name: str, schema: str, table: str, run_
         with psycopg.connect(settings.url("helhed")) as conn:
             if result.batch is not None and result.batch.after_file_id > 0:
                 query = batch_query(conn, schema, table, result.batch)
-                rows = conn.execute(f"select count(*) from ({query}) as batch").fetchone()[0]
+                rows = one_row(conn.execute(f"select count(*) from ({query}) as batch"))[0]
             else:   # the whole table: scope full, or nothing published yet
-                rows = conn.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(schema, table))).fetchone()[0]
+                rows = one_row(conn.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(schema, table))))[0]
         if result.batch is not None:
             result.batch = replace(result.batch, rows=int(rows))
         docs_site = docs_dir(settings) / suite_stem(suite["name"]) if data_docs else None

@@ -27,6 +27,7 @@ import psycopg
 from psycopg import sql
 
 from helhed.config import GATE_SCOPES, WEEKDAYS, Settings
+from helhed.database import one_row
 from helhed.gates.results import SEVERITIES, Batch, ExpectationOutcome, _jsonable, _redacted_outcome
 from helhed.redaction import redact
 
@@ -117,11 +118,11 @@ def delivery_window(settings: Settings, entity, scope: str = "since_publish") ->
 
     with psycopg.connect(settings.url("helhed")) as conn:
         after = 0 if scope == "full" else published_through(conn)
-        if conn.execute("select to_regclass('audit.delivery_files')").fetchone()[0] is None:
+        if one_row(conn.execute("select to_regclass('audit.delivery_files')"))[0] is None:
             return Batch(scope, entity.id, entity.source, after, after, 0)
-        through, files = conn.execute(
+        through, files = one_row(conn.execute(
             "select coalesce(max(file_id), 0), count(*) filter (where file_id > %s) "
-            "from audit.delivery_files where entity = %s", (after, entity.id)).fetchone()
+            "from audit.delivery_files where entity = %s", (after, entity.id)))
     return Batch(scope, entity.id, entity.source, after, int(through), int(files))
 
 
@@ -198,7 +199,7 @@ def _read_deliveries(conn: psycopg.Connection, entity_id: str, batch: Batch) -> 
         "from audit.delivery_files where entity = %s and file_id > %s and file_id <= %s order by file_id",
         (entity_id, batch.after_file_id, batch.through_file_id)).fetchall()
     accepted: set[int] = set()
-    if files and conn.execute("select to_regclass('audit.accepted_files')").fetchone()[0] is not None:
+    if files and one_row(conn.execute("select to_regclass('audit.accepted_files')"))[0] is not None:
         accepted = {r[0] for r in conn.execute("select file_id from audit.accepted_files where file_id = any(%s)",
                                                ([f[0] for f in files],))}
     return deliveries, files, accepted
@@ -209,7 +210,7 @@ def _volume_outcomes(schema: str, table: str, entity_id: str, volume: dict[str, 
     """Row volume, empty deliveries and overdue deliveries, for every delivery since the last publish."""
     history = int(volume["history"])
     base = {"entity": entity_id}
-    new, checked = [d for d in deliveries if d.new], []
+    new, checked = [d for d in deliveries if d.new], list[dict[str, Any]]()
     for d in new:
         previous = [p.rows for p in deliveries if p.day < d.day][-history:]
         median = _median(previous)
@@ -324,8 +325,8 @@ def delivery_checks(settings: Settings, table: str, *, schema: str = "staging", 
     max_rate, volume = _delivery_settings(entity)
     batch = batch or delivery_window(settings, entity)
     with psycopg.connect(settings.url("helhed")) as conn:
-        if conn.execute("select to_regclass('audit.delivery_files')").fetchone()[0] is None:
-            deliveries, files, accepted = [], [], set()
+        if one_row(conn.execute("select to_regclass('audit.delivery_files')"))[0] is None:
+            deliveries, files, accepted = list[_Delivery](), list[tuple](), set[int]()
         else:
             deliveries, files, accepted = _read_deliveries(conn, entity.id, batch)
     return [*_volume_outcomes(schema, table, entity.id, volume, deliveries, logical_date),
@@ -485,14 +486,14 @@ def coverage_checks(settings: Settings, entity, schema: str, table: str,
             else sql.SQL("true")
         for rule in coverage_settings(entity):
             other = sql.Identifier(schema, rule["table"])
-            if conn.execute("select to_regclass(%s)", [other.as_string(conn)]).fetchone()[0] is None:
+            if one_row(conn.execute("select to_regclass(%s)", [other.as_string(conn)]))[0] is None:
                 rows, missing = 0, 0
             else:
-                rows, missing = conn.execute(sql.SQL(
+                rows, missing = one_row(conn.execute(sql.SQL(
                     "select count(*), count(*) filter (where not exists (select 1 from {other} as o "
                     "where o.{target} = t.{col})) from {table} as t where {new} and t.{col} is not null"
                 ).format(other=other, target=sql.Identifier(rule["as"]), col=sql.Identifier(rule["column"]),
-                         table=sql.Identifier(schema, table), new=new)).fetchone()
+                         table=sql.Identifier(schema, table), new=new)))
             rate = missing / rows if rows else 0.0
             success = rate <= float(rule["max_missing_rate"])
             outcome = _delivery_outcome(

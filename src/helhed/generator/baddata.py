@@ -125,7 +125,8 @@ def inject_files(
             drop = int(rng.integers(1, len(header)))
             kept = [";".join(c for j, c in enumerate(line.split(";")) if j != drop) if line else line for line in lines]
             data = "\r\n".join(kept).encode(encoding)
-            tags.append({"kind": kind, "source": source, "file": target.relative_to(out_root).as_posix(), "copy_of": path.relative_to(out_root).as_posix(), "missing_column": header[drop].lstrip("\ufeff")})
+            tags.append({"kind": kind, "source": source, "file": target.relative_to(out_root).as_posix(),
+                "copy_of": path.relative_to(out_root).as_posix(), "missing_column": header[drop].lstrip("\ufeff")})
             target.write_bytes(data)
             continue
         target.write_bytes(data)

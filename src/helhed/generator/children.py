@@ -20,7 +20,14 @@ from helhed.generator.families import Families
 from helhed.generator.labour import Intervals, employed_on
 from helhed.generator.population import residents_on
 from helhed.generator.services import (
-    OVERSAMPLE, Activities, caseworkers, concat_activities, days_in_window, lognormal_factor, price_in_year, thin_to_days,
+    OVERSAMPLE,
+    Activities,
+    caseworkers,
+    concat_activities,
+    days_in_window,
+    lognormal_factor,
+    price_in_year,
+    thin_to_days,
 )  # fmt: skip
 from helhed.generator.world import World
 

@@ -21,32 +21,54 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from helhed.generator import baddata, rows as R
+from helhed.generator import baddata
+from helhed.generator import rows as R
 from helhed.generator.benefits import Periods, finalize_periods
 from helhed.generator.calibrate import calibrate_group
 from helhed.generator.children import child_measures, children_activities
 from helhed.generator.cpr import make_cprs
 from helhed.generator.dates import NONE, from_day, months_between, quarters_between, shift_years, to_day
-from helhed.generator.decisions import HEADER as DECISION_HEADER, decision_rows
+from helhed.generator.decisions import HEADER as DECISION_HEADER
+from helhed.generator.decisions import decision_rows
+from helhed.generator.effects import (
+    Course,
+    draw_effects,
+    effect_truth,
+    exit_by_person,
+    jobcenter_records,
+    replace_participants_periods,
+    treat_activities,
+    treat_conversations,
+    treat_labour,
+    treat_offers,
+    treat_periods,
+)  # fmt: skip
 from helhed.generator.families import link_families, relation_rows
 from helhed.generator.increments import (
-    changed_on, known_at, population_changed_on, population_known_at, register_periods,
+    changed_on,
+    known_at,
+    population_changed_on,
+    population_known_at,
+    register_periods,
 )  # fmt: skip
+from helhed.generator.investment import add_programme_investment
 from helhed.generator.jobcenter import draw_conversations, draw_offers, held_records, jobcenter_truth, period_caseworkers
 from helhed.generator.labour import Intervals, education_status, employment_spells
 from helhed.generator.ledger import (
-    FinalRecords, Ledger, budgets, build_ledger, cost_truth, medfinansiering, nightly_reversals, unit_prices,
+    FinalRecords,
+    Ledger,
+    budgets,
+    build_ledger,
+    cost_truth,
+    medfinansiering,
+    nightly_reversals,
+    unit_prices,
 )  # fmt: skip
 from helhed.generator.lifecourse import S_INDEX, Spells, clip_to_residence, draw_persons, simulate_spells
 from helhed.generator.nightly import CONVERSATION_CODE, DeliveryContext, Phase2Records, plan_late, write_delivery
 from helhed.generator.outcomes import departments_truth, labour_truth, parents_employment_truth, programme_truth, tempo_truth
 from helhed.generator.population import Population, residents_on, simulate_population, target_population
 from helhed.generator.profile import BENEFIT_GROUPS, load_profile
-from helhed.generator.effects import (
-    Course, draw_effects, effect_truth, exit_by_person, jobcenter_records, replace_participants_periods, treat_activities,
-    treat_conversations, treat_labour, treat_offers, treat_periods,
-)  # fmt: skip
-from helhed.generator.investment import add_programme_investment
 from helhed.generator.programmes import ELIGIBLE_GROUPS, apply_effect, draw_enrolments, enrolments_known_at, programme_details
 from helhed.generator.selection import build_baseline
 from helhed.generator.services import Activities, build_activities, complexity
@@ -134,7 +156,8 @@ class Writer:
             count, sha = write_csv(path, header, rows, encoding)
             bad_rows = 0
         entry = self.deliveries.setdefault((source, d.isoformat()), {"source": source, "delivery_date": d.isoformat(), "kind": kind, "files": []})
-        entry["files"].append({"path": rel, "rows": count, "bad_rows": bad_rows, "sha256": sha, "encoding": "windows-1252" if encoding == "cp1252" else "utf-8-bom"})
+        entry["files"].append({"path": rel, "rows": count, "bad_rows": bad_rows, "sha256": sha,
+            "encoding": "windows-1252" if encoding == "cp1252" else "utf-8-bom"})
         if any(self.rates.get(k, 0) > 0 for k in baddata.FILE_KINDS):
             self.bad.extend(baddata.inject_files(path, self.out, encoding, self.rates, self.rng, source))
         return count
@@ -218,7 +241,8 @@ def generate(
     baseline = build_baseline(
         world.months, len(population), end,
         (untreated_spells.person, untreated_spells.start, untreated_spells.end),
-        {d: (untreated_acts[src].person, untreated_acts[src].start, untreated_acts[src].end) for src, d in (("sensum", "voksen_social"), ("sundhed", "sundhed"))},
+        {d: (untreated_acts[src].person, untreated_acts[src].start, untreated_acts[src].end)
+         for src, d in (("sensum", "voksen_social"), ("sundhed", "sundhed"))},
         (measures.person, measures.start, measures.end), families,
     )  # fmt: skip
     enrolments = draw_enrolments(world, untreated_spells, families, baseline)
@@ -400,7 +424,8 @@ def generate(
         "residents_at_end": int(residents_on(population, end).sum()),
         "mean_residents": round(mean_residents, 2),
         "persons_in_extract": len(population),
-        "period": {"start": first.isoformat(), "end": last.isoformat(), "years": years, "initial_delivery": initial_last.isoformat(), "daily_increments": daily_increments},
+        "period": {"start": first.isoformat(), "end": last.isoformat(), "years": years, "initial_delivery": initial_last.isoformat(),
+            "daily_increments": daily_increments},
         "sources": list(chosen),
         "deliveries": writer.manifest_deliveries(),
         "corrections": corrections,

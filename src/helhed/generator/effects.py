@@ -97,7 +97,7 @@ class EffectSpec:
     @classmethod
     def from_profile(cls, prog: dict[str, Any]) -> EffectSpec:
         raw = prog.get("effect") or {}
-        pair = lambda key, default: tuple(float(x) for x in raw.get(key, default))  # noqa: E731
+        pair = lambda key, default: tuple(float(x) for x in raw.get(key, default))  # type: ignore[union-attr]  # noqa: E731  (raw.get(key, default) with a non-None default)
         return cls(
             exit_probability=float(raw.get("exit_probability", 0.0)),
             exit_months=pair("exit_months", cls.exit_months),  # type: ignore[arg-type]
@@ -181,7 +181,7 @@ def draw_effects(world: World, enrolments: Enrolments, families: Families) -> Ef
             eff.support_start[i] = a
             eff.support_end[i] = a + int(_days(_lerp(u[i, 7], tuple(sup["duration_months"])))) - 1
             lo, hi = (float(x) for x in sup.get("hours", (0, 0)))
-            eff.support_hours[i] = round(_lerp(u[i, 8], (lo, hi)) * 2) / 2
+            eff.support_hours[i] = round(_lerp(u[i, 8], (lo, hi)) * 2) / 2  # type: ignore[call-overload]  # _lerp of a scalar is a scalar
         if u[i, 9] < spec.services_end_probability:
             eff.services_end_day[i] = s + int(_days(_lerp(u[i, 10], spec.services_end_months)))
         cs = spec.child_service
@@ -580,7 +580,7 @@ def measure_course(
         cost = np.zeros((width, len(COST_DEPARTMENTS)), dtype=np.int64)
         dept_pos = {d: j for j, d in enumerate(COST_DEPARTMENTS)}
 
-        def months_of(lo: int, hi: int) -> range:
+        def months_of(lo: int, hi: int, s_i: int = s_i) -> range:
             return range(max(lo - s_i, 0), min(hi - s_i, width - 1, n_months - 1 - s_i) + 1)
 
         for r in per.get(p, []):

@@ -142,7 +142,7 @@ def draw_conversations(world: World, periods: Periods, period_worker: IntArray, 
         later = rule["later_days"]
         visit = periods.visitation[sel]
         if isinstance(later, dict):
-            later_days = np.array([float(later.get(_visitation_name(v), later.get("jobparat", 91))) for v in visit.tolist()])
+            later_days = np.array([float(later.get(_visitation_name(v), later.get("jobparat", 91))) for v in visit.tolist()])  # type: ignore[arg-type]  # the profile gives every visitation a number of days
         else:
             later_days = np.full(len(sel), float(later))
         early = float(rule["early_days"])
@@ -170,9 +170,9 @@ def draw_conversations(world: World, periods: Periods, period_worker: IntArray, 
         e = np.zeros(0, dtype=np.int64)
         return Conversations(e, e, e, e, e, np.zeros(0, dtype=bool), [])
     person, day, type_id = np.concatenate(out_p), np.concatenate(out_day), np.concatenate(out_type)
-    period, k = np.concatenate(out_period), np.concatenate(out_k)
+    period, k = np.concatenate(out_period), np.concatenate(out_k)  # type: ignore[assignment]  # k: the loop counter above, now the concatenated array
     order = np.lexsort((type_id, day, world.person_rank[person]))
-    person, day, type_id, period, k = person[order], day[order], type_id[order], period[order], k[order]
+    person, day, type_id, period, k = person[order], day[order], type_id[order], period[order], k[order]  # type: ignore[index]  # k is the array here (see above)
     n = len(person)
     form = np.where(k == 0, 0, rng.choice(len(forms), size=n, p=form_p / form_p.sum()))
     other = rng.random(n) < OTHER_CASEWORKER_SHARE
@@ -390,7 +390,7 @@ def jobcenter_truth(
     end = world.end
     eff_end = _effective_end(periods, end)
     group_of = conversation_groups(periods, conv, held, end)
-    per_year: dict[str, dict[str, dict[str, float]]] = {g: {} for g in BENEFIT_GROUPS}
+    per_year: dict[str, dict[str, dict[str, float | None]]] = {g: {} for g in BENEFIT_GROUPS}
     for year in world.years():
         lo = max(world.start, _day(year, 1, 1))
         hi = min(end, _day(year, 12, 31))

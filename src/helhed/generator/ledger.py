@@ -23,8 +23,17 @@ from helhed.generator.jobcenter import jobcenter_catalogue
 from helhed.generator.lifecourse import STATES, Spells
 from helhed.generator.programmes import Enrolments
 from helhed.generator.refunds import (
-    DRANST_CONSTRUCTION, DRANST_OPERATING, DRANST_REFUND, construction_postings, dranst_of, high_cost_refunds, month_index, psp_element,
-    staircase_fraction, staircase_offsets, with_dranst,
+    DRANST_CONSTRUCTION,
+    DRANST_OPERATING,
+    DRANST_REFUND,
+    construction_postings,
+    dranst_of,
+    high_cost_refunds,
+    month_index,
+    psp_element,
+    staircase_fraction,
+    staircase_offsets,
+    with_dranst,
 )  # fmt: skip
 from helhed.generator.services import Activities, price_in_year
 from helhed.generator.world import World
@@ -175,9 +184,11 @@ def unit_prices(world: World) -> list[UnitPrice]:
             if float(spec["price"]) <= 0:
                 continue
             unit = price_unit(spec["unit"])
-            out.append(UnitPrice(year, code, spec["label"], spec["paragraph"], spec["function"], unit, float(price_in_year(float(spec["price"]), year, growth)), spec["posting"] == "registrant"))
+            out.append(UnitPrice(year, code, spec["label"], spec["paragraph"], spec["function"], unit, float(price_in_year(float(spec["price"]), year,
+                growth)), spec["posting"] == "registrant"))
         for t in raw["placements"]["types"]:
-            out.append(UnitPrice(year, f"anbringelse_{t['code']}", t["label"], raw["placements"]["paragraph"], t["function"], "kr. pr. dag", float(price_in_year(float(t["price"]), year, growth)), True))
+            out.append(UnitPrice(year, f"anbringelse_{t['code']}", t["label"], raw["placements"]["paragraph"], t["function"], "kr. pr. dag",
+                float(price_in_year(float(t["price"]), year, growth)), True))
         for group in STATES[1:]:
             rate = raw["benefits"]["rates"][group]
             sats = float(np.round(float(rate["sats"]) * (1.0 + rate_growth) ** (year - 2025), 2))
@@ -259,7 +270,8 @@ def build_ledger(
                 sel = st == g_i
                 if sel.any():
                     bill = np.round(days[sel] * price_of[(year, group)] * 100).astype(np.int64)
-                    ledger.add(cfg["account"], COST_CENTRES[dept], "", "D", int(bill.sum()), f"{group} afregning {ym}", -1, m.first, m.last, int(days[sel].sum()), "DAG")
+                    ledger.add(cfg["account"], COST_CENTRES[dept], "", "D", int(bill.sum()), f"{group} afregning {ym}", -1, m.first, m.last,
+                        int(days[sel].sum()), "DAG")
                 f_sel = f_st == g_i
                 if f_sel.any():
                     ore = np.round(f_days[f_sel] * price_of[(year, group)] * 100).astype(np.int64)
@@ -269,7 +281,7 @@ def build_ledger(
     catalogue = catalogue_of(raw)
     posted: dict[tuple[str, str], int] = {}  # (code, month) -> øre posted without CPR
     placement_types = {f"anbringelse_{t['code']}": t for t in raw["placements"]["types"]}
-    for source, act in activities.items():
+    for _source, act in activities.items():
         if not len(act):
             continue
         a_end = act.effective_end(end)
@@ -323,7 +335,8 @@ def build_ledger(
         sel = mf_month_first == m.first
         if not sel.any():
             continue
-        ledger.add(mf_account, "44900", "", "D", int(mf_ore[sel].sum()), f"Medfinansiering {from_day(m.first):%Y-%m}", -1, m.first, m.last, int(sel.sum()), "STK")
+        ledger.add(mf_account, "44900", "", "D", int(mf_ore[sel].sum()), f"Medfinansiering {from_day(m.first):%Y-%m}", -1, m.first, m.last,
+            int(sel.sum()), "STK")
 
     # 6. Programmes (coordinators' time, on the programme's PSP element).
     progs = {p["code"]: p for p in raw.get("programmes", [])}
@@ -347,7 +360,8 @@ def build_ledger(
                 continue
             days = b - a + 1
             ore = np.round(days * price_of[(year, code)] * 100).astype(np.int64)
-            ledger.add(prog["account"], COST_CENTRES[dept], psp, "D", int(ore.sum()), f"{prog['label']} {from_day(m.first):%Y-%m}", -1, m.first, m.last, int(days.sum()), "DAG")
+            ledger.add(prog["account"], COST_CENTRES[dept], psp, "D", int(ore.sum()), f"{prog['label']} {from_day(m.first):%Y-%m}", -1, m.first, m.last,
+                int(days.sum()), "DAG")
 
     # 7. Overheads: kroner per resident and year, for the residents of each day.
     growth = float(raw["annual_price_growth"])
@@ -363,7 +377,7 @@ def build_ledger(
     final_ore = _post_corrections(ledger, book, rng)
     _post_benefit_refunds(ledger, refundable, final_ore)
     _post_high_cost_refunds(world, ledger)
-    for account, cc, psp, text, ore, a, b in construction_postings(world, rng):
+    for account, cc, psp, text, ore, a, b in construction_postings(world, rng):  # type: ignore[assignment]  # ore: an array above, one posting in øre here
         ledger.add(account, cc, psp, "D", ore, text, -1, a, b, 0, "")
     return ledger, book
 

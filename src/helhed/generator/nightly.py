@@ -15,14 +15,36 @@ from typing import Any
 
 import numpy as np
 
-from helhed.generator import baddata, rows as R
+from helhed.generator import baddata
+from helhed.generator import rows as R
 from helhed.generator.corrections import (
-    DUBU, EDUCATION, EMPLOYMENT, HEALTH, OFFERS, SENSUM, Cofinancing, ConversationRegister, Lateness, ProgrammeRegister, Registered,
-    activities_subset, correct_cofinancing, correct_enrolments, intervals_subset, register, register_conversations, register_spells,
+    DUBU,
+    EDUCATION,
+    EMPLOYMENT,
+    HEALTH,
+    OFFERS,
+    SENSUM,
+    Cofinancing,
+    ConversationRegister,
+    Lateness,
+    ProgrammeRegister,
+    Registered,
+    activities_subset,
+    correct_cofinancing,
+    correct_enrolments,
+    intervals_subset,
+    register,
+    register_conversations,
+    register_spells,
 )  # fmt: skip
 from helhed.generator.dates import NONE, IntArray, from_day
 from helhed.generator.jobcenter import (
-    Conversations, Offers, conversation_rows, held_records, offer_rows, subset_conversations,
+    Conversations,
+    Offers,
+    conversation_rows,
+    held_records,
+    offer_rows,
+    subset_conversations,
 )  # fmt: skip
 from helhed.generator.labour import Intervals
 from helhed.generator.programmes import Enrolments

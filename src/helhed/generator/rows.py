@@ -25,7 +25,8 @@ SENSUM_HEADER = [
     "SagId", "IndsatsId", "BorgerId", "Indsats", "IndsatsParagraf", "IndsatsStartDato", "IndsatsSlutDato",
     "IndsatsStatus", "LeverandørNavn", "MedarbejderId", "AfdelingNavn", "VisiteretTimerPrUge", "HenvisningDato",
 ]  # fmt: skip
-HEALTH_HEADER = ["Borger CPR", "Forløbs-id", "Ydelse", "Lovgrundlag", "Funktion", "Startdato", "Slutdato", "Visiterede timer pr. uge", "Leverandør", "Henvisningsdato"]
+HEALTH_HEADER = ["Borger CPR", "Forløbs-id", "Ydelse", "Lovgrundlag", "Funktion", "Startdato", "Slutdato", "Visiterede timer pr. uge", "Leverandør",
+    "Henvisningsdato"]
 MEDFIN_HEADER = ["CPR-nummer", "Måned", "Beløb"]
 EDU_HEADER = ["CPR-nummer", "Status", "Uddannelse", "Startdato", "Slutdato"]
 EMPLOYMENT_HEADER = ["CPR-nummer", "CVR-nummer", "Ansættelsestype", "Startdato", "Slutdato", "Timer pr. uge"]
@@ -100,7 +101,8 @@ def health_rows(act: Activities, cprs: list[str], catalogue: dict) -> Iterator[l
     for i, code in enumerate(act.service):
         spec = catalogue[code]
         hours = comma(float(act.hours[i]), 1) if spec["unit"] == "time" else ""
-        yield [cprs[int(act.person[i])], act.activity_id[i], spec["label"], spec["paragraph"], spec["function"], start[i], end[i], hours, act.provider[i], ref[i]]
+        yield [cprs[int(act.person[i])], act.activity_id[i], spec["label"], spec["paragraph"], spec["function"], start[i], end[i], hours, act.provider[i],
+            ref[i]]
 
 
 def medfin_rows(medfin: tuple[IntArray, IntArray, IntArray], cprs: list[str], person_rank: IntArray) -> Iterator[list[str]]:

@@ -71,7 +71,7 @@ class Baseline:
         """Months on support, departments active and a child's measure in the baseline of month ``t``."""
         return {
             "months_on_support": self.rolling(self.support, t, persons),
-            "departments": sum((self.rolling(d, t, persons) > 0).astype(np.int64) for d in self.departments),
+            "departments": sum((self.rolling(d, t, persons) > 0).astype(np.int64) for d in self.departments),  # type: ignore[dict-item]  # sum() over the departments' arrays is an array
             "child_measure": (self.rolling(self.child_measure, t, persons) > 0).astype(np.int64),
         }
 
