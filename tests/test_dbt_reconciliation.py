@@ -634,7 +634,8 @@ def test_docs_generate(warehouse: Warehouse) -> None:
     for model in ("fct_person_month", "fct_family_month", "economy_cost_coverage_function_monthly"):
         assert f"model.helhed.{model}" in catalog["nodes"]
     exposures = {e["label"] for e in manifest["exposures"].values()}
-    assert {"Beskæftigelse", "Økonomi", "Målgrupper"} <= exposures
+    assert {"Beskæftigelse", "Omkostninger og datadækning", "Målgrupper og kontaktpunkter", "Aktivitet og tempo",
+            "Progression og borgerens oplevelse", "Økonomi og budgetopfølgning"} <= exposures
     undocumented = [
         f"{entry['metadata']['name']}.{column}"
         for uid, entry in catalog["nodes"].items()

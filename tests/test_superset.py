@@ -30,10 +30,10 @@ import psycopg.conninfo
 import pytest
 import requests
 import yaml
-from psycopg import sql
-
 from dashboard_mart_rows import dashboard_rows, fill_audit
 from evaluation_mart_rows import evaluation_rows
+from psycopg import sql
+
 from helhed import gates, loading, publish
 from helhed.config import REPO_ROOT, Settings
 from helhed.evaluation import tables as evaluation_tables

@@ -41,12 +41,12 @@ import psycopg
 from psycopg import sql
 
 from helhed.config import Settings
+from helhed.database import one_row
 from helhed.keys import check_chain
 from helhed.parsing import (
     CONTROL_CHARACTER,
     SOURCES_FILE,
     EntityRules,
-    FileRejected,
     FileScan,
     count_data_lines,
     decoded_chunks,
@@ -200,7 +200,7 @@ def ensure_audit(conn: psycopg.Connection) -> None:
     for column in missing:
         conn.execute(sql.SQL("alter table audit.delivery_files add column if not exists {} {}").format(
             sql.Identifier(column), sql.SQL(_AUDIT_UPGRADE[column])))
-    if conn.execute("select to_regclass('audit.delivery_files_source_name_key')").fetchone()[0] is None:
+    if one_row(conn.execute("select to_regclass('audit.delivery_files_source_name_key')"))[0] is None:
         # The identity was the (raw) file name; it is the keyed digest of the name now.
         conn.execute("alter table audit.delivery_files drop constraint if exists delivery_files_source_file_name_key")
         conn.execute("create unique index delivery_files_source_name_key on audit.delivery_files (source, name_key)")
@@ -369,12 +369,12 @@ def _register_unexpected(conn: psycopg.Connection, entity: Entity, strays: list[
     for d in strays:
         name, reason = redact(d.name), _safe_text(d.reason)
         size = d.path.stat().st_size
-        (new,) = conn.execute(
+        (new,) = one_row(conn.execute(
             "insert into audit.unexpected_files (source, name_key, entity, file_name, delivery_date, size_bytes, reason) "
             "values (%s, %s, %s, %s, %s, %s, %s) on conflict (source, name_key) do update set "
             "last_seen_at = now(), size_bytes = excluded.size_bytes, reason = excluded.reason, entity = excluded.entity "
             "returning xmax = 0",
-            (entity.source, pseudo.digest_text(d.name), entity.id, name, d.day, size, reason)).fetchone()
+            (entity.source, pseudo.digest_text(d.name), entity.id, name, d.day, size, reason)))
         log.warning("%s %s/%s not loaded: %s", "new unexpected file" if new else "unexpected file", entity.source, name, reason)
         summaries.append(FileSummary(entity.id, d.path, "unexpected", rejection=reason, name=name,
                                      cpr_like_masked=count_cpr_like(d.name)))
@@ -426,7 +426,7 @@ def _lines(chunks: Iterator[str]) -> Iterator[str]:
         yield rest
 
 
-def _copy_text(cur: psycopg.Cursor, statement: sql.Composable, entity: Entity, path: Path) -> None:
+def _copy_text(cur: psycopg.Cursor, statement: sql.SQL | sql.Composed, entity: Entity, path: Path) -> None:
     """Stream a plain file (no quotes, CR only in CRLF) to COPY's text format: backslash is its
     escape character, so it is doubled; the server splits lines (and fields)."""
     with cur.copy(statement) as copy:
@@ -439,9 +439,10 @@ class _Feed:
     text of a record the reader cannot split)."""
 
     def __init__(self, lines: Iterator[str]) -> None:
-        self.lines, self.taken = lines, []   # type: list[str]
+        self.lines = lines
+        self.taken: list[str] = []
 
-    def __iter__(self) -> "_Feed":
+    def __iter__(self) -> _Feed:
         return self
 
     def __next__(self) -> str:
@@ -510,7 +511,7 @@ def _copy_file(conn: psycopg.Connection, cur: psycopg.Cursor, plan: RowSql, path
 def _map_cprs(cur: psycopg.Cursor, candidates: sql.Composable, pseudo: Pseudonymiser) -> None:
     """``pg_temp.load_cpr``: each distinct valid CPR number of the file and its pseudonym, made
     in Python, so the key never reaches the server (an invalid CPR has no row: ``invalid_cpr``)."""
-    (values,) = cur.execute(sql.SQL("select array_agg(v) from ({}) c").format(candidates)).fetchone()   # one row
+    (values,) = one_row(cur.execute(sql.SQL("select array_agg(v) from ({}) c").format(candidates)))   # one row
     pseudonyms = {v: pseudo.pseudonymise_cpr(v) for v in values or () if is_delivered_cpr(v)}
     cur.execute("create temp table load_cpr (cpr text, person_key text) on commit drop")
     with cur.copy("copy pg_temp.load_cpr (cpr, person_key) from stdin") as copy:
@@ -534,7 +535,7 @@ def _insert_staging(conn: psycopg.Connection, cur: psycopg.Cursor, plan: RowSql,
     ``duplicate_key`` (the first line wins) and the insert runs again.
     """
     params = {"day": day, "name": file_name}
-    if plan.versions is not None:
+    if plan.versions is not None and plan.delete_replaced is not None:   # set together by RowSql
         cur.execute(plan.versions, params)
         cur.execute(plan.delete_replaced)
     try:
@@ -547,7 +548,7 @@ def _insert_staging(conn: psycopg.Connection, cur: psycopg.Cursor, plan: RowSql,
         cur.execute(plan.insert_staging, params)
     if plan.version_counts is None:
         return _Applied()
-    superseded, unchanged, changed_from = cur.execute(plan.version_counts).fetchone()
+    superseded, unchanged, changed_from = one_row(cur.execute(plan.version_counts))
     return _Applied(unchanged, superseded, changed_from)
 
 
@@ -584,11 +585,11 @@ def load_file(conn: psycopg.Connection, entity: Entity, day: date, path: Path, p
     # Before this file is registered. A quiet night's file holds only the header, the same bytes every
     # quiet night: it is a delivery of its own (its date moves the as-of date), not a duplicate.
     earlier = _same_bytes_as(conn, entity, scan.sha256) if scan.rejection or _has_rows(path) else None
-    file_id = conn.execute(
+    file_id = one_row(conn.execute(
         "insert into audit.delivery_files (source, entity, delivery_date, file_name, name_key, path, size_bytes, sha256, "
         "status) values (%s, %s, %s, %s, %s, %s, %s, %s, 'loaded') returning file_id",
         (entity.source, entity.id, day, name, name_key, redact(str(path)), scan.size, scan.sha256),
-    ).fetchone()[0]
+    ))[0]
     conn.execute("delete from audit.unexpected_files where source = %s and name_key = %s", (entity.source, name_key))
     summary.status, summary.cpr_like_masked = "loaded", count_cpr_like(raw_name)
     rejection = ("duplicate_file", f"the same bytes were loaded before as {earlier}") if earlier else scan.rejection
@@ -611,7 +612,7 @@ def load_file(conn: psycopg.Connection, entity: Entity, day: date, path: Path, p
         if plan.versions is not None:
             temp.append("load_versions")
         if plan.mask:
-            summary.cpr_like_masked += cur.execute(plan.count_masked).fetchone()[0]
+            summary.cpr_like_masked += one_row(cur.execute(plan.count_masked))[0]
         bad = [(line_no, *plan.bad_row(problem, fields)) for line_no, problem, fields in cur.execute(plan.select_bad)]
         with cur.copy("copy landing.quarantine (file_id, line_no, rule, detail, raw_line) from stdin") as copy:
             for row in bad:

@@ -22,6 +22,7 @@ import psycopg
 from psycopg import sql
 
 from helhed.config import Settings
+from helhed.database import one_row
 from helhed.redaction import redact
 
 log = logging.getLogger(__name__)
@@ -59,17 +60,17 @@ def published_through(conn: psycopg.Connection) -> int:
         "and column_name = 'through_file_id'").fetchone()
     if not exists:
         return 0
-    return int(conn.execute("select coalesce(max(through_file_id), 0) from audit.publications").fetchone()[0])
+    return int(one_row(conn.execute("select coalesce(max(through_file_id), 0) from audit.publications"))[0])
 
 
 def ungated_files(conn: psycopg.Connection, run_id: str) -> tuple[int, list[tuple[int, str, str]]]:
     """The newest delivered file id, and the files after the last publication that no passing
     staging gate of ``run_id`` covered (file id, entity, file name)."""
     after = published_through(conn)
-    if conn.execute("select to_regclass('audit.delivery_files')").fetchone()[0] is None:
+    if one_row(conn.execute("select to_regclass('audit.delivery_files')"))[0] is None:
         return after, []
-    newest = int(conn.execute("select coalesce(max(file_id), 0) from audit.delivery_files").fetchone()[0])
-    batches = conn.execute("select to_regclass('audit.gate_batches')").fetchone()[0] is not None
+    newest = int(one_row(conn.execute("select coalesce(max(file_id), 0) from audit.delivery_files"))[0])
+    batches = one_row(conn.execute("select to_regclass('audit.gate_batches')"))[0] is not None
     if not batches:
         rows = conn.execute("select file_id, entity, file_name from audit.delivery_files where file_id > %s "
                             "order by file_id", (after,)).fetchall()
@@ -123,15 +124,15 @@ def publish(s: Settings, run_id: str, logical_date: date) -> list[str]:
                 raise NothingToPublish(f"build schemas missing: {missing}; run the dbt build first")
             # No load can slip in between this check and the swap: loads register their files
             # in audit.delivery_files, which this lock keeps still until the commit.
-            if conn.execute("select to_regclass('audit.delivery_files')").fetchone()[0]:
+            if one_row(conn.execute("select to_regclass('audit.delivery_files')"))[0]:
                 conn.execute("lock table audit.delivery_files in share mode")
             through = _check_gated(conn, run_id)
             write_data_as_of(conn, "build_marts")
             tables = 0
             for build, published in PUBLISHED_SCHEMAS.items():
-                tables += conn.execute(
+                tables += one_row(conn.execute(
                     "select count(*) from pg_tables where schemaname = %s", (build,)
-                ).fetchone()[0]
+                ))[0]
                 previous = f"{published}_previous"
                 conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(previous)))
                 if _schema_exists(conn, published):

@@ -270,16 +270,16 @@ class RowSql:
         staging_cols = [*entity.staging_columns, "delivery_date", "source_file"]
         #: the CPR-like values masked in the file's loaded rows
         self.count_masked = sql.SQL("select coalesce(sum(masked), 0)::integer from pg_temp.load_checked where problem is null")
-        self.versions: sql.Composable | None = None
-        self.delete_replaced: sql.Composable | None = None
-        self.version_counts: sql.Composable | None = None
+        self.versions: sql.SQL | sql.Composed | None = None
+        self.delete_replaced: sql.SQL | sql.Composed | None = None
+        self.version_counts: sql.SQL | sql.Composed | None = None
         fresh = sql.SQL("")
         if key_cols:
             self._versioning(table, cols, t, key_cols)
             fresh = sql.SQL(" and not exists (select from pg_temp.load_versions v where v.line_no = c.line_no and v.stale)")
         # Rows go in in key order, which halves the primary key's work against unordered rows or
         # ON CONFLICT (byte order: the index's own order under C.UTF-8, and for hex pseudonyms under any).
-        order = sql.SQL("")
+        order: sql.Composable = sql.SQL("")
         if key_cols:
             order = sql.SQL(" order by {}").format(sql.SQL(", ").join(
                 sql.SQL("{} collate \"C\"").format(k) if cols[entity.staging_columns.index(name)].type in ("text", "cpr") else k

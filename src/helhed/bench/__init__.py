@@ -38,7 +38,13 @@ from helhed.bench.measure import Log, git_state, machine_info, print_line, snaps
 from helhed.bench.phases import bench_size, evaluate_targets
 from helhed.bench.report import _fmt_s, growth, notes_for, render_markdown
 from helhed.bench.spec import (
-    DEFAULT_END_DATE, DEFAULT_SIZES, FACT_MODEL, PHASE_LABELS, PHASES, TARGET_SIZE, TARGETS,
+    DEFAULT_END_DATE,
+    DEFAULT_SIZES,
+    FACT_MODEL,
+    PHASE_LABELS,
+    PHASES,
+    TARGET_SIZE,
+    TARGETS,
 )
 from helhed.config import REPO_ROOT
 

@@ -13,6 +13,7 @@ from psycopg import sql
 
 from helhed.bench.spec import FACT_MODEL, LIMIT_SCHEMA, MB
 from helhed.config import Settings
+from helhed.database import one_row
 
 
 def copy_limit(s: Settings, entities, up_to: dt.date) -> dict[str, Any]:
@@ -92,8 +93,8 @@ group by p.person_key, m.month
 def transform_limit(s: Settings, months_of_history: int = 120) -> dict[str, Any]:
     """Build the person-month benefit aggregate with one statement into an unlogged table."""
     with psycopg.connect(s.url("helhed"), autocommit=True) as conn:
-        as_of, first_start = conn.execute(
-            "select max(delivery_date), min(start_date) from staging.ydelser__benefit_periods").fetchone()
+        as_of, first_start = one_row(conn.execute(
+            "select max(delivery_date), min(start_date) from staging.ydelser__benefit_periods"))
         if as_of is None:
             return {"seconds": 0.0, "rows": 0, "statement": ""}
         as_of_month = as_of.replace(day=1)
@@ -101,8 +102,8 @@ def transform_limit(s: Settings, months_of_history: int = 120) -> dict[str, Any]
         first_month = max(first_start.replace(day=1), dt.date(back // 12, back % 12 + 1, 1))
         # The same window as the warehouse: int_months also starts at the first month of the
         # flow data (ledger, co-financing), so compare like with like when it has been built.
-        if conn.execute("select to_regclass('build_int.int_months')").fetchone()[0] is not None:
-            warehouse_first = conn.execute("select min(month) from build_int.int_months").fetchone()[0]
+        if one_row(conn.execute("select to_regclass('build_int.int_months')"))[0] is not None:
+            warehouse_first = one_row(conn.execute("select min(month) from build_int.int_months"))[0]
             if warehouse_first is not None:
                 first_month = max(first_month, warehouse_first)
         codes = [r[0] for r in conn.execute(

@@ -26,8 +26,9 @@ import psutil
 import psycopg
 from psycopg import sql
 
-from helhed.config import REPO_ROOT
 from helhed.bench.spec import FACT_MODEL, MB
+from helhed.config import REPO_ROOT
+from helhed.database import one_row
 
 Log = Callable[[str], None]
 
@@ -82,7 +83,7 @@ class MemorySampler:
         self._thread = threading.Thread(target=self._run, name="bench-memory", daemon=True)
         self._postmaster: psutil.Process | None = None
 
-    def __enter__(self) -> "MemorySampler":
+    def __enter__(self) -> MemorySampler:
         self._thread.start()
         return self
 
@@ -340,11 +341,11 @@ def materializations(target: Path) -> dict[str, int]:
 
 
 def count_rows(conn: psycopg.Connection, schema: str, table: str) -> int:
-    return conn.execute(sql.SQL("select count(*) from {}.{}").format(sql.Identifier(schema), sql.Identifier(table))).fetchone()[0]
+    return one_row(conn.execute(sql.SQL("select count(*) from {}.{}").format(sql.Identifier(schema), sql.Identifier(table))))[0]
 
 
 def table_exists(conn: psycopg.Connection, schema: str, table: str) -> bool:
-    return conn.execute("select to_regclass(%s) is not null", (f'"{schema}"."{table}"',)).fetchone()[0]
+    return one_row(conn.execute("select to_regclass(%s) is not null", (f'"{schema}"."{table}"',)))[0]
 
 
 

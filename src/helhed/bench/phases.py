@@ -25,13 +25,29 @@ import psycopg
 from helhed import gates, pipeline
 from helhed.bench.limits import copy_limit, explain_fact, transform_limit
 from helhed.bench.measure import (
-    MB, Log, MemorySampler, Phase, count_rows, fact_chain, free_port, materializations, node_summary,
-    print_line, rows_affected, run_dbt, table_exists, timed,
+    MB,
+    Log,
+    MemorySampler,
+    Phase,
+    count_rows,
+    fact_chain,
+    free_port,
+    materializations,
+    node_summary,
+    print_line,
+    rows_affected,
+    run_dbt,
+    table_exists,
+    timed,
 )
 from helhed.bench.spec import (
-    DEFAULT_END_DATE, FACT_MODEL, PHASES, TARGETS,
+    DEFAULT_END_DATE,
+    FACT_MODEL,
+    PHASES,
+    TARGETS,
 )
 from helhed.config import Settings
+from helhed.database import one_row
 from helhed.sources import Entity
 
 
@@ -135,9 +151,9 @@ def gate_marts_and_publish(s: Settings, run_id: str, logical_date: dt.date) -> d
             "select table_schema, table_name, table_type from information_schema.tables where table_schema = any(%s)",
             (published,)).fetchall()
         rows = sum(count_rows(conn, schema, table) for schema, table, _ in relations)
-        copied = conn.execute("select coalesce(sum(pg_total_relation_size(c.oid)), 0) from pg_class c "
+        copied = one_row(conn.execute("select coalesce(sum(pg_total_relation_size(c.oid)), 0) from pg_class c "
                               "join pg_namespace n on n.oid = c.relnamespace where n.nspname = any(%s) "
-                              "and c.relkind in ('r', 'p')", (published,)).fetchone()[0]
+                              "and c.relkind in ('r', 'p')", (published,)))[0]
     return {"mart_gates_seconds": round(mart_gate_seconds, 3), "swap_seconds": round(swap_seconds, 3),
             "tables": sum(1 for r in relations if r[2] == "BASE TABLE"),
             "views": sum(1 for r in relations if r[2] == "VIEW"), "rows": rows,
@@ -192,9 +208,9 @@ class _Night:
 
     def run(self, residents: int, years: int, seed: int, end_date: dt.date, explain: bool) -> None:
         with psycopg.connect(self.s.url("helhed"), autocommit=True) as conn:
-            self.result["postgres_version"] = conn.execute("show server_version").fetchone()[0]
+            self.result["postgres_version"] = one_row(conn.execute("show server_version"))[0]
             self.result["postgres_settings"] = {
-                name: conn.execute(f"show {name}").fetchone()[0] for name in
+                name: one_row(conn.execute(f"show {name}"))[0] for name in
                 ("shared_buffers", "work_mem", "maintenance_work_mem", "max_wal_size", "max_parallel_workers_per_gather")}
         self.generate(residents, years, seed, end_date)
         full_run = f"bench_{residents}_full"
@@ -226,7 +242,7 @@ class _Night:
             self.through_airflow(day + dt.timedelta(days=1))
         self.explain_misses(explain)
         with psycopg.connect(self.s.url("helhed"), autocommit=True) as conn:
-            self.result["database_mb"] = round(conn.execute("select pg_database_size('helhed')").fetchone()[0] / MB, 1)
+            self.result["database_mb"] = round(one_row(conn.execute("select pg_database_size('helhed')"))[0] / MB, 1)
 
     def generate(self, residents: int, years: int, seed: int, end_date: dt.date) -> None:
         from helhed.generator import generate

@@ -181,7 +181,7 @@ def notes_for(run: dict[str, Any]) -> list[str]:
             f"{_fmt_s(ph['publish'].get('after_full_build', {}).get('seconds'))}. Fix: the dbt and load notes.")
     load_mb = ph["load"]["peak_memory_mb"]["python_mb"]
     if load_mb > 1024:
-        biggest = max(ph["load"].get("entities", {}).items(), key=lambda kv: kv[1]["rows"], default=(None, {}))
+        biggest: tuple[Any, dict[str, Any]] = max(ph["load"].get("entities", {}).items(), key=lambda kv: kv[1]["rows"], default=(None, {}))
         notes.append(
             f"**Loader memory {_fmt_n(load_mb)} MB** (no target, but it grows with the largest file: "
             f"`{biggest[0]}`, {_fmt_n(biggest[1].get('rows'))} rows). `load_file` keeps the parsed rows, the "

@@ -16,9 +16,10 @@ import time
 
 def main() -> None:
     from flask_migrate import upgrade
-    from superset import appbuilder, db, security_manager
     from superset.app import create_app
     from superset.db_engine_specs import load_engine_specs
+
+    from superset import appbuilder, db, security_manager  # type: ignore[attr-defined]  # made by superset's app factory at import time
 
     app = create_app()
     with app.app_context():

@@ -57,7 +57,7 @@ def session_cookies(base_url: str, username: str, password: str, timeout: float 
                                                           "csrf_token": token_value}, timeout=timeout, allow_redirects=False)
     if response.status_code not in (302, 303) or "/login" in response.headers.get("Location", ""):
         raise ScreenshotError(f"form login as {username} at {base_url} failed: {response.status_code}")
-    return session.cookies.get_dict()
+    return {name: value for name, value in session.cookies.get_dict().items() if value is not None}
 
 
 def take(base_url: str, cookies: dict[str, str], jobs: list[tuple[str, Path, int]], *,
