@@ -194,10 +194,22 @@ def added(pg: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ad
         for key, value in overrides.items():
             patch.setenv(key, value)
         yield Added(root, env, Settings.from_env())
+    # Leave the shared warehouse as the other modules expect it: no table, no delivery and no gate
+    # record of the made-up source (publish refuses files no gate of its run covered).
     with psycopg.connect(pg.url("helhed"), autocommit=True) as conn:
         for schema in ("landing", "staging"):
             conn.execute(sql.SQL("drop table if exists {} cascade").format(sql.Identifier(schema, "misbrug__treatments")))
         conn.execute("drop view if exists build_stg.stg_misbrug__treatments")
+        ids = "select file_id from audit.delivery_files where source = 'misbrug'"
+        for table in ("landing.quarantine", "audit.accepted_files"):
+            if conn.execute("select to_regclass(%s)", [table]).fetchone()[0] is not None:
+                conn.execute(f"delete from {table} where file_id in ({ids})")
+        conn.execute(f"delete from audit.delivery_files where file_id in ({ids})")
+        conn.execute("delete from audit.unexpected_files where source = 'misbrug'")
+        if conn.execute("select to_regclass('audit.gate_batches')").fetchone()[0] is not None:
+            conn.execute("delete from audit.gate_batches where entity like 'misbrug.%'")
+        if conn.execute("select to_regclass('audit.gate_results')").fetchone()[0] is not None:
+            conn.execute("delete from audit.gate_results where suite like %s", ["%misbrug%"])
 
 
 def test_the_new_source_is_declared_from_the_copy(added: Added) -> None:
