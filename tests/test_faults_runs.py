@@ -435,7 +435,7 @@ def test_night_5_the_next_night_catches_up_warns_of_the_quiet_day_and_matches_th
     checks = {o.expectation_type: o for o in gates.delivery_checks(w.s, "ydelser__benefit_periods", logical_date=later)}
     missing = checks["expect_delivery_to_arrive"]
     assert not missing.success and missing.severity == "warning"
-    assert f"no delivery of ydelser.benefit_periods since {day}, 5 days before {later}" in missing.message
+    assert f"no delivery of ydelser.benefit_periods since {quiet}, {(later - quiet).days} days before {later}" in missing.message
     assert checks["expect_delivery_to_have_rows"].success   # nothing new since the publish: nothing empty either
     FIGURES["quiet_day"] = "warning, published"
 

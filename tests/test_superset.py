@@ -37,6 +37,7 @@ from psycopg import sql
 from helhed import gates, loading, publish
 from helhed.config import REPO_ROOT, Settings
 from helhed.evaluation import tables as evaluation_tables
+from helhed.sources import get_entity
 from helhed.superset import access, provision, screenshots, server
 
 pytestmark = pytest.mark.slow
@@ -970,6 +971,7 @@ def test_pg_logins_read_only_what_their_level_may(pg: Settings, superset) -> Non
         assert len({r[0] for r in conn.execute("select distinct department from marts.activity_tempo_yearly")}) == 4
     # ... but not the raw rows in landing (row-level security without a policy): raw CPR stays there
     with psycopg.connect(pg.url("helhed"), autocommit=True) as conn:
+        loading.ensure_tables(conn, get_entity("cpr.persons"))
         conn.execute("insert into landing.cpr__persons (file_id, line_no) values (-1, 1)")
         landed = conn.execute("select count(*) from landing.cpr__persons").fetchone()[0]
     try:

@@ -115,6 +115,11 @@ create table if not exists landing.quarantine (
 -- login but the owner (the loader), also from the BI login, whose pg_read_all_data does not
 -- bypass it (superset/access.yaml).
 alter table landing.quarantine enable row level security;
+-- What the BI team's data-quality dashboard may see of the quarantine: counts per file and rule,
+-- never the raw lines. The view runs as its owner (the loader), so the policy-less row-level
+-- security above does not hide the rows it counts.
+create or replace view audit.quarantine_counts as
+    select file_id, rule, count(*)::bigint as quarantined_rows from landing.quarantine group by 1, 2;
 """
 
 #: Columns added to ``audit.delivery_files`` since its first version, for warehouses that have it.
