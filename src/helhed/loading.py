@@ -233,8 +233,10 @@ def ensure_tables(conn: psycopg.Connection, entity: Entity) -> None:
         "create table if not exists landing.{} (file_id bigint not null, line_no integer not null, {}, "
         "primary key (file_id, line_no))"
     ).format(sql.Identifier(entity.table), sql.SQL(", ").join(landing_cols)))
-    # Raw CPR never leaves landing (see landing.quarantine above).
-    conn.execute(sql.SQL("alter table landing.{} enable row level security").format(sql.Identifier(entity.table)))
+    # Raw CPR never leaves landing (see landing.quarantine above). Enabled once: ALTER TABLE takes
+    # an exclusive lock, which a load of every file should not.
+    if not one_row(conn.execute("select relrowsecurity from pg_class where oid = %s::regclass", [f"landing.{entity.table}"]))[0]:
+        conn.execute(sql.SQL("alter table landing.{} enable row level security").format(sql.Identifier(entity.table)))
     staging_cols = [
         sql.SQL("{} {}{}").format(
             sql.Identifier(c.staging_name), sql.SQL(SQL_TYPES[c.type]), sql.SQL(" not null") if c.required else sql.SQL("")

