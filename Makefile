@@ -11,7 +11,7 @@ help:  ## list the targets
 
 $(VENV)/.installed: pyproject.toml constraints/pipeline.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install $(PIP_FLAGS) -c constraints/pipeline.txt -e '.[test]'
+	$(VENV)/bin/pip install $(PIP_FLAGS) -c constraints/pipeline.txt -e '.[test,production]'
 	touch $@
 
 $(SUPERSET_VENV)/.installed: superset/constraints.txt
