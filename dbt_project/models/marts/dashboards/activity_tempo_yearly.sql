@@ -18,7 +18,9 @@ person_months as (
 
 ),
 
-memberships as (
+{#- One row per person, year, department and target group first, then the groups: a person
+    counts once per cell without a count(distinct) over every person-month membership. -#}
+person_years as (
 
     select
         extract(year from person_months.month)::integer                       as year,
@@ -27,15 +29,18 @@ memberships as (
         memberships_target_group.target_group,
         memberships_target_group.target_group_label,
         person_months.person_key,
-        person_months.conversations_held,
-        person_months.network_meetings,
-        person_months.contact_points
+        count(*)                                                               as person_months,
+        sum(person_months.conversations_held)                                  as conversations_held,
+        sum(person_months.network_meetings)                                    as network_meetings,
+        sum(person_months.contact_points)                                      as contact_points,
+        count(person_months.contact_points)                                    as months_with_contact_points
     from person_months
     {{ department_memberships('person_months') }}
     {{ target_group_memberships('person_months') }}
     where person_months.is_resident
       and memberships_department.is_member
       and memberships_target_group.is_member
+    group by 1, 2, 3, 4, 5, 6
 
 ),
 
@@ -47,12 +52,13 @@ cells as (
         department_label,
         target_group,
         target_group_label,
-        count(distinct person_key)::integer                                    as persons,
-        count(*)::integer                                                      as person_months,
+        count(*)::integer                                                      as persons,
+        sum(person_months)::integer                                            as person_months,
         sum(conversations_held)::integer                                       as conversations_held,
         sum(network_meetings)::integer                                         as network_meetings,
-        avg(contact_points)                                                    as mean_contact_points
-    from memberships
+        sum(contact_points)::numeric / nullif(sum(months_with_contact_points), 0)
+                                                                               as mean_contact_points
+    from person_years
     group by 1, 2, 3, 4, 5
 
 ),

@@ -25,42 +25,63 @@ years as (
 
 ),
 
-memberships as (
+{#- One row per person, year and target group first (the costs summed per department), and the
+    departments unpivoted only after the persons are counted: persons and person-months do not
+    depend on the department, so counting them once per group is the same count, without a
+    count(distinct) over person-months x target groups x departments. -#}
+person_years as (
 
     select
         extract(year from person_months.month)::integer                       as year,
         memberships_target_group.target_group,
         memberships_target_group.target_group_label,
         person_months.person_key,
-        departments.department,
-        departments.department_label,
-        departments.cost
+        count(*)                                                               as person_months
+        {%- for row in departments %},
+        sum(person_months.cost_total_{{ row["department"] }})                  as cost_{{ row["department"] }}
+        {%- endfor %}
     from person_months
     {{ target_group_memberships('person_months') }}
-    cross join lateral (
-        values
-        {%- for row in departments %}
-            ('{{ row["department"] }}', '{{ row["department_label"] | replace("'", "''") }}', person_months.cost_total_{{ row["department"] }}){{ "," if not loop.last }}
-        {%- endfor %}
-    ) as departments (department, department_label, cost)
     where person_months.is_resident
       and memberships_target_group.is_member
+    group by 1, 2, 3, 4
+
+),
+
+groups as (
+
+    select
+        year,
+        target_group,
+        target_group_label,
+        count(*)::integer                                                      as persons,
+        sum(person_months)::integer                                            as person_months
+        {%- for row in departments %},
+        sum(cost_{{ row["department"] }})                                      as cost_{{ row["department"] }}
+        {%- endfor %}
+    from person_years
+    group by 1, 2, 3
 
 ),
 
 cells as (
 
     select
-        year,
-        department,
-        department_label,
-        target_group,
-        target_group_label,
-        count(distinct person_key)::integer                                    as persons,
-        count(*)::integer                                                      as person_months,
-        sum(cost)                                                              as cost_total
-    from memberships
-    group by 1, 2, 3, 4, 5
+        groups.year,
+        departments.department,
+        departments.department_label,
+        groups.target_group,
+        groups.target_group_label,
+        groups.persons,
+        groups.person_months,
+        departments.cost                                                       as cost_total
+    from groups
+    cross join lateral (
+        values
+        {%- for row in departments %}
+            ('{{ row["department"] }}', '{{ row["department_label"] | replace("'", "''") }}', groups.cost_{{ row["department"] }}){{ "," if not loop.last }}
+        {%- endfor %}
+    ) as departments (department, department_label, cost)
 
 ),
 
