@@ -6,7 +6,7 @@ Airflow's simple auth manager and binds its UI to 127.0.0.1 (``HELHED_AIRFLOW_HO
 production (docker-compose.yml) uses the FAB auth manager with roles.
 
 :func:`run_dag` prepares what a fresh clone lacks (Airflow's metadata tables, the dbt manifest
-the DAG is rendered from) and says in one line what to do when it cannot (PostgreSQL down).
+Superset's column descriptions come from) and says in one line what to do when it cannot (PostgreSQL down).
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def needs_migration(s: Settings) -> bool:
 
 
 def manifest_is_stale() -> bool:
-    """True when dbt's manifest (from which cosmos renders the DAG) is missing or older than the project."""
+    """True when dbt's manifest (Superset's column descriptions, :mod:`helhed.dbtmeta`) is missing or older than the project."""
     project = dbt_project_dir()
     manifest = project / "target" / "manifest.json"
     if not manifest.exists():

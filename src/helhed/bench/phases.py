@@ -3,8 +3,8 @@
 The bench calls the same functions the DAG's tasks call (``begin_run``, ``load``,
 ``gate_staging``, ``evaluate_programmes``, ``budget_proposals``, ``gate_marts``,
 ``publish_build``, ``end_run``), so a change to a step is measured without a second copy of
-the night to keep in step. Only dbt runs differently: the DAG renders it as cosmos tasks, the
-bench runs the same ``dbt build`` as one subprocess (its memory is sampled); the optional
+the night to keep in step. Only dbt runs differently: the DAG runs it as one cosmos ``dbt build`` per
+layer, the bench runs the same ``dbt build`` as one subprocess (its memory is sampled); the optional
 Airflow phase runs the whole night through Airflow and reports the ratio.
 
 Two nights per size, as production sees them: a first night from scratch (load everything up

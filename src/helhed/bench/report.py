@@ -162,14 +162,12 @@ def notes_for(run: dict[str, Any]) -> list[str]:
         notes.append(
             f"**One night through Airflow {_fmt_s(airflow.get('seconds'))}** against "
             f"{_fmt_s(airflow.get('bare_night_seconds'))} for the same steps called directly "
-            f"({t['airflow_vs_bare']['value']}x; {airflow.get('how')}). The DAG renders every dbt node as a "
-            "task (cosmos watcher mode: one producer runs `dbt build`, one sensor per node reports it), "
-            "and every task costs a process start, an import of Airflow and helhed, and a round trip to "
-            "the metadata database, whatever its work. Fix: coarser tasks where the per-node cost exceeds the "
-            "node's work: one task per dbt layer (cosmos `RenderConfig(select=...)` per task group, or "
-            "`ExecutionMode.LOCAL` with `TestBehavior.BUILD` for the whole build as one task), the "
-            "per-entity load and gate tasks merged per source, and sensors made deferrable so they wait in "
-            "the triggerer instead of occupying executor slots.")
+            f"({t['airflow_vs_bare']['value']}x; {airflow.get('how')}). The dbt build is already one task "
+            "per layer (four `dbt build` runs, each parsing the project); what remains is about two tasks per "
+            "source entity plus the steps, and every task costs a process start, an import of Airflow and "
+            "helhed, and a round trip to the metadata database, whatever its work. Fix: the per-entity load "
+            "and gate tasks merged per source, and the dbt layers as one `dbt build` task where the layer "
+            "split costs more than it shows.")
     elif airflow.get("error"):
         notes.append(f"**The Airflow night did not complete** ({airflow['error'][:300]}); its ratio is not measured.")
     if not t["full_night_seconds"]["met"]:
