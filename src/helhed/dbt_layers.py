@@ -48,6 +48,7 @@ def layer_nodes(project_dir: Path, target_dir: Path, env: Mapping[str, str] | No
     database; the profile's ``PGPASSWORD`` only has to be set (a placeholder is used otherwise).
     """
     from dbt.cli.main import dbtRunner
+    from dbt.contracts.graph.manifest import Manifest
 
     saved = dict(os.environ)
     os.environ.update(env or {})
@@ -58,6 +59,8 @@ def layer_nodes(project_dir: Path, target_dir: Path, env: Mapping[str, str] | No
         parsed = dbtRunner().invoke(["parse", *common])
         if not parsed.success:
             raise RuntimeError(f"dbt parse of {project_dir} failed: {parsed.exception}")
+        if not isinstance(parsed.result, Manifest):
+            raise RuntimeError(f"dbt parse of {project_dir} returned no manifest")
         runner = dbtRunner(manifest=parsed.result)
         layers: dict[str, set[str]] = {}
         for layer, selector in DBT_LAYERS:
@@ -65,7 +68,8 @@ def layer_nodes(project_dir: Path, target_dir: Path, env: Mapping[str, str] | No
                                     *common])
             if not listed.success:
                 raise RuntimeError(f"dbt ls --selector {selector} in {project_dir} failed: {listed.exception}")
-            ids = {json.loads(line)["unique_id"] for line in listed.result}
+            lines = listed.result if isinstance(listed.result, list) else []
+            ids = {json.loads(line)["unique_id"] for line in lines}
             layers[layer] = {uid for uid in ids if uid.split(".", 1)[0] in BUILDABLE}
     finally:
         os.environ.clear()

@@ -453,9 +453,11 @@ def _airflow_line(run: dict[str, Any]) -> str:
     airflow = run.get("airflow")
     if not airflow:
         return ("Airflow: not run at this size (`--airflow <sizes>` adds one more night through Airflow as "
-                "`helhed run` runs it).")
+                "production runs it).")
     if airflow.get("error"):
         return f"Airflow: one night through Airflow did not complete: {airflow['error'][:300]}."
     return (f"Airflow: one night ({airflow['delivery_date']}) through Airflow ({airflow['how']}) "
             f"{_fmt_s(airflow['seconds'])} against the bare night {_fmt_s(airflow['bare_night_seconds'])} → "
-            f"**{run['ratios'].get('airflow_vs_bare')}x**.")
+            f"**{run['ratios'].get('airflow_vs_bare')}x**"
+            + (f" (orchestration overhead {_fmt_s(airflow['overhead_seconds'])}, {airflow['tasks']} tasks)."
+               if "overhead_seconds" in airflow else "."))
