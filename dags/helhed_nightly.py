@@ -1,8 +1,8 @@
 """Nightly run: take the run lock, load each source, gate it, build the warehouse with dbt,
 evaluate the programmes, gate the marts, publish.
 
-A thin DAG: the work lives in ``helhed.pipeline``; the dbt models become tasks through
-astronomer-cosmos. Adding a source is a block in ``config/sources.yaml``: one task group
+A thin DAG: the work lives in ``helhed.pipeline``; dbt runs through astronomer-cosmos as one
+``dbt build`` task per warehouse layer (seeds, staging, intermediate, marts). Adding a source is a block in ``config/sources.yaml``: one task group
 per source (with a load and a gate task per entity) is made from it here.
 
 ``begin_run`` takes the nightly lock (``audit.run_lock``) so that only one run works at a time

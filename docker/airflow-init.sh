@@ -6,7 +6,7 @@
 #  1. warehouse: databases, schemas, role helhed_reader and its password, metadata databases
 #     closed to the warehouse roles (`helhed db bootstrap`)
 #  2. Airflow metadata database, FAB's user and role tables included: `airflow db migrate`;
-#     dbt manifest for cosmos (`helhed dbt-manifest`)
+#     dbt manifest (`helhed dbt-manifest`: the column descriptions Superset shows)
 #  3. Airflow login (FAB auth manager): the admin user with role Admin, created or its password
 #     reset to HELHED_AIRFLOW_ADMIN_PASSWORD. Give every other person their own user with the
 #     least role that does their job (Viewer, User or Op): `airflow users create --role Viewer ...`.
@@ -27,7 +27,7 @@ helhed db bootstrap
 echo "helhed: migrating the Airflow metadata database"
 airflow db migrate
 
-echo "helhed: parsing the dbt project into the manifest the DAG is rendered from"
+echo "helhed: parsing the dbt project into its manifest (column descriptions for Superset)"
 helhed dbt-manifest
 
 echo "helhed: the Airflow login '${admin}' (FAB auth manager, role Admin)"

@@ -1,4 +1,6 @@
-"""The DAG folder imports without errors (the official best-practice DagBag test)."""
+"""The DAG folder imports without errors (the official best-practice DagBag test), without a dbt
+manifest or any dbt command, and has the shape the docs describe: a group per source, the dbt
+build as one task per layer, the lock as setup and teardown."""
 
 from __future__ import annotations
 
@@ -7,8 +9,8 @@ import subprocess
 import sys
 
 from helhed import airflow_local
-from helhed.airflow_support import write_dbt_manifest
 from helhed.config import Settings
+from helhed.dbt_layers import DBT_LAYERS
 from helhed.sources import load_sources
 
 PROBE = """
@@ -31,7 +33,8 @@ print(json.dumps({
 def test_dagbag_imports_without_errors_and_has_one_group_per_source(helhed_env):
     s = Settings.from_env()
     env = airflow_local.airflow_env(s)
-    write_dbt_manifest(s.libpq_env())
+    # No manifest to read: the DAG must import from a fresh clone's dbt project (no target/).
+    env["HELHED_DBT_PROJECT_DIR"] = str(_project_without_target(s))
     out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
@@ -41,7 +44,13 @@ def test_dagbag_imports_without_errors_and_has_one_group_per_source(helhed_env):
     for source in load_sources().values():
         for entity in source.entities:
             assert f"{source.name}.load_{entity.name}" in tasks and f"{source.name}.gate_{entity.name}" in tasks
-    assert any(t.startswith("dbt_build.") for t in tasks), tasks
+    # The dbt build is one task per layer, in layer order, and nothing else (no per-node sensors).
+    layers = [f"dbt_build.{layer}" for layer, _ in DBT_LAYERS]
+    assert [t for t in tasks if t.startswith("dbt_build.")] == sorted(layers)
+    for before, after in zip(layers, layers[1:]):
+        assert result["upstream"][after] == [before]
+    assert set(result["upstream"][layers[0]]) == {t for t in tasks if ".gate_" in t}
+    assert result["upstream"]["evaluate_programmes"] == [layers[-1]]
     assert {"evaluate_programmes", "gate_marts", "publish"} <= set(tasks)
     assert result["max_active_runs"] == 1
     # One run at a time whatever starts it: the lock is taken first and released by a teardown.
@@ -51,3 +60,15 @@ def test_dagbag_imports_without_errors_and_has_one_group_per_source(helhed_env):
     assert loads and all("begin_run" in upstream[t] for t in loads)
     assert {"publish", "begin_run"} <= set(upstream["end_run"])
     assert "helhed_maintenance" in result["dags"]
+
+
+def _project_without_target(s: Settings):
+    """A copy of the dbt project without ``target/`` (what a fresh clone has)."""
+    import shutil
+
+    from helhed.airflow_support import dbt_project_dir
+
+    copy = s.home / "dbt_project_fresh"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(dbt_project_dir(), copy, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    return copy

@@ -87,7 +87,7 @@ class FaultSettings(Settings):
 class World:
     s: FaultSettings
     pool: Path                  # every generated delivery; nights copy folders from here into landing
-    target: Path                # dbt's target path (not the project's, which cosmos reads)
+    target: Path                # dbt's target path (not the project's, which helhed.dbtmeta reads)
     truth: dict
     seconds: dict[str, float] = field(default_factory=dict)
 

@@ -6,7 +6,7 @@ Airflow's simple auth manager and binds its UI to 127.0.0.1 (``HELHED_AIRFLOW_HO
 production (docker-compose.yml) uses the FAB auth manager with roles.
 
 :func:`run_dag` prepares what a fresh clone lacks (Airflow's metadata tables, the dbt manifest
-the DAG is rendered from) and says in one line what to do when it cannot (PostgreSQL down).
+Superset's column descriptions come from) and says in one line what to do when it cannot (PostgreSQL down).
 """
 
 from __future__ import annotations
@@ -15,8 +15,12 @@ import json
 import os
 import subprocess
 import sys
-from datetime import date
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from helhed import processes
 from helhed.airflow_support import dbt_project_dir, write_dbt_manifest
@@ -127,7 +131,7 @@ def needs_migration(s: Settings) -> bool:
 
 
 def manifest_is_stale() -> bool:
-    """True when dbt's manifest (from which cosmos renders the DAG) is missing or older than the project."""
+    """True when dbt's manifest (Superset's column descriptions, :mod:`helhed.dbtmeta`) is missing or older than the project."""
     project = dbt_project_dir()
     manifest = project / "target" / "manifest.json"
     if not manifest.exists():
@@ -175,8 +179,13 @@ def run_dag(s: Settings, logical_date: date, *, prepared: bool = False) -> subpr
     return airflow(s, "dags", "test", DAG_ID, logical_date.isoformat(), check=False)
 
 
-def start_services(s: Settings) -> None:
-    env = airflow_env(s)
+def start_services(s: Settings, overrides: Mapping[str, str] | None = None) -> None:
+    """Start the API server, scheduler (LocalExecutor), DAG processor and triggerer in the background.
+
+    ``overrides`` are extra environment variables for these services (e.g. Airflow settings for
+    a measurement), on top of :func:`airflow_env`.
+    """
+    env = {**airflow_env(s), **(overrides or {})}
     commands = {
         "airflow-api-server": ["api-server", "--host", api_host(), "--port", str(api_port())],
         "airflow-scheduler": ["scheduler"],
@@ -192,3 +201,55 @@ def start_services(s: Settings) -> None:
 def stop_services(s: Settings) -> None:
     for name in SERVICES:
         processes.stop(s, name)
+
+
+@dataclass
+class TriggeredRun:
+    """One DAG run triggered on the running services, as the metadata database recorded it."""
+
+    run_id: str
+    state: str
+    queued_at: datetime | None = None
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float | None:
+        """From queued (what a scheduled run also waits for) to the run's end."""
+        begin = self.queued_at or self.start_date
+        return (self.end_date - begin).total_seconds() if begin and self.end_date else None
+
+
+FINISHED = ("success", "failed")
+
+
+def trigger_and_wait(s: Settings, logical_date: date, run_id: str, *, timeout: float = 7200,
+                     poll: float = 1.0) -> TriggeredRun:
+    """Trigger the nightly DAG for ``logical_date`` on the running services (:func:`start_services`)
+    and wait until the scheduler finishes it: the path a production run takes (scheduler, executor,
+    task processes reporting to the API server), unlike ``airflow dags test``.
+
+    The DAG must be serialized and unpaused. Raises :class:`TimeoutError` naming the run when it is
+    not finished within ``timeout`` seconds.
+    """
+    import psycopg
+
+    airflow(s, "dags", "trigger", DAG_ID, "--logical-date", f"{logical_date.isoformat()}T00:00:00+00:00",
+            "--run-id", run_id, capture=True)
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(s.url(metadata_database()), autocommit=True) as conn:
+        while True:
+            row = conn.execute("select state, queued_at, start_date, end_date from dag_run "
+                               "where dag_id = %s and run_id = %s", (DAG_ID, run_id)).fetchone()
+            if row and row[0] in FINISHED:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"DAG run {run_id} not finished after {timeout:.0f} s (state {row and row[0]}); "
+                                   f"see {s.log_dir}/airflow-scheduler.log")
+            time.sleep(poll)
+        tasks = [{"task_id": task_id, "state": state, "seconds": float(seconds) if seconds is not None else None}
+                 for task_id, state, seconds in conn.execute(
+                     "select task_id, state, extract(epoch from end_date - start_date) from task_instance "
+                     "where dag_id = %s and run_id = %s order by start_date nulls last", (DAG_ID, run_id))]
+    return TriggeredRun(run_id, row[0], row[1], row[2], row[3], tasks)

@@ -1,4 +1,4 @@
-"""Airflow glue kept out of the DAG file: the cosmos dbt task group, the step wrapper and the failure callback.
+"""Airflow glue kept out of the DAG file: the cosmos dbt task group (one task per layer), the step wrapper and the failure callback.
 
 Everything a task hands to Airflow passes through :mod:`helhed.redaction`: its return value
 (stored as XCom), its exception (shown in the UI and the task log), the log records of the
@@ -57,10 +57,12 @@ def dbt_project_dir() -> Path:
 
 
 def write_dbt_manifest(env: dict[str, str] | None = None) -> Path:
-    """Run ``dbt parse`` to (re)write ``target/manifest.json``, from which cosmos renders the DAG.
+    """Run ``dbt parse`` to (re)write ``target/manifest.json``: the column descriptions Superset's
+    datasets take from dbt (:mod:`helhed.dbtmeta`). The DAG no longer needs it: its dbt tasks are
+    one per layer, named by dbt selectors (:func:`dbt_task_group`), not rendered per node.
 
-    Run it whenever the dbt project changes: ``helhed dbt-manifest`` (the demo and the compose
-    ``airflow-init`` service do it on every start).
+    ``helhed dbt-manifest`` runs it; the demo and the compose ``airflow-init`` service do it on
+    every start.
     """
     project_dir = dbt_project_dir()
     dbt = Path(sys.executable).parent / "dbt"
@@ -73,74 +75,52 @@ def write_dbt_manifest(env: dict[str, str] | None = None) -> Path:
 
 
 def dbt_task_group(group_id: str = "dbt_build"):
-    """The dbt build as an Airflow task group, one task per dbt node, into the build schemas.
+    """The dbt build as an Airflow task group: one cosmos ``dbt build`` task per warehouse layer.
 
-    Cosmos' *watcher* execution mode: one producer task runs a single ``dbt build`` of the
-    whole project (dbt's own threads and dependency order; a model's tests run before its
-    children, and a failed test skips everything downstream of it), and one light sensor task
-    per seed, model and test follows its node's result from the producer. One ``dbt build``
-    instead of one dbt invocation per node cuts a nightly run from minutes of per-node start-up
-    (parsing the project ~80 times) to one parse. A failed node fails its task and the group,
-    so ``gate_marts`` and ``publish`` never run on a broken build; a retried sensor re-runs its
-    own node locally (the sensors start after the producer: ``_start_sensors_after_the_producer``).
-    The DAG is rendered from dbt's manifest (``write_dbt_manifest``), so
-    parsing the DAG runs no dbt command and touches no database, as Airflow's best practices ask.
+    Seeds, staging, intermediate and marts (:data:`helhed.dbt_layers.DBT_LAYERS`, the YAML
+    selectors of ``dbt_project/selectors.yml``) run one after another, each a
+    ``DbtBuildLocalOperator`` with dbt in-process: dbt's own threads and dependency order inside a
+    layer, a model's tests before its children, and every test of the layer (data and unit tests)
+    in the same task. A failed model or test makes dbt exit non-zero, which fails the layer's task;
+    the later layers are then ``upstream_failed`` and nothing downstream (evaluation, mart gates,
+    publish) runs, while the ``end_run`` teardown still releases the lock.
+
+    Why four tasks and not one per dbt node: each Airflow task costs a process start and an
+    import of Airflow and helhed, and ``airflow dags test`` (``helhed run``, the demo, the tests)
+    runs tasks one after another, so the ~520 per-node watcher sensors cosmos rendered cost far
+    more than the build they reported (issue 12). dbt's log in each task's log still names every
+    node's result. Parsing the DAG runs no dbt command, reads no manifest and touches no database.
     """
-    from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+    from airflow.sdk import TaskGroup
+    from cosmos import ProfileConfig
+    from cosmos.constants import InvocationMode
+    from cosmos.operators.local import DbtBuildLocalOperator
+
+    from helhed.dbt_layers import DBT_LAYERS
 
     project_dir = dbt_project_dir()
-    group = DbtTaskGroup(
-        group_id=group_id,
-        project_config=ProjectConfig(dbt_project_path=project_dir, manifest_path=project_dir / "target" / "manifest.json"),
-        profile_config=ProfileConfig(
-            profile_name="helhed", target_name="build", profiles_yml_filepath=project_dir / "profiles.yml"
-        ),
-        # dbt runs in-process (dbtRunner); cosmos then requires the dbt on PATH, which
-        # helhed.airflow_local puts first (the venv's bin) and the container image has.
-        execution_config=ExecutionConfig(execution_mode=ExecutionMode.WATCHER, invocation_mode=InvocationMode.DBT_RUNNER),
-        # AFTER_EACH: one sensor per model for its tests (the producer's dbt build runs them).
-        # Tests with several parents stay with their models: a detached test's sensor finds
-        # no result from the producer and would wait for ever.
-        render_config=RenderConfig(
-            load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH,
-            should_detach_multiple_parents_tests=False,
-        ),
-        # Sensors poke instead of deferring: no triggerer needed for `airflow dags test`, and
-        # they only wait while the one producer task works; never longer than an hour.
-        operator_args={"install_deps": False, "deferrable": False, "poke_interval": 2, "timeout": 3600},
-        default_args={"retries": 0},
-    )
-    _start_sensors_after_the_producer(group)
+    profile = ProfileConfig(profile_name="helhed", target_name="build", profiles_yml_filepath=project_dir / "profiles.yml")
+    with TaskGroup(group_id=group_id, tooltip="dbt build, one task per warehouse layer") as group:
+        previous = None
+        for layer, selector in DBT_LAYERS:
+            task = DbtBuildLocalOperator(
+                task_id=layer,
+                project_dir=str(project_dir),
+                profile_config=profile,
+                selector=selector,
+                # dbt runs in-process (dbtRunner); cosmos then requires the dbt on PATH, which
+                # helhed.airflow_local puts first (the venv's bin) and the container image has.
+                invocation_mode=InvocationMode.DBT_RUNNER,
+                install_deps=False,
+                # The DAG's own asset (publish) says when the marts change; no per-node lineage events.
+                emit_datasets=False,
+                # A retry would rebuild the whole layer to meet the same failed test again.
+                retries=0,
+            )
+            if previous is not None:
+                previous >> task
+            previous = task
     return group
-
-
-def _start_sensors_after_the_producer(group) -> None:
-    """Make the producer upstream of every sensor that has no upstream task in the group.
-
-    Cosmos starts the sensors beside the producer. Under a sequential run (``airflow dags
-    test``, the demo and the tests) a sensor that starts first waits for a producer that
-    never gets its turn; in a deployment it holds a worker slot while dbt works. Started after
-    the producer, each sensor finds its node's result at once; if the producer fails, the
-    sensors are upstream_failed, the group fails, and nothing downstream (gates, publish) runs.
-    """
-    from cosmos.constants import PRODUCER_WATCHER_TASK_ID
-
-    tasks = {task.task_id: task for task in _tasks_in(group)}
-    producer = tasks[f"{group.group_id}.{PRODUCER_WATCHER_TASK_ID}"]
-    for task in tasks.values():
-        if task is producer or producer.task_id in task.upstream_task_ids:
-            continue
-        if not task.upstream_task_ids & tasks.keys():
-            producer >> task
-
-
-def _tasks_in(group):
-    for child in group.children.values():
-        if hasattr(child, "children"):
-            yield from _tasks_in(child)
-        else:
-            yield child
 
 
 def failure_message(context) -> str:

@@ -11,7 +11,7 @@ validates them before publishing. In the first build the draws do not exist yet 
 proposals hold the separate-unit rows only (the network model needs the draws).
 
 The selection runs ``dbt build`` in a subprocess with its own target path (so it never
-rewrites the manifest cosmos renders the DAG from) and is deterministic: the same build
+rewrites the project's manifest, which Superset's column descriptions read) and is deterministic: the same build
 schemas and draws give the same proposals.
 """
 

@@ -119,7 +119,7 @@ def airflow_stop() -> None:
 
 @app.command("dbt-manifest")
 def dbt_manifest() -> None:
-    """Parse the dbt project into target/manifest.json, from which the DAG's dbt tasks are rendered."""
+    """Parse the dbt project into target/manifest.json (the column descriptions Superset's datasets show)."""
     from helhed.airflow_support import write_dbt_manifest
 
     s = _settings()

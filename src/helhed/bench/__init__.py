@@ -12,7 +12,8 @@ each phase in the nightly's order (:mod:`helhed.bench.phases`):
 6. ``incremental`` the next night: load the end date + 1, gates, ``dbt build``, evaluation;
 7. ``publish``     the mart gates and the atomic publish;
 
-and, with ``--airflow <sizes>``, one more night through Airflow as ``helhed run`` runs it. Each phase
+and, with ``--airflow <sizes>``, one more night through Airflow as production runs it (scheduler and
+LocalExecutor, a triggered run polled to completion), with its overhead over the bare night. Each phase
 records its peak memory and CPU (:mod:`helhed.bench.measure`). In the same run it measures the
 machine's limits (:mod:`helhed.bench.limits`): ``COPY`` of the same raw files into unlogged
 text tables and one hand-written SQL statement that builds the person-month aggregate.
@@ -118,8 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-explain", dest="explain", action="store_false",
                         help="skip EXPLAIN ANALYZE of the fact model when it misses its target")
     parser.add_argument("--airflow", default="",
-                        help="comma-separated sizes at which one more night runs through Airflow as `helhed run` "
-                             "runs it, with its ratio to the bare night (default: none; it is slow)")
+                        help="comma-separated sizes at which one more night runs through Airflow as production runs "
+                             "it (scheduler + LocalExecutor), with its ratio to the bare night (default: none)")
     parser.add_argument("--remark", action="append", default=[], help="a remark to print in the report")
     parser.add_argument("--render", action="store_true",
                         help="only rewrite <out>/benchmarks.md from <out>/benchmarks.json (no measuring)")

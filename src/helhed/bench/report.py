@@ -162,14 +162,13 @@ def notes_for(run: dict[str, Any]) -> list[str]:
         notes.append(
             f"**One night through Airflow {_fmt_s(airflow.get('seconds'))}** against "
             f"{_fmt_s(airflow.get('bare_night_seconds'))} for the same steps called directly "
-            f"({t['airflow_vs_bare']['value']}x; {airflow.get('how')}). The DAG renders every dbt node as a "
-            "task (cosmos watcher mode: one producer runs `dbt build`, one sensor per node reports it), "
-            "and every task costs a process start, an import of Airflow and helhed, and a round trip to "
-            "the metadata database, whatever its work. Fix: coarser tasks where the per-node cost exceeds the "
-            "node's work: one task per dbt layer (cosmos `RenderConfig(select=...)` per task group, or "
-            "`ExecutionMode.LOCAL` with `TestBehavior.BUILD` for the whole build as one task), the "
-            "per-entity load and gate tasks merged per source, and sensors made deferrable so they wait in "
-            "the triggerer instead of occupying executor slots.")
+            f"({t['airflow_vs_bare']['value']}x; {airflow.get('how')}). " + _airflow_breakdown(airflow) +
+            "The dbt build is one task per layer; every task still costs a process start, a parse of the DAG "
+            "file, an import of Airflow and helhed and round trips to the API server, whatever its work, and "
+            "the LocalExecutor starts every ready entity's load or gate at once, more processes than cores. "
+            "Fix: a pool (or `max_active_tasks`) sized to the cores for the entity tasks, the per-entity load "
+            "and gate tasks merged per source, and the dbt layers as one `dbt build` task where the layer split "
+            "costs more than it shows.")
     elif airflow.get("error"):
         notes.append(f"**The Airflow night did not complete** ({airflow['error'][:300]}); its ratio is not measured.")
     if not t["full_night_seconds"]["met"]:
@@ -450,14 +449,30 @@ def growth_section(runs: list[dict[str, Any]]) -> list[str]:
     return lines + [""]
 
 
+def _airflow_breakdown(airflow: dict[str, Any]) -> str:
+    """Where the Airflow night's time went, from the task times the bench kept (empty for older runs)."""
+    dbt = airflow.get("dbt_task_seconds") or {}
+    slowest = airflow.get("slowest_tasks") or []
+    parts = []
+    if dbt:
+        layers = ", ".join(f"{task.split('.', 1)[-1]} {_fmt_s(seconds)}" for task, seconds in dbt.items())
+        parts.append(f"The dbt layers took {_fmt_s(sum(dbt.values()))} in {len(dbt)} tasks ({layers})")
+    if slowest:
+        tasks = ", ".join(f"{x['task']} {_fmt_s(x['seconds'])}" for x in slowest[:4])
+        parts.append(f"the slowest tasks were {tasks}")
+    return ("; ".join(parts) + ". ") if parts else ""
+
+
 def _airflow_line(run: dict[str, Any]) -> str:
     """The Airflow night beside the bare one, or why there is none."""
     airflow = run.get("airflow")
     if not airflow:
         return ("Airflow: not run at this size (`--airflow <sizes>` adds one more night through Airflow as "
-                "`helhed run` runs it).")
+                "production runs it).")
     if airflow.get("error"):
         return f"Airflow: one night through Airflow did not complete: {airflow['error'][:300]}."
     return (f"Airflow: one night ({airflow['delivery_date']}) through Airflow ({airflow['how']}) "
             f"{_fmt_s(airflow['seconds'])} against the bare night {_fmt_s(airflow['bare_night_seconds'])} → "
-            f"**{run['ratios'].get('airflow_vs_bare')}x**.")
+            f"**{run['ratios'].get('airflow_vs_bare')}x**"
+            + (f" (orchestration overhead {_fmt_s(airflow['overhead_seconds'])}, {airflow['tasks']} tasks)."
+               if "overhead_seconds" in airflow else "."))
