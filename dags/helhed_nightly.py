@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, dag, task, task_group
 
-from helhed.airflow_support import dbt_task_group, install_task_log_redaction, notify_failure
+from helhed.airflow_support import dbt_task_group, install_task_log_redaction, max_active_tasks, notify_failure
 from helhed.sources import load_sources
 
 # Downstream DAGs (exports, reports) can be scheduled on this asset: it changes at each publish.
@@ -33,6 +33,7 @@ MARTS = Asset(name="helhed_published_marts", uri="helhed://warehouse/marts")
     start_date=datetime(2020, 1, 1),
     catchup=False,
     max_active_runs=1,
+    max_active_tasks=max_active_tasks(),
     default_args={
         "retries": 2,
         "retry_delay": timedelta(minutes=1),

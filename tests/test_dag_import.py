@@ -23,6 +23,7 @@ print(json.dumps({
     "dags": sorted(bag.dags),
     "tasks": sorted(dag.task_ids) if dag else [],
     "max_active_runs": dag.max_active_runs if dag else None,
+    "max_active_tasks": dag.max_active_tasks if dag else None,
     "teardowns": sorted(t.task_id for t in dag.tasks if t.is_teardown) if dag else [],
     "setups": sorted(t.task_id for t in dag.tasks if t.is_setup) if dag else [],
     "upstream": {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks} if dag else {},
@@ -35,6 +36,7 @@ def test_dagbag_imports_without_errors_and_has_one_group_per_source(helhed_env):
     env = airflow_local.airflow_env(s)
     # No manifest to read: the DAG must import from a fresh clone's dbt project (no target/).
     env["HELHED_DBT_PROJECT_DIR"] = str(_project_without_target(s))
+    env["HELHED_MAX_ACTIVE_TASKS"] = "3"
     out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
@@ -53,6 +55,7 @@ def test_dagbag_imports_without_errors_and_has_one_group_per_source(helhed_env):
     assert result["upstream"]["evaluate_programmes"] == [layers[-1]]
     assert {"evaluate_programmes", "gate_marts", "publish"} <= set(tasks)
     assert result["max_active_runs"] == 1
+    assert result["max_active_tasks"] == 3, "HELHED_MAX_ACTIVE_TASKS caps the tasks running at once"
     # One run at a time whatever starts it: the lock is taken first and released by a teardown.
     assert result["setups"] == ["begin_run"] and result["teardowns"] == ["end_run"]
     upstream = result["upstream"]
@@ -72,3 +75,20 @@ def _project_without_target(s: Settings):
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(dbt_project_dir(), copy, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
     return copy
+
+
+def test_max_active_tasks_defaults_to_the_cores_and_refuses_nonsense(monkeypatch):
+    import os
+
+    import pytest
+
+    from helhed.airflow_support import max_active_tasks
+
+    monkeypatch.delenv("HELHED_MAX_ACTIVE_TASKS", raising=False)
+    assert max_active_tasks() == (os.cpu_count() or 1)
+    monkeypatch.setenv("HELHED_MAX_ACTIVE_TASKS", "8")
+    assert max_active_tasks() == 8
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("HELHED_MAX_ACTIVE_TASKS", bad)
+        with pytest.raises(ValueError, match="HELHED_MAX_ACTIVE_TASKS"):
+            max_active_tasks()

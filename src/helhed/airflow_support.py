@@ -52,6 +52,23 @@ def run_step(step: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise StepFailed(redact(f"{type(exc).__name__}: {exc}")) from None
 
 
+def max_active_tasks() -> int:
+    """How many of the nightly's tasks run at once: ``HELHED_MAX_ACTIVE_TASKS``, by default the
+    machine's cores.
+
+    Each load and gate task holds a PostgreSQL backend and its own Great Expectations context;
+    the LocalExecutor started all sixteen gate tasks together on two cores and each took 2-2.5x
+    what all of them took one after another (docs/benchmarks.md), so more tasks than cores only
+    adds switching and memory. A Celery or Kubernetes deployment sets it to its workers' slots.
+    """
+    value = os.environ.get("HELHED_MAX_ACTIVE_TASKS", "").strip()
+    if not value:
+        return max(1, os.cpu_count() or 1)
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"HELHED_MAX_ACTIVE_TASKS must be a whole number of at least 1, not {value!r}")
+    return int(value)
+
+
 def dbt_project_dir() -> Path:
     return Settings.from_env().dbt_project_dir
 
