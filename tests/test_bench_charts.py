@@ -97,3 +97,22 @@ def test_report_section_and_note_name_the_numbers_and_the_slow_datasets():
     slow = {**result, **summarise([x for x in _samples() if x.error is None], {"admin": {}, "leder": {}})}
     note = superset_note(slow)
     assert f"`{GATES.dataset}` (1)" in note and "Fix" in note and "1 of 3 charts" in note
+
+
+def test_database_times_split_a_chart_into_the_warehouse_and_superset():
+    """With each chart's SQL timed on PostgreSQL alone, the summary gives the warehouse's share
+    and the note says which part to fix."""
+    samples = [x for x in _samples() if x.error is None]
+    fast_sql = summarise(samples, {"admin": {}, "leder": {}}, database={BENEFITS.id: 0.002, TEMPO.id: 0.004,
+                                                                          GATES.id: 0.010})
+    by_id = {c["id"]: c for c in fast_sql["charts"]}
+    assert by_id[GATES.id]["database_ms"] == 10.0 and fast_sql["slowest"][0]["database_ms"] == 10.0
+    medians = sum(c["p50_ms"] for c in fast_sql["charts"])
+    assert fast_sql["database_share"] == pytest.approx(16.0 / medians, abs=1e-3)
+    note = superset_note({**fast_sql, "load_average_after": [6.5, 6.0, 4.0], "cores": 2})
+    assert "PostgreSQL is not where the time goes" in note and "load average 6.5 on 2 cores" in note
+    assert "Where the SQL itself is slow" not in note
+    slow_sql = summarise(samples, {"admin": {}, "leder": {}}, database={GATES.id: 0.380})
+    note = superset_note(slow_sql)
+    assert f"`{GATES.name}` 380 ms on `{GATES.dataset}`" in note and "PostgreSQL is not where" not in note
+    assert summarise(samples, {"admin": {}, "leder": {}})["database_share"] is None, "not measured: no share"

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import psycopg
 import yaml
 
 from helhed.bench.measure import Log, free_port
@@ -71,6 +72,7 @@ class Sample:
     rows: int = 0
     cached: bool = False
     error: str | None = None
+    queries: tuple[str, ...] = ()   # the SQL Superset ran (to time it on PostgreSQL alone)
 
 
 # --------------------------------------------------------------------------- aggregation
@@ -100,13 +102,17 @@ def _stats(seconds: list[float]) -> dict[str, float | None]:
             "max_ms": _ms(max(seconds) if seconds else None)}
 
 
-def summarise(samples: list[Sample], viewers: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def summarise(samples: list[Sample], viewers: dict[str, dict[str, Any]],
+              database: dict[int, float] | None = None) -> dict[str, Any]:
     """Per chart its times per viewer, per viewer and overall p50/p95/max, the slowest charts.
 
     Percentiles are over every successful timed request (each round of each viewer is one
     sample); failed requests are listed instead, and a cached answer is counted (the bench asks
-    with ``force``, so any is a fault of the measurement).
+    with ``force``, so any is a fault of the measurement). ``database`` (chart id -> seconds
+    PostgreSQL alone takes for the chart's SQL) splits each chart's time into the warehouse's
+    part and Superset's.
     """
+    database = database or {}
     ok = [x for x in samples if x.error is None]
     per_chart: dict[int, dict[str, Any]] = {}
     for x in samples:
@@ -123,6 +129,7 @@ def summarise(samples: list[Sample], viewers: dict[str, dict[str, Any]]) -> dict
         entry.update(_stats(times))
         medians = {v: percentile(ts, 50) for v, ts in entry["times_ms"].items()}
         entry["slowest_viewer"] = max(medians, key=lambda v: medians[v] or 0.0) if medians else None
+        entry["database_ms"] = _ms(database.get(entry["id"]))
     charts = sorted(per_chart.values(), key=lambda c: -(c["p50_ms"] or 0.0))
     for label, viewer in viewers.items():
         mine = [x for x in samples if x.viewer == label]
@@ -133,12 +140,21 @@ def summarise(samples: list[Sample], viewers: dict[str, dict[str, Any]]) -> dict
         "requests": len(samples), "charts_total": len(per_chart),
         **_stats([x.seconds for x in ok]),
         "cached_responses": sum(1 for x in ok if x.cached),
+        "database_share": _share(charts),
         "failed": [{"viewer": x.viewer, "chart": x.chart.name, "error": x.error} for x in samples if x.error],
         "viewers": viewers,
-        "slowest": [{k: c[k] for k in ("name", "dashboards", "dataset", "p50_ms", "p95_ms", "max_ms", "slowest_viewer")}
+        "slowest": [{k: c[k] for k in ("name", "dashboards", "dataset", "p50_ms", "p95_ms", "max_ms", "database_ms",
+                                       "slowest_viewer")}
                     for c in charts[:SLOWEST]],
         "charts": charts,
     }
+
+
+def _share(charts: list[dict[str, Any]]) -> float | None:
+    """The warehouse's share of the charts' median times (summed over the charts with both)."""
+    both = [c for c in charts if c.get("database_ms") is not None and c.get("p50_ms")]
+    total = sum(c["p50_ms"] for c in both)
+    return round(sum(c["database_ms"] for c in both) / total, 3) if total else None
 
 
 def target_value(result: dict[str, Any]) -> float | None:
@@ -208,7 +224,8 @@ def fetch(client: provision.SupersetClient, viewer: str, chart: Chart) -> Sample
     if errors:
         return Sample(viewer, chart, seconds, error=str(errors[0])[:200])
     return Sample(viewer, chart, seconds, rows=sum(int(r.get("rowcount") or 0) for r in results),
-                  cached=any(bool(r.get("is_cached")) for r in results))
+                  cached=any(bool(r.get("is_cached")) for r in results),
+                  queries=tuple(str(r["query"]) for r in results if r.get("query")))
 
 
 def time_viewer(client: provision.SupersetClient, viewer: str, charts: list[Chart], *,
@@ -221,6 +238,23 @@ def time_viewer(client: provision.SupersetClient, viewer: str, charts: list[Char
             if number >= warmup:
                 samples.append(sample)
     return samples
+
+
+def database_times(s: Settings, queries: dict[int, tuple[str, ...]], repeats: int = 3) -> dict[int, float]:
+    """Chart id -> median seconds PostgreSQL takes for the SQL Superset ran for it, run directly
+    (psycopg, no Superset, rows fetched): what of a chart's time the warehouse accounts for."""
+    out: dict[int, float] = {}
+    with psycopg.connect(s.url(provision.template_values(s)["pg_database"]), autocommit=True) as conn:
+        conn.execute("set statement_timeout = '60s'")
+        for chart_id, statements in queries.items():
+            times = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                for statement in statements:
+                    conn.execute(statement.encode()).fetchall()   # bytes: sent as is, no placeholders
+                times.append(time.perf_counter() - started)
+            out[chart_id] = statistics.median(times)
+    return out
 
 
 def ensure_user(admin: provision.SupersetClient, username: str, role_id: int, password: str) -> None:
@@ -238,9 +272,11 @@ def ensure_user(admin: provision.SupersetClient, username: str, role_id: int, pa
 
 def time_dashboards(provisioned: provision.Provisioned, *, base_url: str | None = None,
                     roles: tuple[str, ...] = (LEADER_ROLE, RLS_ROLE), rounds: int = 5, warmup: int = 1,
-                    say: Log = lambda _: None) -> dict[str, Any]:
+                    say: Log = lambda _: None, warehouse: Settings | None = None) -> dict[str, Any]:
     """Time every chart of every dashboard as the admin and as a user of each of ``roles``
-    against a running, provisioned Superset; return :func:`summarise`'s numbers."""
+    against a running, provisioned Superset; return :func:`summarise`'s numbers. With
+    ``warehouse``, each chart's SQL (as the admin's request ran it) is also timed on PostgreSQL
+    alone (:func:`database_times`)."""
     base_url = base_url or server.base_url()
     admin = provision.SupersetClient(base_url, server.ADMIN_USERNAME, server.admin_password())
     spec = access.load_spec()
@@ -259,7 +295,12 @@ def time_dashboards(provisioned: provision.Provisioned, *, base_url: str | None 
         charts = viewer_charts(client, provisioned.dashboards, sees)
         say(f"Superset: {label}, {len(charts)} charts x ({warmup} warm-up + {rounds} timed rounds)")
         samples += time_viewer(client, label, charts, rounds=rounds, warmup=warmup)
-    return summarise(samples, viewers)
+    database = None
+    if warehouse is not None:
+        queries = {x.chart.id: x.queries for x in samples if x.viewer == ADMIN and x.queries}
+        say(f"Superset: the {len(queries)} charts' SQL on PostgreSQL alone (3 runs each)")
+        database = database_times(warehouse, queries)
+    return summarise(samples, viewers, database)
 
 
 @contextlib.contextmanager
@@ -297,7 +338,8 @@ def measure(s: Settings, *, rounds: int = 5, warmup: int = 1, say: Log = lambda 
     """Start Superset on a free port against the warehouse of ``s``, provision the dashboards,
     time every chart (:func:`time_dashboards`) and stop Superset. A failure is recorded in the
     result (``error``), not raised: the other phases' numbers stay."""
-    result: dict[str, Any] = {"rounds": rounds, "warmup": warmup, "how": HOW, "setup_seconds": {}}
+    result: dict[str, Any] = {"rounds": rounds, "warmup": warmup, "how": HOW, "setup_seconds": {},
+                              "cores": os.cpu_count()}
     python = server.venv_dir() / "bin" / "python"
     if not python.exists():
         result["error"] = (f"no Superset venv at {server.venv_dir()} (run `make deps`, or point "
@@ -314,7 +356,9 @@ def measure(s: Settings, *, rounds: int = 5, warmup: int = 1, say: Log = lambda 
             provisioned = provision.provision(s)
             result["setup_seconds"]["provision"] = round(provisioned.seconds, 1)
             result["dashboards"] = len(provisioned.dashboards)
-            result.update(time_dashboards(provisioned, rounds=rounds, warmup=warmup, say=say))
+            result["load_average_before"] = [round(x, 2) for x in os.getloadavg()]
+            result.update(time_dashboards(provisioned, rounds=rounds, warmup=warmup, say=say, warehouse=s))
+            result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
             result["superset_rss_mb"] = _group_rss_mb(server.read_pid(s))
         except Exception as exc:  # noqa: BLE001 - recorded; the report says why there are no numbers
             result["error"] = f"{type(exc).__name__}: {exc}"[:1000]

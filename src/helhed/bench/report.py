@@ -496,7 +496,12 @@ def superset_section(run: dict[str, Any]) -> list[str]:
         + (f"; **{len(result['failed'])} failed**: " + "; ".join(f"{f['viewer']} / {f['chart']}: {f['error'][:120]}"
                                                                for f in result["failed"][:5]) if result["failed"] else "")
         + (f"; **{result['cached_responses']} answers came from the cache** (the times do not count)"
-           if result.get("cached_responses") else "") + ".",
+           if result.get("cached_responses") else "") + ". "
+        + (f"The same SQL run on PostgreSQL alone takes {result['database_share']:.0%} of the charts' median "
+           "times; the rest is Superset (the request, building the query, post-processing, JSON). "
+           if result.get("database_share") is not None else "")
+        + (f"Load average (1, 5, 15 min) before {result.get('load_average_before')}, after "
+           f"{result.get('load_average_after')}." if result.get("load_average_before") else ""),
         "",
         "| viewer | row-level security | charts | requests | p50 | p95 | max |",
         "|---|---|---:|---:|---:|---:|---:|",
@@ -505,10 +510,12 @@ def superset_section(run: dict[str, Any]) -> list[str]:
         lines.append(f"| {label} | {'yes' if v.get('rls') else 'no'} | {v['charts']} | {v['requests']} | "
                      f"{_fmt_ms(v['p50_ms'])} | {_fmt_ms(v['p95_ms'])} | {_fmt_ms(v['max_ms'])} |")
     lines += ["", "Slowest charts (by median over every viewer's timed requests):", "",
-              "| chart | dashboard | dataset | p50 | p95 | max | slowest for |", "|---|---|---|---:|---:|---:|---|"]
+              "| chart | dashboard | dataset | p50 | p95 | max | its SQL on PostgreSQL alone | slowest for |",
+              "|---|---|---|---:|---:|---:|---:|---|"]
     for c in result["slowest"]:
         lines.append(f"| {c['name']} | {', '.join(c['dashboards'])} | `{c['dataset']}` | {_fmt_ms(c['p50_ms'])} | "
-                     f"{_fmt_ms(c['p95_ms'])} | {_fmt_ms(c['max_ms'])} | {c.get('slowest_viewer') or '–'} |")
+                     f"{_fmt_ms(c['p95_ms'])} | {_fmt_ms(c['max_ms'])} | {_fmt_ms(c.get('database_ms'))} | "
+                     f"{c.get('slowest_viewer') or '–'} |")
     return lines + [""]
 
 
@@ -527,13 +534,28 @@ def superset_note(result: dict[str, Any]) -> str:
     for c in slow:
         datasets[c["dataset"]] = datasets.get(c["dataset"], 0) + 1
     viewers = ", ".join(f"{k} {_fmt_ms(v['p95_ms'])}" for k, v in result["viewers"].items())
-    return (f"**Superset chart data p95 {_fmt_ms(result['p95_ms'])}** (target "
+    text = (f"**Superset chart data p95 {_fmt_ms(result['p95_ms'])}** (target "
             f"{_fmt_ms(TARGETS['superset_p95_ms'])}; p95 per viewer: {viewers}). {len(slow)} of "
             f"{result['charts_total']} charts have a p95 above the target, reading "
-            + ", ".join(f"`{d}` ({n})" for d, n in sorted(datasets.items(), key=lambda kv: -kv[1])[:6])
-            + ". Fix, per dataset: publish the mart at the chart's grain (the chart's group-by and time grain) so "
-            "Superset's query is a scan of a few hundred rows, not an aggregation; index the columns the "
-            "chart filters on; for a virtual (SQL) dataset, a published table instead of the query. Production "
-            "serves repeated views from Superset's data cache (`DATA_CACHE_CONFIG`); this measures the first "
-            "view after a night's publish.")
+            + ", ".join(f"`{d}` ({n})" for d, n in sorted(datasets.items(), key=lambda kv: -kv[1])[:6]) + ". ")
+    share = result.get("database_share")
+    heavy = [c for c in slow if c.get("database_ms") and c["database_ms"] > TARGETS["superset_p95_ms"] / 2]
+    if share is not None and share < 0.5:
+        text += (f"PostgreSQL is not where the time goes: the charts' SQL run directly takes {share:.0%} of their "
+                 "median times, so most of each request is Superset's own work (authentication and permission "
+                 "checks, building the query from the saved query context, pandas post-processing, JSON), on "
+                 "cores it shares with PostgreSQL and the bench"
+                 + (f" (load average {result['load_average_after'][0]} on {result.get('cores', '?')} cores)"
+                    if result.get("load_average_after") else "") + ". ")
+    if heavy:
+        text += ("Where the SQL itself is slow (" + ", ".join(f"`{c['name']}` {_fmt_ms(c['database_ms'])} on "
+                                                           f"`{c['dataset']}`" for c in heavy[:4])
+                 + "), publish the mart at the chart's grain (its group-by and time grain) so the query scans a "
+                 "few hundred rows instead of aggregating, index the columns it filters on, and publish a virtual "
+                 "(SQL) dataset's query as a table. ")
+    return text + ("Fix for Superset's own share: give it cores of its own (gunicorn workers on a machine not shared "
+                   "with the warehouse and the nightly), keep post-processing out of the request (pivots and "
+                   "rolling windows computed in the mart), and let the data cache (`DATA_CACHE_CONFIG`) answer "
+                   "repeated views, warmed after each publish (`PUT /api/v1/chart/warm_up_cache` per chart) so "
+                   "no user pays the first view; this phase measures that first, uncached view.")
 
