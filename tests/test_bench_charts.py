@@ -116,3 +116,13 @@ def test_database_times_split_a_chart_into_the_warehouse_and_superset():
     note = superset_note(slow_sql)
     assert f"`{GATES.name}` 380 ms on `{GATES.dataset}`" in note and "PostgreSQL is not where" not in note
     assert summarise(samples, {"admin": {}, "leder": {}})["database_share"] is None, "not measured: no share"
+
+
+@pytest.mark.parametrize("argv", [["--sizes", "3000", "--superset", "5000"], ["--sizes", "3000", "--superset", "x"],
+                                  ["--sizes", "3000", "--superset", "3000", "--superset-rounds", "0"]])
+def test_cli_refuses_a_superset_size_it_would_not_run(argv):
+    from helhed import bench
+
+    with pytest.raises(SystemExit) as exc:
+        bench.main(argv)
+    assert exc.value.code == 2, "an argparse error, before anything is measured"
