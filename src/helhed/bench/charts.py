@@ -9,10 +9,11 @@ API as the dashboards' users would, with the cache off:
 warehouse instead of answering from Superset's data cache (each answer says ``is_cached``, and
 the bench records any cached one, which would make the times meaningless).
 
-Three viewers ask in turn, one request at a time: the admin (every dashboard), a leader
-(``leder``: the aggregate dashboards) and a department (``forvaltning_beskaeftigelse``: its
-dashboards, with Superset's row-level-security filter added to every query on a dataset with a
-``department`` column). Each asks ``warmup`` untimed rounds and then ``rounds`` timed ones;
+Three viewers ask, one request at a time: the admin (every dashboard), a leader (``leder``:
+the aggregate dashboards) and a department (``forvaltning_beskaeftigelse``: its dashboards, with
+Superset's row-level-security filter added to every query on a dataset with a ``department``
+column). There are ``warmup`` untimed rounds and then ``rounds`` timed ones, each round asking
+for every viewer's charts in turn (so the viewers share the machine's load alike);
 the times are the client's wall time for the whole request (Superset's query, its
 post-processing and the JSON), i.e. what one chart on a dashboard waits for when nothing else
 runs. A browser asks for a dashboard's charts a few at a time, so a dashboard's load time is
@@ -228,15 +229,18 @@ def fetch(client: provision.SupersetClient, viewer: str, chart: Chart) -> Sample
                   queries=tuple(str(r["query"]) for r in results if r.get("query")))
 
 
-def time_viewer(client: provision.SupersetClient, viewer: str, charts: list[Chart], *,
+def time_rounds(plans: list[tuple[str, provision.SupersetClient, list[Chart]]], *,
                 rounds: int, warmup: int) -> list[Sample]:
-    """``warmup`` untimed rounds over the charts, then ``rounds`` timed ones (same order each round)."""
+    """``warmup`` untimed rounds, then ``rounds`` timed ones; each round asks for every viewer's
+    charts in turn, so the viewers share whatever else the machine was doing at the time and
+    their times compare."""
     samples: list[Sample] = []
     for number in range(warmup + rounds):
-        for chart in charts:
-            sample = fetch(client, viewer, chart)
-            if number >= warmup:
-                samples.append(sample)
+        for viewer, client, charts in plans:
+            for chart in charts:
+                sample = fetch(client, viewer, chart)
+                if number >= warmup:
+                    samples.append(sample)
     return samples
 
 
@@ -290,11 +294,11 @@ def time_dashboards(provisioned: provision.Provisioned, *, base_url: str | None 
         ensure_user(admin, username, provisioned.access.roles[role], password)  # type: ignore[union-attr]
         clients[role] = (provision.SupersetClient(base_url, username, password), spec.role(role).sees)
         viewers[role] = {"role": role, "rls": spec.role(role).department is not None}
-    samples: list[Sample] = []
-    for label, (client, sees) in clients.items():
-        charts = viewer_charts(client, provisioned.dashboards, sees)
-        say(f"Superset: {label}, {len(charts)} charts x ({warmup} warm-up + {rounds} timed rounds)")
-        samples += time_viewer(client, label, charts, rounds=rounds, warmup=warmup)
+    plans = [(label, client, viewer_charts(client, provisioned.dashboards, sees))
+             for label, (client, sees) in clients.items()]
+    say("Superset: " + ", ".join(f"{label} {len(charts)} charts" for label, _, charts in plans)
+        + f"; {warmup} warm-up + {rounds} timed rounds, the viewers in turn within each round")
+    samples = time_rounds(plans, rounds=rounds, warmup=warmup)
     database = None
     if warehouse is not None:
         queries = {x.chart.id: x.queries for x in samples if x.viewer == ADMIN and x.queries}
