@@ -27,7 +27,9 @@ def _fmt_n(n: int | float | None) -> str:
 
 
 def _fmt_ms(ms: float | None) -> str:
-    return "–" if ms is None else f"{ms:,.0f} ms"
+    if ms is None:
+        return "–"
+    return f"{ms:,.1f} ms" if ms < 10 else f"{ms:,.0f} ms"
 
 
 def _mark(ok: bool) -> str:
@@ -497,7 +499,7 @@ def superset_section(run: dict[str, Any]) -> list[str]:
                                                                for f in result["failed"][:5]) if result["failed"] else "")
         + (f"; **{result['cached_responses']} answers came from the cache** (the times do not count)"
            if result.get("cached_responses") else "") + ". "
-        + (f"The same SQL run on PostgreSQL alone takes {result['database_share']:.0%} of the charts' median "
+        + (f"The same SQL run on PostgreSQL alone takes {result['database_share']:.1%} of the charts' median "
            "times; the rest is Superset (the request, building the query, post-processing, JSON). "
            if result.get("database_share") is not None else "")
         + (f"Load average (1, 5, 15 min) before {result.get('load_average_before')}, after "
@@ -541,7 +543,7 @@ def superset_note(result: dict[str, Any]) -> str:
     share = result.get("database_share")
     heavy = [c for c in slow if c.get("database_ms") and c["database_ms"] > TARGETS["superset_p95_ms"] / 2]
     if share is not None and share < 0.5:
-        text += (f"PostgreSQL is not where the time goes: the charts' SQL run directly takes {share:.0%} of their "
+        text += (f"PostgreSQL is not where the time goes: the charts' SQL run directly takes {share:.1%} of their "
                  "median times, so most of each request is Superset's own work (authentication and permission "
                  "checks, building the query from the saved query context, pandas post-processing, JSON), on "
                  "cores it shares with PostgreSQL and the bench"
