@@ -6,6 +6,7 @@ private embedded PostgreSQL that the bench starts and stops itself; nothing is m
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -86,6 +87,28 @@ def test_markdown_names_machine_phases_and_targets(report):
     run = json.loads((out / "benchmarks.json").read_text(encoding="utf-8"))["runs"][0]
     if not all(t["met"] for t in run["targets"].values()):
         assert "Fix:" in text, "a missed target says what would fix it"
+
+
+def test_superset_phase_joins_the_summary_and_has_its_own_section(report):
+    """Without ``--superset`` the report says so; with the phase's numbers (here from the
+    aggregation, so no Superset starts) its target is a row of the summary with its mark."""
+    from helhed.bench.charts import HOW, Chart, Sample, summarise
+    from helhed.bench.phases import evaluate_targets
+    from helhed.bench.report import render_markdown
+
+    returned, out = report
+    assert "Superset: not run at this size" in (out / "benchmarks.md").read_text(encoding="utf-8")
+    assert "superset_p95_ms" not in returned["runs"][0]["targets"]
+    run = copy.deepcopy(returned["runs"][0])
+    chart = Chart(7, "Fuldtidspersoner på ydelse", ("beskaeftigelse",), "marts.employment_benefits_monthly")
+    run["superset"] = {"how": HOW, "rounds": 5, "warmup": 1, "dashboards": 1, "setup_seconds": {"start": 9.0},
+                       **summarise([Sample("admin", chart, 0.08 + i / 100) for i in range(5)], {"admin": {}})}
+    run["targets"] = evaluate_targets(run)
+    assert run["targets"]["superset_p95_ms"]["met"]
+    text = render_markdown({**returned, "runs": [run]})
+    assert f"| Superset chart data p95 < 300 ms (cache off, every dashboard chart) | " \
+           f"{run['superset']['p95_ms']:,.0f} ms ✅ |" in text
+    assert "`marts.employment_benefits_monthly`" in text
 
 
 def test_growth_exponent_is_the_slope_on_log_scales():

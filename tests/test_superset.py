@@ -887,6 +887,30 @@ def test_no_public_chart_shows_a_count_from_1_to_4(provisioned, role_clients) ->
     assert checked > 100
 
 
+def test_bench_times_every_chart_of_every_dashboard(provisioned, role_clients) -> None:
+    """The bench's Superset phase (helhed.bench.charts) on this module's Superset, kept cheap (the
+    bench itself times every chart): the admin's plan holds every chart of every provisioned
+    dashboard, the department's the charts of its dashboards, and a few timed requests (the
+    department's through row-level security) come back uncached with their SQL."""
+    from helhed.bench import charts
+
+    first, _ = provisioned
+    admin = provision.SupersetClient(server.base_url(), server.ADMIN_USERNAME, server.admin_password())
+    everything = charts.viewer_charts(admin, first.dashboards, lambda _: True)
+    assert {c.name for c in everything} == set(first.charts), "every chart of every dashboard is planned"
+    assert all(c.dataset.startswith(("marts.", "audit.")) and c.dashboards for c in everything), "each names its mart"
+    sees = access.load_spec().role(charts.RLS_ROLE).sees
+    mine = charts.viewer_charts(role_clients[charts.RLS_ROLE], first.dashboards, sees)
+    assert {c.name for c in mine} == {name for d in load_assets("dashboards") if sees(d["slug"])
+                                      for name in dashboard_chart_names(d)}
+    samples = charts.time_rounds([(charts.ADMIN, admin, everything[:2]),
+                                  (charts.RLS_ROLE, role_clients[charts.RLS_ROLE], mine[:1])], rounds=1, warmup=0)
+    assert [x.error for x in samples] == [None] * 3 and not any(x.cached for x in samples)
+    assert all(x.queries and x.queries[0].lstrip().upper().startswith(("SELECT", "WITH")) for x in samples)
+    result = charts.summarise(samples, {charts.ADMIN: {}, charts.RLS_ROLE: {}})
+    assert result["requests"] == 3 and 0 < result["p50_ms"] <= result["max_ms"]
+
+
 def test_access_spec_names_existing_dashboards() -> None:
     spec = access.load_spec()
     slugs = {d["slug"] for d in load_assets("dashboards")}

@@ -13,7 +13,10 @@ each phase in the nightly's order (:mod:`helhed.bench.phases`):
 7. ``publish``     the mart gates and the atomic publish;
 
 and, with ``--airflow <sizes>``, one more night through Airflow as production runs it (scheduler and
-LocalExecutor, a triggered run polled to completion), with its overhead over the bare night. Each phase
+LocalExecutor, a triggered run polled to completion), with its overhead over the bare night; with
+``--superset <sizes>``, after the publish, Superset started against the same PostgreSQL, the
+dashboards provisioned and every chart's data asked for with the cache off as the admin, a leader
+and a department (:mod:`helhed.bench.charts`; p50/p95/max and the slowest charts). Each phase
 records its peak memory and CPU (:mod:`helhed.bench.measure`). In the same run it measures the
 machine's limits (:mod:`helhed.bench.limits`): ``COPY`` of the same raw files into unlogged
 text tables and one hand-written SQL statement that builds the person-month aggregate.
@@ -56,7 +59,8 @@ __all__ = ["DEFAULT_SIZES", "FACT_MODEL", "PHASES", "PHASE_LABELS", "TARGETS", "
 def run_bench(sizes: list[int], years: int = 6, out: Path | None = None, *, keep: bool = False, seed: int = 1,
               end_date: dt.date = DEFAULT_END_DATE, log: Log = print_line, explain: bool = True,
               command_args: str = "", remarks: list[str] | None = None,
-              airflow_sizes: frozenset[int] = frozenset()) -> dict[str, Any]:
+              airflow_sizes: frozenset[int] = frozenset(), superset_sizes: frozenset[int] = frozenset(),
+              superset_rounds: int = 5) -> dict[str, Any]:
     """Run the bench for every size and write ``benchmarks.json`` and ``benchmarks.md`` into ``out``."""
     out = Path(out) if out else REPO_ROOT / "docs"
     out.mkdir(parents=True, exist_ok=True)
@@ -76,7 +80,8 @@ def run_bench(sizes: list[int], years: int = 6, out: Path | None = None, *, keep
         project = snapshot_dbt_project(root / "dbt_project")
         for residents in sizes:
             run = bench_size(residents, years, seed=seed, end_date=end_date, workdir=root / str(residents), log=log,
-                             explain=explain, dbt_project=project, airflow=residents in airflow_sizes)
+                             explain=explain, dbt_project=project, airflow=residents in airflow_sizes,
+                             superset_rounds=superset_rounds if residents in superset_sizes else 0)
             report["postgres_version"] = run.pop("postgres_version", None)
             report["postgres_settings"] = run.pop("postgres_settings", None)
             report["runs"].append(run)
@@ -121,6 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--airflow", default="",
                         help="comma-separated sizes at which one more night runs through Airflow as production runs "
                              "it (scheduler + LocalExecutor), with its ratio to the bare night (default: none)")
+    parser.add_argument("--superset", default="",
+                        help="comma-separated sizes at which Superset is started after the publish and every "
+                             "dashboard chart's data is timed with the cache off (default: none; needs .venv-superset)")
+    parser.add_argument("--superset-rounds", type=int, default=5,
+                        help="timed rounds over every chart per viewer, after one warm-up round (default: %(default)s)")
     parser.add_argument("--remark", action="append", default=[], help="a remark to print in the report")
     parser.add_argument("--render", action="store_true",
                         help="only rewrite <out>/benchmarks.md from <out>/benchmarks.json (no measuring)")
@@ -139,10 +149,20 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--sizes must be comma-separated integers, not {args.sizes!r}")
     if not sizes or min(sizes) < 100:
         parser.error("--sizes needs at least one size of 100 residents or more")
+    try:
+        superset_sizes = frozenset(int(x.replace("_", "")) for x in args.superset.split(",") if x.strip())
+    except ValueError:
+        parser.error(f"--superset must be comma-separated integers, not {args.superset!r}")
+    if not superset_sizes <= set(sizes):
+        parser.error(f"--superset sizes {sorted(superset_sizes - set(sizes))} are not among --sizes {sizes}")
+    if args.superset_rounds < 1:
+        parser.error("--superset-rounds must be at least 1")
     command_args = " ".join(argv if argv is not None else sys.argv[1:])
     run_bench(sizes, args.years, args.out, keep=args.keep, seed=args.seed, end_date=args.end_date,
               explain=args.explain, command_args=command_args, remarks=args.remark,
-              airflow_sizes=frozenset(int(x.replace("_", "")) for x in args.airflow.split(",") if x.strip()))
+              airflow_sizes=frozenset(int(x.replace("_", "")) for x in args.airflow.split(",") if x.strip()),
+              superset_sizes=superset_sizes,
+              superset_rounds=args.superset_rounds)
     return 0
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import psycopg
 
 from helhed import pipeline
+from helhed.bench import charts
 from helhed.bench.limits import copy_limit, explain_fact, transform_limit
 from helhed.bench.measure import (
     MB,
@@ -146,8 +147,11 @@ def gate_marts_and_publish(s: Settings, run_id: str, logical_date: dt.date) -> d
 
 def bench_size(residents: int, years: int, *, seed: int = 1, end_date: dt.date = DEFAULT_END_DATE,
                workdir: Path, log: Log = print_line, explain: bool = True, dbt_project: Path | None = None,
-               airflow: bool = False) -> dict[str, Any]:
-    """Run every phase at one size on a private PostgreSQL under ``workdir``; return its numbers."""
+               airflow: bool = False, superset_rounds: int = 0) -> dict[str, Any]:
+    """Run every phase at one size on a private PostgreSQL under ``workdir``; return its numbers.
+
+    ``superset_rounds`` > 0 adds the Superset phase after the nights (:func:`superset_charts`).
+    """
     from helhed import database
 
     tag = f"[{residents:>9,}]"
@@ -168,6 +172,8 @@ def bench_size(residents: int, years: int, *, seed: int = 1, end_date: dt.date =
         with MemorySampler(s.pgdata) as sampler:
             night = _Night(s, sampler, phases, result, workdir, dbt_project, say, airflow=airflow)
             night.run(residents, years, seed, end_date, explain)
+            if superset_rounds:
+                result["superset"] = superset_charts(s, superset_rounds, say)
         result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     finally:
         say("stopping PostgreSQL")
@@ -448,4 +454,11 @@ def evaluate_targets(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
     if values["airflow_vs_bare"] is None:   # the Airflow night is optional (--airflow)
         del values["airflow_vs_bare"]
-    return {k: {"value": v, "target": TARGETS[k], "met": v is not None and v <= TARGETS[k]} for k, v in values.items()}
+    targets = {k: {"value": v, "target": TARGETS[k], "met": v is not None and v <= TARGETS[k]} for k, v in values.items()}
+    return {**targets, **charts.evaluate_target(run)}   # the Superset phase is optional (--superset)
+
+
+def superset_charts(s: Settings, rounds: int, say: Log) -> dict[str, Any]:
+    """The optional Superset phase, after the size's publish while its PostgreSQL runs: every
+    dashboard chart's data with the cache off, as the admin, a leader and a department (issue 12)."""
+    return charts.measure(s, rounds=rounds, warmup=1, say=say)

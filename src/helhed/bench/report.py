@@ -26,6 +26,12 @@ def _fmt_n(n: int | float | None) -> str:
     return "–" if n is None else f"{n:,.0f}"
 
 
+def _fmt_ms(ms: float | None) -> str:
+    if ms is None:
+        return "–"
+    return f"{ms:,.1f} ms" if ms < 10 else f"{ms:,.0f} ms"
+
+
 def _mark(ok: bool) -> str:
     return "✅" if ok else "❌"
 
@@ -171,6 +177,8 @@ def notes_for(run: dict[str, Any]) -> list[str]:
             "costs more than it shows.")
     elif airflow.get("error"):
         notes.append(f"**The Airflow night did not complete** ({airflow['error'][:300]}); its ratio is not measured.")
+    if "superset_p95_ms" in t and not t["superset_p95_ms"]["met"]:
+        notes.append(superset_note(run["superset"]))
     if not t["full_night_seconds"]["met"]:
         notes.append(
             f"**Whole night from scratch {_fmt_s(t['full_night_seconds']['value'])}** (target "
@@ -256,6 +264,12 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
     ]
     runs = report["runs"]
+    if any(r.get("superset") for r in runs):
+        lines += ["Superset (`--superset <sizes>`, `helhed.bench.charts`): after the publish, Superset runs from "
+                  "its own venv against the same PostgreSQL, the dashboards are provisioned as code, and every chart "
+                  "of every dashboard is asked for with `force=true` (the data cache bypassed) by the admin, a "
+                  "leader (`leder`) and a department (`forvaltning_beskaeftigelse`, whose queries carry the "
+                  "row-level-security filter); p50/p95/max are over every timed request.", ""]
     if runs:
         lines += ["## Summary: targets (binding at 360,000 residents)", ""]
         header = "| target | " + " | ".join(f"{r['residents']:,}" for r in runs) + " |"
@@ -267,6 +281,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             "load_vs_copy": "load ≤ 2x raw COPY",
             "fact_vs_statement": f"`{FACT_MODEL}` ≤ 3x one statement",
             "airflow_vs_bare": "one night through Airflow ≤ 1.5x the bare night",
+            "superset_p95_ms": "Superset chart data p95 < 300 ms (cache off, every dashboard chart)",
         }
         for key, label in names.items():
             if not any(key in r["targets"] for r in runs):
@@ -277,8 +292,8 @@ def render_markdown(report: dict[str, Any]) -> str:
                 if t is None:
                     cells.append("not run")
                     continue
-                value = _fmt_s(t["value"]) if key.endswith("seconds") else (
-                    "–" if t["value"] is None else f"{t['value']}x")
+                value = _fmt_s(t["value"]) if key.endswith("seconds") else _fmt_ms(t["value"]) if key.endswith(
+                    "_ms") else ("–" if t["value"] is None else f"{t['value']}x")
                 cells.append(f"{value} {_mark(t['met'])}")
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines.append("")
@@ -332,6 +347,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             "",
             _airflow_line(r),
             "",
+            *superset_section(r),
             f"Peak memory over all phases: Python {_fmt_n(r['peak_memory_mb']['python_mb'])} MB, dbt "
             f"{_fmt_n(r['peak_memory_mb']['children_mb'])} MB, PostgreSQL {_fmt_n(r['peak_memory_mb']['postgres_mb'])} MB "
             f"(plain RSS sum {_fmt_n(r['peak_memory_mb']['postgres_rss_sum_mb'])} MB); database size "
@@ -476,3 +492,87 @@ def _airflow_line(run: dict[str, Any]) -> str:
             f"**{run['ratios'].get('airflow_vs_bare')}x**"
             + (f" (orchestration overhead {_fmt_s(airflow['overhead_seconds'])}, {airflow['tasks']} tasks)."
                if "overhead_seconds" in airflow else "."))
+
+
+def superset_section(run: dict[str, Any]) -> list[str]:
+    """The Superset phase of one size: setup, p50/p95/max per viewer and overall, the slowest charts."""
+    result = run.get("superset")
+    if not result:
+        return ["Superset: not run at this size (`--superset <sizes>` starts Superset after the publish and "
+                "times every dashboard chart's data with the cache off).", ""]
+    setup = ", ".join(f"{k} {_fmt_s(v)}" for k, v in (result.get("setup_seconds") or {}).items())
+    if "p95_ms" not in result:
+        return [f"Superset: the chart-data phase did not complete ({setup or 'no setup'}): "
+                f"{str(result.get('error'))[:300]}.", ""]
+    lines = [
+        f"Superset chart data with the cache off ({result['how']}; {result['warmup']} warm-up + "
+        f"{result['rounds']} timed rounds per viewer; setup not timed: {setup}; Superset's memory "
+        f"{_fmt_n(result.get('superset_rss_mb'))} MB): **p50 {_fmt_ms(result['p50_ms'])}, p95 "
+        f"{_fmt_ms(result['p95_ms'])}, max {_fmt_ms(result['max_ms'])}** over {_fmt_n(result['requests'])} requests "
+        f"for {result['charts_total']} charts on {result.get('dashboards', '?')} dashboards"
+        + (f"; **{len(result['failed'])} failed**: " + "; ".join(f"{f['viewer']} / {f['chart']}: {f['error'][:120]}"
+                                                               for f in result["failed"][:5]) if result["failed"] else "")
+        + (f"; **{result['cached_responses']} answers came from the cache** (the times do not count)"
+           if result.get("cached_responses") else "") + ". "
+        + (f"The same SQL run on PostgreSQL alone takes {result['database_share']:.1%} of the charts' median "
+           "times; the rest is Superset (the request, building the query, post-processing, JSON). "
+           if result.get("database_share") is not None else "")
+        + (f"Load average (1, 5, 15 min) before {result.get('load_average_before')}, after "
+           f"{result.get('load_average_after')}." if result.get("load_average_before") else ""),
+        "",
+        "| viewer | row-level security | charts | requests | p50 | p95 | max |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for label, v in result["viewers"].items():
+        lines.append(f"| {label} | {'yes' if v.get('rls') else 'no'} | {v['charts']} | {v['requests']} | "
+                     f"{_fmt_ms(v['p50_ms'])} | {_fmt_ms(v['p95_ms'])} | {_fmt_ms(v['max_ms'])} |")
+    lines += ["", "Slowest charts (by median over every viewer's timed requests):", "",
+              "| chart | dashboard | dataset | p50 | p95 | max | its SQL on PostgreSQL alone | slowest for |",
+              "|---|---|---|---:|---:|---:|---:|---|"]
+    for c in result["slowest"]:
+        lines.append(f"| {c['name']} | {', '.join(c['dashboards'])} | `{c['dataset']}` | {_fmt_ms(c['p50_ms'])} | "
+                     f"{_fmt_ms(c['p95_ms'])} | {_fmt_ms(c['max_ms'])} | {_fmt_ms(c.get('database_ms'))} | "
+                     f"{c.get('slowest_viewer') or '–'} |")
+    return lines + [""]
+
+
+def superset_note(result: dict[str, Any]) -> str:
+    """Why the chart-data target was missed, from the phase's own numbers."""
+    if "p95_ms" not in result or result.get("error"):
+        return (f"**Superset chart data was not measured** ({str(result.get('error'))[:300]}); the target is "
+                "judged not met.")
+    if result.get("failed") or result.get("cached_responses"):
+        return (f"**Superset chart data: {len(result.get('failed') or [])} failed request(s) and "
+                f"{result.get('cached_responses', 0)} cached answer(s)** (first: "
+                + "; ".join(f"{f['viewer']} / {f['chart']}: {f['error'][:150]}" for f in result["failed"][:3])
+                + "); a chart that errors or comes from the cache is not a fast chart, so the target is not met.")
+    slow = [c for c in result["charts"] if (c.get("p95_ms") or 0) > TARGETS["superset_p95_ms"]]
+    datasets: dict[str, int] = {}
+    for c in slow:
+        datasets[c["dataset"]] = datasets.get(c["dataset"], 0) + 1
+    viewers = ", ".join(f"{k} {_fmt_ms(v['p95_ms'])}" for k, v in result["viewers"].items())
+    text = (f"**Superset chart data p95 {_fmt_ms(result['p95_ms'])}** (target "
+            f"{_fmt_ms(TARGETS['superset_p95_ms'])}; p95 per viewer: {viewers}). {len(slow)} of "
+            f"{result['charts_total']} charts have a p95 above the target, reading "
+            + ", ".join(f"`{d}` ({n})" for d, n in sorted(datasets.items(), key=lambda kv: -kv[1])[:6]) + ". ")
+    share = result.get("database_share")
+    heavy = [c for c in slow if c.get("database_ms") and c["database_ms"] > TARGETS["superset_p95_ms"] / 2]
+    if share is not None and share < 0.5:
+        text += (f"PostgreSQL is not where the time goes: the charts' SQL run directly takes {share:.1%} of their "
+                 "median times, so most of each request is Superset's own work (authentication and permission "
+                 "checks, building the query from the saved query context, pandas post-processing, JSON), on "
+                 "cores it shares with PostgreSQL and the bench"
+                 + (f" (load average {result['load_average_after'][0]} on {result.get('cores', '?')} cores)"
+                    if result.get("load_average_after") else "") + ". ")
+    if heavy:
+        text += ("Where the SQL itself is slow (" + ", ".join(f"`{c['name']}` {_fmt_ms(c['database_ms'])} on "
+                                                           f"`{c['dataset']}`" for c in heavy[:4])
+                 + "), publish the mart at the chart's grain (its group-by and time grain) so the query scans a "
+                 "few hundred rows instead of aggregating, index the columns it filters on, and publish a virtual "
+                 "(SQL) dataset's query as a table. ")
+    return text + ("Fix for Superset's own share: give it cores of its own (gunicorn workers on a machine not shared "
+                   "with the warehouse and the nightly), keep post-processing out of the request (pivots and "
+                   "rolling windows computed in the mart), and let the data cache (`DATA_CACHE_CONFIG`) answer "
+                   "repeated views, warmed after each publish (`PUT /api/v1/chart/warm_up_cache` per chart) so "
+                   "no user pays the first view; this phase measures that first, uncached view.")
+

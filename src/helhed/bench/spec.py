@@ -25,6 +25,7 @@ TARGETS = {
     "load_vs_copy": 2.0,                # load within 2x of raw COPY
     "fact_vs_statement": 3.0,           # fct_person_month within 3x of the single statement
     "airflow_vs_bare": 1.5,             # one night through Airflow within 1.5x of the bare phases
+    "superset_p95_ms": 300.0,           # Superset chart data, cache off, every dashboard chart: p95 under 300 ms
 }
 LIMIT_SCHEMA = "bench_limits"
 FACT_MODEL = "fct_person_month"
