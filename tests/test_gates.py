@@ -490,7 +490,7 @@ def test_data_docs_templates_are_compiled_once(pg: Settings, schema: str, run_id
     first = run(pg, "staging.cpr__persons", schema, "cpr__persons", run_id, seed)
     cache = template_cache_dir(pg.home)
     assert first.data_docs is not None and any(cache.iterdir())
-    assert stat.S_IMODE(cache.stat().st_mode) == 0o700
+    assert stat.S_IMODE(cache.stat().st_mode) == stat.S_IMODE(cache.parent.stat().st_mode) == 0o700
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in cache.iterdir())
     compiled: list[str | None] = []
     real = jinja2.Environment.compile

@@ -36,8 +36,9 @@ def template_cache_dir(home: Path) -> Path:
 @cache
 def _bytecode_cache(directory: str) -> jinja2.BytecodeCache:
     path = Path(directory)
-    path.mkdir(mode=CACHE_DIR_MODE, parents=True, exist_ok=True)
-    path.chmod(CACHE_DIR_MODE)
+    for folder in (path.parent, path):   # $HELHED_HOME/cache too: every folder in the home is owner-only
+        folder.mkdir(mode=CACHE_DIR_MODE, exist_ok=True)
+        folder.chmod(CACHE_DIR_MODE)
     return jinja2.FileSystemBytecodeCache(str(path))
 
 
