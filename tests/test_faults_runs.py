@@ -220,6 +220,10 @@ def assert_invariants(w: World) -> None:
             duplicated = w.value(f"select count(*) from (select person_key, month from {schema}.{table} "
                                  f"group by 1, 2 having count(*) > 1) d")
             assert duplicated == 0, f"{duplicated} duplicated person-months in {schema}.{table}"
+    # the copies of the rows a staging gate validates are dropped after it, and no reader sees them
+    if w.value("select to_regnamespace('gate_scratch')") is not None:
+        assert w.value("select count(*) from pg_tables where schemaname = 'gate_scratch'") == 0
+        assert not w.value("select has_schema_privilege('helhed_reader', 'gate_scratch', 'usage')")
     assert_every_publication_was_gated(w)
 
 
@@ -307,6 +311,8 @@ def test_night_2_failed_rows_are_gated_again_until_accepted(world: World) -> Non
     message = str(failed.value)
     assert f"{DAYS[0]}/{YD_FILE.format(DAYS[0])}" in message, "day 1's file must be gated again"
     assert f"{late_day}/{late.name}" in message, "a back-dated folder loaded late must be gated"
+    # the gates read a copy of the rows since the last publish, not the whole table
+    assert w.value("select to_regnamespace('gate_scratch')") is not None
     assert publications(w) == published
 
     # Someone decides the good rows may go out: the quarantined lines stay in landing.quarantine.

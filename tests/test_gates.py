@@ -478,6 +478,29 @@ def test_data_docs_are_readable_by_their_owner_only(pg: Settings, schema: str, r
         {str(p): oct(m) for p, m in modes.items() if m not in (0o700, 0o600)}
 
 
+def test_data_docs_templates_are_compiled_once(pg: Settings, schema: str, run_id: str, seed: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """GX's page templates are compiled by the first gate and read back by every later one (an
+    owner-only cache under $HELHED_HOME), not compiled again per gate."""
+    import jinja2
+
+    from helhed.gates.docs_views import template_cache_dir
+
+    make_staging(pg, schema)
+    first = run(pg, "staging.cpr__persons", schema, "cpr__persons", run_id, seed)
+    cache = template_cache_dir(pg.home)
+    assert first.data_docs is not None and any(cache.iterdir())
+    assert stat.S_IMODE(cache.stat().st_mode) == stat.S_IMODE(cache.parent.stat().st_mode) == 0o700
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in cache.iterdir())
+    compiled: list[str | None] = []
+    real = jinja2.Environment.compile
+    monkeypatch.setattr(jinja2.Environment, "compile",
+                        lambda self, source, name=None, *a, **k: compiled.append(name) or real(self, source, name, *a, **k))
+    second = run(pg, "staging.cpr__persons", schema, "cpr__persons", f"{run_id}-again", seed)
+    assert second.data_docs is not None and second.data_docs.exists()
+    assert [n for n in compiled if n and n.endswith(".j2")] == []
+
+
 def test_volume_settings_are_checked(monkeypatch) -> None:
     from helhed import parsing
     from helhed.sources import get_entity

@@ -2,8 +2,17 @@
 
 dbt builds into ``build_restricted`` and ``build_marts``. After the gates pass, one
 transaction renames the published schemas away, renames the build schemas into their place,
-grants the reader role, records what was published and drops the old schemas. PostgreSQL DDL
+grants the reader role, records what was published and drops the old marts. PostgreSQL DDL
 is transactional, so a failure anywhere leaves the published schemas exactly as they were.
+
+Nothing is copied at publish, and the big person-level fact is not copied by the build either:
+the previously published ``restricted`` is renamed to ``build_restricted`` (not dropped), so
+the next night's dbt build updates its incremental tables (``fct_person_month``, with the
+record of the files and as-of date each covered, ``macros/incremental.sql``) in place of
+rebuilding them, while the published copy stays untouched until the next swap. The reader
+role never sees that schema (it is revoked there); the public marts are built afresh each
+night into a new ``build_marts`` and the old ones dropped, so nothing half-built can be read
+through a grant a previous night gave.
 
 Nothing is published that no gate saw: each publication records the highest
 ``audit.delivery_files.file_id`` it covered (``through_file_id``), staging gates validate the
@@ -29,6 +38,9 @@ log = logging.getLogger(__name__)
 
 #: build schema -> published schema
 PUBLISHED_SCHEMAS = {"build_restricted": "restricted", "build_marts": "marts"}
+#: build schemas that get the previously published schema back as the next night's starting
+#: point (incremental tables updated in place); the others are dropped after the swap.
+RECYCLED_SCHEMAS = frozenset({"build_restricted"})
 
 PUBLICATIONS_DDL = """
 create schema if not exists audit;
@@ -138,6 +150,9 @@ def publish(s: Settings, run_id: str, logical_date: date) -> list[str]:
                 if _schema_exists(conn, published):
                     conn.execute(sql.SQL("alter schema {} rename to {}").format(sql.Identifier(published), sql.Identifier(previous)))
                 conn.execute(sql.SQL("alter schema {} rename to {}").format(sql.Identifier(build), sql.Identifier(published)))
+                if build in RECYCLED_SCHEMAS and _schema_exists(conn, previous):
+                    conn.execute(sql.SQL("alter schema {} rename to {}").format(sql.Identifier(previous), sql.Identifier(build)))
+                    conn.execute(sql.SQL("revoke all on schema {} from helhed_reader").format(sql.Identifier(build)))
                 conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(previous)))
             # Leaders' tools read aggregates only: the reader role sees marts, never restricted.
             conn.execute("grant usage on schema marts to helhed_reader")

@@ -80,7 +80,9 @@ from helhed.gates.checks import (
     delivery_checks,
     delivery_window,
     drift_checks,
+    drop_batch,
     gate_defaults,
+    materialise_batch,
 )
 from helhed.gates.results import SEVERITIES, Batch, ExpectationOutcome, GateFailed, GateResult, _redacted_outcome, enforce
 from helhed.gates.suites import (
@@ -104,9 +106,9 @@ __all__ = [
     "ACCEPTED_FILES_DDL", "AUDIT_TABLE_DDL", "DEFAULT_BENEFIT_GROUPS_SEED", "DEFAULT_COVERAGE", "DEFAULT_DRIFT",
     "DEFAULT_GATES", "DEFAULT_MAX_QUARANTINE_RATE", "DEFAULT_VOLUME", "PARAMETERS", "QUARANTINE_ROWS_TOLERATED",
     "SCOPES", "SEVERITIES", "TABLE_LEVEL_EXPECTATIONS", "Batch", "ExpectationOutcome", "GateFailed", "GateResult",
-    "_delivery_settings", "accept_file", "benefit_groups", "contract_checks", "coverage_checks", "default_scope",
-    "delivery_checks", "delivery_window", "drift_checks", "enforce", "ensure_audit_table", "gate_defaults",
-    "list_suites", "load_suite", "parameter_names", "restrict_modes", "run_suite", "suite_parameters", "suite_path",
+    "_delivery_settings", "accept_file", "batch_query", "benefit_groups", "contract_checks", "coverage_checks", "default_scope",
+    "delivery_checks", "delivery_window", "drift_checks", "drop_batch", "enforce", "ensure_audit_table", "gate_defaults",
+    "list_suites", "load_suite", "materialise_batch", "parameter_names", "restrict_modes", "run_suite", "suite_parameters", "suite_path",
 ]
 
 log = logging.getLogger(__name__)
@@ -156,17 +158,20 @@ def run_suite(settings: Settings, suite_name: str, schema: str, table: str, run_
         result.outcomes = [replace(missing, message=f"{schema}.{table}: table does not exist [critical]")]
     else:
         query = None
-        with psycopg.connect(settings.url("helhed")) as conn:
-            if result.batch is not None and result.batch.after_file_id > 0:
-                query = batch_query(conn, schema, table, result.batch)
-                rows = one_row(conn.execute(f"select count(*) from ({query}) as batch"))[0]
-            else:   # the whole table: scope full, or nothing published yet
+        if result.batch is not None and result.batch.after_file_id > 0:   # the rows since the last publish
+            query, rows = materialise_batch(settings, schema, table, result.batch)
+        else:   # the whole table: scope full, or nothing published yet
+            with psycopg.connect(settings.url("helhed")) as conn:
                 rows = one_row(conn.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(schema, table))))[0]
         if result.batch is not None:
             result.batch = replace(result.batch, rows=int(rows))
         docs_site = docs_dir(settings) / suite_stem(suite["name"]) if data_docs else None
-        result.outcomes, result.data_docs = validate(settings, suite, schema, table, run_id, parameters, docs_site,
-                                                      batch_query=query)
+        try:
+            result.outcomes, result.data_docs = validate(settings, suite, schema, table, run_id, parameters,
+                                                          docs_site, batch_query=query)
+        finally:
+            if query is not None:
+                drop_batch(settings, schema, table)
         declared = _entity_of(table) if suite["name"].startswith("staging.") else None
         if declared is not None:   # the contract, generated from the specification, in any schema
             result.outcomes.extend(contract_checks(settings, declared, schema, table))

@@ -143,6 +143,41 @@ def batch_query(conn: psycopg.Connection, schema: str, table: str, batch: Batch)
              after=sql.Literal(batch.after_file_id)).as_string(conn)
 
 
+#: Where a staging gate copies the rows it validates since the last publish: owner-only (no
+#: grant), one unlogged table per validated table, dropped when the gate ends.
+SCRATCH_SCHEMA = "gate_scratch"
+
+
+def materialise_batch(settings: Settings, schema: str, table: str, batch: Batch) -> tuple[str, int]:
+    """Copy the rows of :func:`batch_query` once into ``gate_scratch.<schema>__<table>``; return
+    a ``select`` of the copy and its row count.
+
+    GX computes each expectation with its own query; over :func:`batch_query` every one of them
+    scanned the whole staging table and joined it to ``audit.delivery_files`` again (a dozen
+    scans a gate, growing with the history). Over the copy they read tonight's rows only. The
+    copy is committed (GX reads it on its own connection); :func:`drop_batch` removes it.
+    """
+    name = sql.Identifier(SCRATCH_SCHEMA, f"{schema}__{table}"[:63])
+    with psycopg.connect(settings.url("helhed")) as conn:
+        if one_row(conn.execute("select to_regnamespace(%s)", (SCRATCH_SCHEMA,)))[0] is None:
+            try:
+                with conn.transaction():   # gates run in parallel: another one may create it first
+                    conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(SCRATCH_SCHEMA)))
+            except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateSchema):
+                pass
+        conn.execute(sql.SQL("drop table if exists {}").format(name))
+        rows = conn.execute(sql.SQL("create unlogged table {} as {}").format(
+            name, sql.SQL(batch_query(conn, schema, table, batch)))).rowcount
+        conn.execute(sql.SQL("analyze {}").format(name))
+        return sql.SQL("select * from {}").format(name).as_string(conn), int(rows)
+
+
+def drop_batch(settings: Settings, schema: str, table: str) -> None:
+    """Drop the copy :func:`materialise_batch` made (nothing if there is none)."""
+    with psycopg.connect(settings.url("helhed")) as conn:
+        conn.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(SCRATCH_SCHEMA, f"{schema}__{table}"[:63])))
+
+
 def _delivery_settings(entity) -> tuple[float, dict[str, Any]]:
     from helhed.parsing import entity_rules
 

@@ -250,11 +250,36 @@ def restrict_modes(root: Path, dir_mode: int = DOCS_DIR_MODE, file_mode: int = D
     """Give ``root`` and everything under it owner-only modes (GX writes with the process umask)."""
     if not root.exists():
         return
+    if not root.is_dir():
+        root.chmod(file_mode)
+        return
     root.chmod(dir_mode)
     for path in root.rglob("*"):
         if path.is_symlink():
             continue
         path.chmod(dir_mode if path.is_dir() else file_mode)
+
+
+def _site_config(settings: Settings, docs_site: Path) -> dict[str, Any]:
+    """GX's Data Docs site of one suite: its validation and expectation-suite pages and an index,
+    rendered by views that compile GX's templates once for every gate (:mod:`helhed.gates.docs_views`)."""
+    from helhed.gates.docs_views import template_cache_dir
+
+    def view(name: str) -> dict[str, Any]:
+        return {"module_name": "helhed.gates.docs_views", "class_name": name,
+                "template_cache": str(template_cache_dir(settings.home))}
+
+    return {
+        "class_name": "SiteBuilder",
+        "show_how_to_buttons": False,
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_site)},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder", "view": view("CachedJinjaIndexPageView")},
+        "site_section_builders": {
+            "expectations": {"view": view("CachedJinjaPageView")},
+            "validations": {"view": view("CachedJinjaPageView")},
+            "profiling": "False",   # GX's profiler is not used: no profiling section to render
+        },
+    }
 
 
 def _write_docs_index(root: Path) -> None:
@@ -318,14 +343,7 @@ def validate(settings: Settings, suite: dict[str, Any], schema: str, table: str,
     )
     from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
-    sites = {}
-    if docs_site is not None:
-        sites["helhed"] = {
-            "class_name": "SiteBuilder",
-            "show_how_to_buttons": False,
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_site)},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        }
+    sites = {"helhed": _site_config(settings, docs_site)} if docs_site is not None else {}
     context = gx.get_context(
         mode="ephemeral",
         project_config=DataContextConfig(
@@ -389,7 +407,10 @@ def validate(settings: Settings, suite: dict[str, Any], schema: str, table: str,
                 *result_keys, *(ExpectationSuiteIdentifier(name=n) for n in suite_names)])
             docs_index = docs_site / "index.html"
             _write_docs_index(docs_site.parent)
-            restrict_modes(docs_site.parent)
+            # what this gate wrote, not every suite's site: the run's start (tighten_modes) closes all
+            docs_site.parent.chmod(DOCS_DIR_MODE)
+            restrict_modes(docs_site)
+            restrict_modes(docs_site.parent / "index.html")
         except Exception as exc:  # Data Docs are a convenience; never fail a gate over them
             log.warning("could not build Data Docs for %s: %s", suite["name"], redact(exc))
     return outcomes, docs_index

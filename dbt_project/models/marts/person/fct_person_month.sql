@@ -1,9 +1,12 @@
 {#-
     The person-month fact (domain brief section 4), published to `restricted`: one row per
     person and month with a benefit day, a service, attributed cost, or a month of a
-    programme participant's follow-up window. A copy of the incremental int_person_months
-    (publishing swaps the whole schema every night, so the incremental state lives in
-    build_int) with the target-group flags of the definitions in force
+    programme participant's follow-up window. The incremental int_person_months with the
+    target-group flags of the definitions in force, itself incremental by month: publishing
+    renames build_restricted to restricted and the previously published schema back to
+    build_restricted (helhed.publish), so tonight's build updates the fact published two
+    nights ago, from its own record of the files and as-of date it covered
+    (macros/incremental.sql), instead of copying every person-month again. Flags per month:
     (seed target_group_definitions, macro target_group_condition):
     - the cost rules take the top ceil(residents x p / 100) of the ranking by trailing
       12-month cost among residents with any (cost_rank, int_person_month_spine), residents
@@ -15,7 +18,11 @@
     and cost_*_<department> (seed departments), tg_<target_group>; the contract lists them,
     so a new code needs a contract line.
 -#}
-{{ config(pre_hook="{{ big_work_mem() }}") }}
+{%- set incremental_config = incremental_by_month_config(drop_months_before_window=true) -%}
+{%- do incremental_config.update({'pre_hook': "{{ big_work_mem() }}"}) -%}
+{{ config(**incremental_config) }}
+
+{%- set batch_start = incremental_batch_start() -%}
 
 {%- set benefit_groups = seed_values('benefit_groups', 'benefit_group') -%}
 {%- set service_departments = seed_values('departments', 'department', where='is_service_department') -%}
@@ -31,6 +38,7 @@ with
 person_months as (
 
     select * from {{ ref('int_person_months') }}
+    where {{ in_batch('month', batch_start) }}
 
 ),
 
@@ -54,7 +62,8 @@ household_flags as (
         {%- endfor %}
     from {{ ref('int_household_months') }} as household_months
     inner join {{ ref('int_months') }} as months
-        on household_months.month = months.month
+        on  household_months.month = months.month
+        and {{ in_batch('household_months.month', batch_start) }}
     inner join {{ ref('int_household_members') }} as members
         on  members.household_key = household_months.household_key
         and members.valid_from <= months.month_end
@@ -117,7 +126,8 @@ select
     is_placed_outside_home,
     placement_type,
     has_child_placed_outside_home,
-    latest_progression_score,
+    -- the contract's type, spelled out: an incremental run compares the new rows' types with the table's
+    latest_progression_score::numeric(4, 2)                         as latest_progression_score,
     programme_code,
     enrolment_id,
     months_since_enrolment,
