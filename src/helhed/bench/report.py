@@ -60,7 +60,7 @@ def notes_for(run: dict[str, Any]) -> list[str]:
             "(the key never reaches the server) and writes `landing` and `staging` with one statement each, in one "
             "transaction per file. The raw COPY fills one unlogged table without an index; the load fills two "
             "logged tables with primary keys (the staging key holds a 64-character pseudonym), so those two "
-            "inserts alone are many times the limit. Fix, in order of gain: load independent entities in "
+            "inserts alone are many times the limit. Fix: in order of gain, load independent entities in "
             "parallel (the DAG already has one task per entity; the bench loads them one after another), key "
             "staging on a 64-bit integer derived from the pseudonym instead of its hex text, and write the "
             "landing copy as the COPY itself (COPY straight into `landing`, then delete the few bad rows).")
@@ -104,7 +104,7 @@ def notes_for(run: dict[str, Any]) -> list[str]:
             nightly = (ph["incremental"].get("fact") or {})
             text += (f"This ratio is the full build's; the fact is incremental by month, so a night recomputes "
                      f"the batch months only ({_fmt_s(nightly.get('seconds'))} in the incremental night, "
-                     f"{_fmt_s(nightly.get('chain_seconds'))} with its upstream models). Fix for the full build: "
+                     f"{_fmt_s(nightly.get('chain_seconds'))} with its upstream models). Fix: for the full build, "
                      "fewer passes (the flags computed inside int_person_months, one `group by person, month` over "
                      "the clipped periods) and an unlogged staging of the rows before the contract's primary key.")
         elif (ph["dbt_full"].get("materializations") or {}).get("incremental"):
