@@ -155,11 +155,13 @@ def notes_for(run: dict[str, Any]) -> list[str]:
         if batches and batches[0] < ph["incremental"]["delivery_date"][:4] + "-01-01":
             text += (f"A batch starting {batches[0]} recomputes nearly every month: one delivered correction whose "
                      "event lies that far back (a CPR relation of a child born then, a back-dated end) moves the "
-                     "batch start for every person, since the models are incremental by month. Fix: change "
-                     "detection limited to the sources each model reads (`incremental_batch_start(entities=...)`, "
-                     "used by the ledger and cost chain), and for the person-month chain a second, person-scoped "
-                     "pass: recompute the old months of the changed persons only (delete+insert on person and "
-                     "month) instead of every person from the earliest changed month. ")
+                     "batch start for every person, since the models are incremental by month. Fix: the change "
+                     "detection already watches only the sources each model reads (`incremental_batch_start"
+                     "(entities=...)`: the ledger and cost chain), so what is left is a finer key than the month: "
+                     "a second, person-scoped pass (and posting-scoped for the ledger) that recomputes the old "
+                     "months of the changed persons only (delete+insert on person and month) instead of every "
+                     "person from the earliest changed month; the cost rank within a month is the one "
+                     "month-wide input, so the spine would recompute its rank for those months only. ")
         text += ("Then the fixed cost per night: the `table` models rebuilt in full, about 600 dbt nodes at a "
                  "fraction of a second each, the evaluation step and the mart gates over every public mart.")
         notes.append(text)
@@ -169,12 +171,12 @@ def notes_for(run: dict[str, Any]) -> list[str]:
             f"**One night through Airflow {_fmt_s(airflow.get('seconds'))}** against "
             f"{_fmt_s(airflow.get('bare_night_seconds'))} for the same steps called directly "
             f"({t['airflow_vs_bare']['value']}x; {airflow.get('how')}). " + _airflow_breakdown(airflow) +
-            "The dbt build is one task per layer; every task still costs a process start, a parse of the DAG "
-            "file, an import of Airflow and helhed and round trips to the API server, whatever its work, and "
-            "the LocalExecutor starts every ready entity's load or gate at once, more processes than cores. "
-            "Fix: a pool (or `max_active_tasks`) sized to the cores for the entity tasks, the per-entity load "
-            "and gate tasks merged per source, and the dbt layers as one `dbt build` task where the layer split "
-            "costs more than it shows.")
+            "The dbt build is one task per layer and at most `max_active_tasks` tasks run at once "
+            "(`HELHED_MAX_ACTIVE_TASKS`, by default the cores); every task still costs a process start, a parse "
+            "of the DAG file, an import of Airflow and helhed and round trips to the API server, whatever its "
+            "work, and each dbt layer parses the project again. Fix: the per-entity load and gate tasks merged "
+            "per source (half the tasks), and the dbt layers as one `dbt build` task (or sharing one "
+            "partial-parse cache) where the layer split costs more than it shows.")
     elif airflow.get("error"):
         notes.append(f"**The Airflow night did not complete** ({airflow['error'][:300]}); its ratio is not measured.")
     if "superset_p95_ms" in t and not t["superset_p95_ms"]["met"]:
