@@ -42,21 +42,21 @@ def _bytecode_cache(directory: str) -> jinja2.BytecodeCache:
     return jinja2.FileSystemBytecodeCache(str(path))
 
 
-class CachedJinjaPageView(DefaultJinjaPageView):
+class _TemplateCacheMixin:
+    """Give a GX page view's Jinja environment the shared bytecode cache (``template_cache``)."""
+
+    env: jinja2.Environment
+
+    def __init__(self, custom_styles_directory: str | None = None, custom_views_directory: str | None = None,
+                 template_cache: str | None = None) -> None:
+        super().__init__(custom_styles_directory, custom_views_directory)  # type: ignore[call-arg]
+        if template_cache:
+            self.env.bytecode_cache = _bytecode_cache(template_cache)
+
+
+class CachedJinjaPageView(_TemplateCacheMixin, DefaultJinjaPageView):
     """GX's page view (expectation-suite and validation pages) over the shared template cache."""
 
-    def __init__(self, custom_styles_directory: str | None = None, custom_views_directory: str | None = None,
-                 template_cache: str | None = None) -> None:
-        super().__init__(custom_styles_directory, custom_views_directory)
-        if template_cache:
-            self.env.bytecode_cache = _bytecode_cache(template_cache)
 
-
-class CachedJinjaIndexPageView(DefaultJinjaIndexPageView):
+class CachedJinjaIndexPageView(_TemplateCacheMixin, DefaultJinjaIndexPageView):
     """GX's index page view over the shared template cache."""
-
-    def __init__(self, custom_styles_directory: str | None = None, custom_views_directory: str | None = None,
-                 template_cache: str | None = None) -> None:
-        super().__init__(custom_styles_directory, custom_views_directory)
-        if template_cache:
-            self.env.bytecode_cache = _bytecode_cache(template_cache)
