@@ -312,7 +312,8 @@ class _Night:
             inc_run = run_dbt(["build"], self.env, self.target, self.dbt_log, self.dbt_project)
             after_dbt = evaluate_and_propose(self.s, run_id)
         batches = [line.split("  ", 1)[-1].strip() for line in
-                   self.dbt_log.read_text(errors="replace")[log_size:].splitlines() if "incremental batch" in line]
+                   self.dbt_log.read_text(errors="replace")[log_size:].splitlines()
+                   if "incremental batch" in line or "rebuilt in full" in line]
         inc.rows = sum(e["rows"] for e in loaded.values())
         inc.detail = {
             "delivery_date": day.isoformat(), "entities": loaded,

@@ -137,7 +137,8 @@ def notes_for(run: dict[str, Any]) -> list[str]:
         slow = inc.get("slowest", [])[:5]
         kinds = ph["dbt_full"].get("materializations") or {}
         batches = sorted({b.split("incremental batch from ")[-1].split(" ")[0]
-                          for b in inc.get("incremental_batches", [])})
+                          for b in inc.get("incremental_batches", []) if "incremental batch from " in b})
+        rebuilt = sum("rebuilt in full" in b for b in inc.get("incremental_batches", []))
         text = (f"**Incremental night {_fmt_s(inc.get('night_seconds'))}** (target "
                 f"{_fmt_s(TARGETS['incremental_seconds'])}) for {_fmt_n(inc['rows'])} delivered rows: load "
                 f"{_fmt_s(inc.get('load_seconds'))}, staging gates {_fmt_s(inc.get('gates_seconds'))}, dbt build "
@@ -147,6 +148,9 @@ def notes_for(run: dict[str, Any]) -> list[str]:
                 + ", ".join(f"`{_node_name(n['node'])}` {_fmt_s(n['seconds'])}" for n in slow) + ". ")
         if kinds.get("incremental"):
             text += ((f"The incremental models recomputed from {', '.join(batches)}; " if batches else "")
+                     + (f"{rebuilt} of them covered at least half the months and were rebuilt in full (create "
+                        "and swap, `incremental_rebuild_share`) instead of deleting and re-inserting most rows; "
+                        if rebuilt else "")
                      + f"{kinds.get('table', 0)} models are still `table`s, rebuilt in full every night. ")
         else:
             text += (f"No model is incremental ({', '.join(f'{v} {k}' for k, v in kinds.items())}), so the night "
@@ -160,8 +164,12 @@ def notes_for(run: dict[str, Any]) -> list[str]:
                      "(entities=...)`: the ledger and cost chain), so what is left is a finer key than the month: "
                      "a second, person-scoped pass (and posting-scoped for the ledger) that recomputes the old "
                      "months of the changed persons only (delete+insert on person and month) instead of every "
-                     "person from the earliest changed month; the cost rank within a month is the one "
-                     "month-wide input, so the spine would recompute its rank for those months only. ")
+                     "person from the earliest changed month. Two inputs are month-wide and need their months "
+                     "recomputed for everyone: the cost attribution (a function-month's ledger amount shared out "
+                     "by imputed cost; the nightly reversals of CPR-posted amounts change direct cost only, so "
+                     "they stay person-scoped) and the cost rank (trailing 12-month cost ranked within the month), "
+                     "so the rank and the cost target groups would move out of the incremental chain into a step "
+                     "that re-ranks only the months whose costs changed. ")
         text += ("Then the fixed cost per night: the `table` models rebuilt in full, about 600 dbt nodes at a "
                  "fraction of a second each, the evaluation step and the mart gates over every public mart.")
         notes.append(text)
