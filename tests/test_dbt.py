@@ -508,3 +508,19 @@ def test_public_marts_with_a_department_have_row_level_security(built: DbtRun) -
     assert policies == set(protected)
     assert built.rows("select count(*) from pg_policies where schemaname = 'build_restricted'") == [(0,)]
     assert not built.rows("select relrowsecurity from pg_class where oid = 'build_marts.employment_benefits_monthly'::regclass")[0][0]
+
+
+def test_the_run_end_hook_protects_department_tables_written_outside_dbt(built: DbtRun) -> None:
+    """The evaluation step writes public marts in Python (programme_freed_resources_yearly); the
+    on-run-end hook of the next dbt run (the budget step's) puts the department policy on them."""
+    with built.connect() as conn:
+        conn.execute("create table build_marts.written_outside_dbt (department text, persons integer)")
+    try:
+        dbt(["run", "--select", "dim_department"], built.env, built.target_path)
+        assert built.rows("select relrowsecurity from pg_class"
+                          " where oid = 'build_marts.written_outside_dbt'::regclass") == [(True,)]
+        assert built.rows("select count(*) from pg_policies where schemaname = 'build_marts'"
+                          " and tablename = 'written_outside_dbt' and policyname = 'helhed_department_rows'") == [(1,)]
+    finally:
+        with built.connect() as conn:
+            conn.execute("drop table build_marts.written_outside_dbt")

@@ -103,6 +103,22 @@ def test_reader_role_sees_marts_but_not_person_level_data(pg: Settings, first_ni
             conn.execute("select * from restricted.fct_person_month limit 1")
 
 
+def test_every_published_mart_with_a_department_has_row_level_security(pg: Settings, first_night):
+    """Department staff read only their own department's rows of every public mart (issue 11),
+    also of the evaluation's table, which Python writes into the marts' build schema outside dbt
+    (the dbt on-run-end hook of the budget step protects it before the mart gates and publish)."""
+    with psycopg.connect(pg.url("helhed")) as conn:
+        protected = dict(conn.execute(
+            "select c.relname, c.relrowsecurity from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+            " where n.nspname = 'marts' and c.relkind = 'r'"
+            " and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'department')").fetchall())
+        policies = {r[0] for r in conn.execute("select tablename from pg_policies where schemaname = 'marts'"
+                                                " and policyname = 'helhed_department_rows'")}
+    assert {"programme_freed_resources_yearly", "economy_cost_coverage_department_monthly"} <= set(protected)
+    assert all(protected.values()), {t for t, on in protected.items() if not on}
+    assert policies == set(protected)
+
+
 def test_no_cpr_number_outside_landing(pg: Settings, first_night):
     """Every text column outside landing is scanned for a value shaped like a CPR number."""
     # A CPR stands alone or inside text; digit runs inside a hex pseudonym are not CPR numbers.

@@ -14,6 +14,12 @@
     department_row_security_sql(relation) -> the SQL for one relation.
     apply_department_row_security(schema) -> run-operation: protect every table of `schema`
                                             with a `department` column (tests, repairs).
+    department_row_security_on_run_end()  -> on-run-end hook (dbt_project.yml): the same for
+                                            every table of the public marts' build schema,
+                                            so tables the pipeline writes there outside dbt
+                                            (the evaluation's programme_freed_resources_yearly,
+                                            written before the budget step's dbt build) are
+                                            protected before the mart gates and the publish.
 -#}
 {% macro department_row_security_sql(relation) -%}
     alter table {{ relation }} enable row level security;
@@ -31,15 +37,37 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro apply_department_row_security(schema) -%}
+{% macro department_tables(schema) -%}
+    {#- The tables (not views) of `schema` with a `department` column, as relations. -#}
     {%- set query -%}
-        select table_name from information_schema.columns
-        where table_schema = '{{ schema }}' and column_name = 'department'
-        order by table_name
+        select c.table_name from information_schema.columns as c
+        join information_schema.tables as t
+          on t.table_schema = c.table_schema and t.table_name = c.table_name and t.table_type = 'BASE TABLE'
+        where c.table_schema = '{{ schema }}' and c.column_name = 'department'
+        order by c.table_name
     {%- endset -%}
+    {%- set relations = [] -%}
     {%- for row in run_query(query).rows -%}
-        {%- set relation = api.Relation.create(database=target.database, schema=schema, identifier=row[0]) -%}
+        {%- do relations.append(api.Relation.create(database=target.database, schema=schema, identifier=row[0])) -%}
+    {%- endfor -%}
+    {{- return(relations) -}}
+{%- endmacro %}
+
+{% macro apply_department_row_security(schema) -%}
+    {%- for relation in department_tables(schema) -%}
         {%- do run_query(department_row_security_sql(relation)) -%}
         {{ log("department row security on " ~ relation, info=true) }}
     {%- endfor -%}
+{%- endmacro %}
+
+{% macro department_row_security_on_run_end() -%}
+    {#- The hook's SQL, run and committed by dbt after a build or run: the policy on every
+        department table of the public marts' build schema (none before the first build). -#}
+    {%- set statements = [] -%}
+    {%- if execute and flags.WHICH in ('build', 'run') -%}
+        {%- for relation in department_tables(generate_schema_name('marts', none) | trim) -%}
+            {%- do statements.append(department_row_security_sql(relation)) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{- statements | join(';\n') if statements else 'select 1' -}}
 {%- endmacro %}

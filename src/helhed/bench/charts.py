@@ -24,12 +24,11 @@ The aggregation (:func:`summarise`) is pure, so it is unit-tested without Supers
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ import psutil
 import psycopg
 import yaml
 
-from helhed.bench.measure import Log, free_port
+from helhed.bench.measure import Log, environment, free_port
 from helhed.bench.spec import MB, TARGETS
 from helhed.config import Settings
 from helhed.superset import access, provision, server
@@ -307,26 +306,6 @@ def time_dashboards(provisioned: provision.Provisioned, *, base_url: str | None 
     return summarise(samples, viewers, database)
 
 
-@contextlib.contextmanager
-def _environment(values: dict[str, str | None]) -> Iterator[None]:
-    """Set (or, for None, remove) environment variables for the block; the server module reads
-    its port, URL and warehouse database from the environment, as the test fixture sets them."""
-    saved = {k: os.environ.get(k) for k in values}
-    try:
-        _set_environment(values)
-        yield
-    finally:
-        _set_environment(saved)
-
-
-def _set_environment(values: dict[str, str | None]) -> None:
-    for key, value in values.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-
-
 def _group_rss_mb(pid: int | None) -> float | None:
     """Resident memory of the gunicorn master and its workers (sum of RSS)."""
     if pid is None:
@@ -352,7 +331,7 @@ def measure(s: Settings, *, rounds: int = 5, warmup: int = 1, say: Log = lambda 
         return result
     env = {"HELHED_SUPERSET_PORT": str(free_port()), "HELHED_SUPERSET_HOST": "127.0.0.1",
            "HELHED_SUPERSET_URL": None, "HELHED_PG_DATABASE": "helhed"}
-    with _environment(env):
+    with environment(env):
         try:
             say(f"Superset: init and start on port {env['HELHED_SUPERSET_PORT']} (not timed as chart data)")
             result["setup_seconds"]["init"] = round(server.init(s), 1)

@@ -375,3 +375,22 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+@contextmanager
+def environment(values: dict[str, str | None]) -> Iterator[None]:
+    """Set (or, for None, remove) environment variables for the block and restore them after it:
+    the Superset server module and Airflow's helpers read their ports, URLs and databases from
+    the environment, and the bench must never leave them pointing at its temporary services."""
+    saved = {k: os.environ.get(k) for k in values}
+    try:
+        _set_environment(values)
+        yield
+    finally:
+        _set_environment(saved)
+
+
+def _set_environment(values: dict[str, str | None]) -> None:
+    for key, value in values.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

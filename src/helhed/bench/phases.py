@@ -31,6 +31,7 @@ from helhed.bench.measure import (
     MemorySampler,
     Phase,
     count_rows,
+    environment,
     fact_chain,
     free_port,
     materializations,
@@ -350,14 +351,23 @@ class _Night:
         ``day``; it is polled in Airflow's metadata database until it finishes. Its time runs from
         queued to finished, as a scheduled run's would.
         """
-        from helhed import airflow_local
-
         bare = self.phases["incremental"].detail["night_seconds"]
         record: dict[str, Any] = {"delivery_date": day.isoformat(), "bare_night_seconds": bare,
                                   "how": "scheduler + LocalExecutor, triggered run polled to completion"}
         self.result["airflow"] = record
-        saved_port = os.environ.get("HELHED_AIRFLOW_PORT")
-        os.environ["HELHED_AIRFLOW_PORT"] = str(free_port())   # never the demo's Airflow
+        with environment({"HELHED_AIRFLOW_PORT": str(free_port())}):   # never the demo's Airflow
+            run, wall = self._trigger_airflow_night(day, record)
+        if run is None:
+            return
+        record.update(_airflow_run_summary(run, wall, bare))
+        self.say(f"Airflow night: {record['seconds']} s (bare {bare:.1f} s, overhead {record['overhead_seconds']} s, "
+                 f"{record['tasks']} tasks), {run.state}")
+
+    def _trigger_airflow_night(self, day: dt.date, record: dict[str, Any]) -> tuple[Any, float]:
+        """Start the scheduler, trigger the night and wait for it: (the run, its wall seconds), or
+        (None, 0) with the error in ``record``; the services are stopped either way."""
+        from helhed import airflow_local
+
         try:
             self.say("Airflow: preparing and starting the services (metadata database, scheduler; not timed)")
             airflow_local.prepare(self.s, say=self.say)
@@ -366,20 +376,13 @@ class _Night:
             airflow_local.airflow(self.s, "dags", "unpause", airflow_local.DAG_ID, capture=True)
             started = time.perf_counter()
             run = airflow_local.trigger_and_wait(self.s, day, f"bench__{day.isoformat()}")
-            wall = time.perf_counter() - started
+            return run, time.perf_counter() - started
         except Exception as exc:  # noqa: BLE001 - the other phases' numbers stay; the report says why
             record["error"] = f"{type(exc).__name__}: {exc}"[:1000]
             self.say(f"Airflow night failed to run: {record['error']}")
-            return
+            return None, 0.0
         finally:
             airflow_local.stop_services(self.s)
-            if saved_port is None:
-                os.environ.pop("HELHED_AIRFLOW_PORT", None)
-            else:
-                os.environ["HELHED_AIRFLOW_PORT"] = saved_port
-        record.update(_airflow_run_summary(run, wall, bare))
-        self.say(f"Airflow night: {record['seconds']} s (bare {bare:.1f} s, overhead {record['overhead_seconds']} s, "
-                 f"{record['tasks']} tasks), {run.state}")
 
     def explain_misses(self, explain: bool) -> None:
         fact = self.phases["dbt_full"].detail.get("fact", {})
