@@ -41,8 +41,8 @@ test: deps lint  ## lint, then run the whole test suite
 stop:  ## stop Superset, Airflow and the embedded PostgreSQL
 	$(VENV)/bin/helhed stop
 
-bench: deps  ## time the nightly's phases at 20k, 100k and 360k residents, one night through Airflow at 20k and 100k, Superset chart data at every size; writes docs/benchmarks.md
-	$(VENV)/bin/python -m helhed.bench --airflow 20000,100000 --superset 20000,100000,360000
+bench: deps  ## time the nightly's phases at 20k, 100k and 360k residents, one night through Airflow and Superset chart data at every size; writes docs/benchmarks.md
+	$(VENV)/bin/python -m helhed.bench --airflow 20000,100000,360000 --superset 20000,100000,360000
 
 clean: stop  ## remove the demo's state and data (keeps the environments)
 	rm -rf .helhed data
